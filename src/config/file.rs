@@ -1,0 +1,304 @@
+//! The configuration file's syntax: serde types mirroring the TOML, strict about unknown keys.
+//!
+//! Everything here is raw text as written; `config::load` validates and resolves it.
+
+use std::fmt;
+
+use indexmap::IndexMap;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    #[serde(default)]
+    pub defaults: DefaultsFile,
+    #[serde(default)]
+    pub store: StoreFile,
+    #[serde(default)]
+    pub server: ServerFile,
+    #[serde(default)]
+    pub log: LogFile,
+    #[serde(default)]
+    pub templates: IndexMap<String, TemplateFile>,
+    #[serde(default)]
+    pub sources: IndexMap<String, SourceFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultsFile {
+    pub timezone: Option<String>,
+    pub schedule: Option<String>,
+    pub jitter_secs: Option<u64>,
+    pub user_agent: Option<String>,
+    pub timeout_secs: Option<u64>,
+    pub connect_timeout_secs: Option<u64>,
+    pub max_body_bytes: Option<u64>,
+    pub max_redirects: Option<usize>,
+    pub max_pages: Option<u32>,
+    pub fetch_articles: Option<bool>,
+    pub drop_query_params: Option<Vec<String>>,
+    pub quiet_after_days: Option<u32>,
+    pub min_host_interval_ms: Option<u64>,
+    pub retries: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreFile {
+    pub path: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFile {
+    pub listen: Option<String>,
+    pub public_url: Option<String>,
+    pub title: Option<String>,
+    pub feed_limit: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogFile {
+    pub format: Option<String>,
+}
+
+/// Selectors and settings shared by many sources that run the same portal software.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateFile {
+    pub schedule: Option<String>,
+    pub charset: Option<String>,
+    pub fetch_articles: Option<bool>,
+    pub max_pages: Option<u32>,
+    pub drop_query_params: Option<Vec<String>>,
+    #[serde(default)]
+    pub listing: ListingRulesFile,
+    #[serde(default)]
+    pub article: ArticleRulesFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceFile {
+    pub name: String,
+    pub group: String,
+    pub base: String,
+    pub home: Option<String>,
+    pub template: Option<String>,
+    pub enabled: Option<bool>,
+    pub charset: Option<String>,
+    pub timezone: Option<String>,
+    pub schedule: Option<String>,
+    pub timeout_secs: Option<u64>,
+    pub fetch_articles: Option<bool>,
+    pub max_pages: Option<u32>,
+    pub drop_query_params: Option<Vec<String>>,
+    pub quiet_after_days: Option<u32>,
+    pub ignore_robots: Option<bool>,
+    #[serde(default)]
+    pub retention: RetentionFile,
+    #[serde(default)]
+    pub listing: ListingRulesFile,
+    #[serde(default)]
+    pub article: ArticleRulesFile,
+    #[serde(default)]
+    pub categories: Vec<CategoryFile>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionFile {
+    pub max_items: Option<usize>,
+    pub max_age_days: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryFile {
+    pub label: String,
+    pub slug: Option<String>,
+    pub listing: Option<String>,
+    pub feed: Option<String>,
+}
+
+/// Where the items of a listing page are and how to read each field.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListingRulesFile {
+    /// The element holding the list; if it is missing the layout has changed.
+    pub list: Option<String>,
+    /// One element per item, inside `list` when given.
+    pub item: Option<String>,
+    pub title: Option<FieldSpec>,
+    pub link: Option<FieldSpec>,
+    pub date: Option<FieldSpec>,
+    pub category: Option<FieldSpec>,
+    pub views: Option<FieldSpec>,
+    pub summary: Option<FieldSpec>,
+    pub image: Option<FieldSpec>,
+    pub next_page: Option<NextPageSpec>,
+    pub page_param: Option<String>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArticleRulesFile {
+    pub body: Option<String>,
+    pub remove: Option<Vec<String>>,
+    pub title: Option<FieldSpec>,
+    pub date: Option<FieldSpec>,
+    pub image: Option<FieldSpec>,
+}
+
+/// How to read one value: a bare selector (its text), a rule, or a list of rules tried in order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum FieldSpec {
+    Selector(String),
+    Rule(FieldRule),
+    Fallbacks(Vec<FieldRule>),
+}
+
+impl FieldSpec {
+    /// The rules in the order they are tried.
+    pub fn rules(&self) -> Vec<FieldRule> {
+        match self {
+            FieldSpec::Selector(selector) => vec![FieldRule::selector(selector)],
+            FieldSpec::Rule(rule) => vec![rule.clone()],
+            FieldSpec::Fallbacks(rules) => rules.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldRule {
+    /// CSS selector relative to the item (or page); absent means the item element itself.
+    pub selector: Option<String>,
+    /// Attribute(s) to read instead of the text; the first present, non-empty one wins.
+    pub attr: Option<OneOrMany>,
+    /// Regex applied to the normalised value; group 1 (or the whole match) is kept.
+    pub regex: Option<String>,
+    /// chrono formats for date fields, tried before the built-in date forms.
+    pub format: Option<OneOrMany>,
+}
+
+impl FieldRule {
+    fn selector(selector: &str) -> FieldRule {
+        FieldRule {
+            selector: Some(selector.to_owned()),
+            ..FieldRule::default()
+        }
+    }
+}
+
+/// A rule element that accepts either one rule (a string selector or a table) in a list.
+struct RuleOrSelector(FieldRule);
+
+impl<'de> Deserialize<'de> for RuleOrSelector {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RuleVisitor;
+        impl<'de> Visitor<'de> for RuleVisitor {
+            type Value = RuleOrSelector;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a CSS selector string or a table { selector, attr, regex, format }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(RuleOrSelector(FieldRule::selector(v)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                FieldRule::deserialize(de::value::MapAccessDeserializer::new(map)).map(RuleOrSelector)
+            }
+        }
+        deserializer.deserialize_any(RuleVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for FieldSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SpecVisitor;
+        impl<'de> Visitor<'de> for SpecVisitor {
+            type Value = FieldSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a CSS selector string, a table { selector, attr, regex, format }, or a list of those")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(FieldSpec::Selector(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                FieldRule::deserialize(de::value::MapAccessDeserializer::new(map)).map(FieldSpec::Rule)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut rules = Vec::new();
+                while let Some(RuleOrSelector(rule)) = seq.next_element()? {
+                    rules.push(rule);
+                }
+                if rules.is_empty() {
+                    return Err(de::Error::invalid_length(0, &"at least one rule"));
+                }
+                Ok(FieldSpec::Fallbacks(rules))
+            }
+        }
+        deserializer.deserialize_any(SpecVisitor)
+    }
+}
+
+/// One string or a list of strings (`attr = "src"` or `attr = ["data-src", "src"]`).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(one) => vec![one.clone()],
+            OneOrMany::Many(many) => many.clone(),
+        }
+    }
+}
+
+/// The link to the next listing page: a selector, optionally narrowed to the link whose text is
+/// `text` (pagers list every page number; only "Trang sau" / "Tiếp >>" is the next one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NextPageSpec {
+    pub selector: String,
+    pub text: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for NextPageSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Table {
+            selector: String,
+            text: Option<String>,
+        }
+        struct NextVisitor;
+        impl<'de> Visitor<'de> for NextVisitor {
+            type Value = NextPageSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a CSS selector string or a table { selector, text }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(NextPageSpec {
+                    selector: v.to_owned(),
+                    text: None,
+                })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let table = Table::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(NextPageSpec {
+                    selector: table.selector,
+                    text: table.text,
+                })
+            }
+        }
+        deserializer.deserialize_any(NextVisitor)
+    }
+}

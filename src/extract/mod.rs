@@ -1,0 +1,275 @@
+//! HTML extraction: listing pages into entries, article pages into bodies, by configured selectors.
+//!
+//! Pages arrive here as decoded text; `scraper` types never leave this module.
+
+pub mod body;
+pub mod rules;
+
+use chrono::{DateTime, FixedOffset};
+use chrono_tz::Tz;
+use scraper::{ElementRef, Html, Selector};
+use std::sync::LazyLock;
+use url::Url;
+
+use crate::normalize::{self, clean_optional, fold_case, parse_count, parse_datetime, resolve_link};
+pub use rules::{ArticleRules, Field, ListingRules, SiteRules, ValueKind};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExtractError {
+    #[error("extract {url}: listing container {selector:?} not found (has the page layout changed?)")]
+    ContainerNotFound { url: String, selector: String },
+}
+
+/// A field-level problem with one entry: worth telling the admin, never worth failing for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldWarning {
+    pub field: &'static str,
+    pub message: String,
+}
+
+/// One entry of a listing page, normalised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListingEntry {
+    /// Absolute link as the page gives it (fetchable); canonicalisation happens later.
+    pub link: Url,
+    pub title: Option<String>,
+    pub published: Option<DateTime<FixedOffset>>,
+    pub category: Option<String>,
+    pub views: Option<u64>,
+    pub summary: Option<String>,
+    pub image: Option<Url>,
+    pub warnings: Vec<FieldWarning>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListingPage {
+    pub entries: Vec<ListingEntry>,
+    /// Elements matched as items that had no usable link (header rows, ads).
+    pub skipped: usize,
+    pub next: Option<Url>,
+}
+
+/// What an article page adds to its entry.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Article {
+    pub title: Option<String>,
+    pub published: Option<DateTime<FixedOffset>>,
+    pub image: Option<Url>,
+    /// The body container's HTML, not yet sanitised; `None` when the container is missing.
+    pub body_html: Option<String>,
+    /// What the body's relative links resolve against (`<base href>` or the page URL).
+    pub base: Option<Url>,
+    pub warnings: Vec<FieldWarning>,
+}
+
+static BASE_HREF: LazyLock<Selector> =
+    LazyLock::new(|| Selector::parse("base[href]").expect("valid selector"));
+static ANY_IMAGE: LazyLock<Selector> =
+    LazyLock::new(|| Selector::parse("img").expect("valid selector"));
+static LINK_HREF: LazyLock<Selector> =
+    LazyLock::new(|| Selector::parse("a[href]").expect("valid selector"));
+
+/// The URL relative links on this page resolve against: `<base href>` when the page has one.
+fn document_base(doc: &Html, page_url: &Url) -> Url {
+    doc.select(&BASE_HREF)
+        .next()
+        .and_then(|base| base.value().attr("href"))
+        .and_then(|href| resolve_link(page_url, href))
+        .unwrap_or_else(|| page_url.clone())
+}
+
+/// Extracts the entries and the next-page link of one listing page.
+pub fn listing(
+    html: &str,
+    page_url: &Url,
+    rules: &ListingRules,
+    tz: Tz,
+) -> Result<ListingPage, ExtractError> {
+    let doc = Html::parse_document(html);
+    let base = document_base(&doc, page_url);
+    let scope = match &rules.list {
+        Some(list) => doc.select(list).next().ok_or_else(|| ExtractError::ContainerNotFound {
+            url: page_url.to_string(),
+            selector: selector_text(list),
+        })?,
+        None => doc.root_element(),
+    };
+    let mut page = ListingPage {
+        entries: Vec::new(),
+        skipped: 0,
+        next: next_page(&doc, &base, page_url, rules),
+    };
+    let Some(item_selector) = &rules.item else {
+        return Ok(page);
+    };
+    for element in scope.select(item_selector) {
+        match listing_entry(element, &base, rules, tz) {
+            Some(entry) => page.entries.push(entry),
+            None => page.skipped += 1,
+        }
+    }
+    Ok(page)
+}
+
+fn listing_entry(element: ElementRef<'_>, base: &Url, rules: &ListingRules, tz: Tz) -> Option<ListingEntry> {
+    let link = text_of(&rules.link, element, ValueKind::Url)
+        .or_else(|| default_link(element))
+        .and_then(|href| resolve_link(base, &href))?;
+    let mut warnings = Vec::new();
+    let title = text_of(&rules.title, element, ValueKind::Text);
+    if rules.title.is_some() && title.is_none() {
+        warnings.push(FieldWarning {
+            field: "title",
+            message: "empty title".into(),
+        });
+    }
+    let published = date_of(&rules.date, element, tz, &mut warnings);
+    let views = rules.views.as_ref().and_then(|field| {
+        let (text, _) = field.value(element, ValueKind::Text)?;
+        let count = parse_count(&text);
+        if count.is_none() {
+            warnings.push(FieldWarning {
+                field: "views",
+                message: format!("not a number: {text:?}"),
+            });
+        }
+        count
+    });
+    Some(ListingEntry {
+        link,
+        title,
+        published,
+        category: text_of(&rules.category, element, ValueKind::Text),
+        views,
+        summary: text_of(&rules.summary, element, ValueKind::Text),
+        image: text_of(&rules.image, element, ValueKind::Url).and_then(|src| resolve_link(base, &src)),
+        warnings,
+    })
+}
+
+/// Without a `link` rule, an item's link is its first `<a href>`.
+fn default_link(element: ElementRef<'_>) -> Option<String> {
+    element
+        .select(&LINK_HREF)
+        .find_map(|a| a.value().attr("href").and_then(clean_optional))
+}
+
+fn text_of(field: &Option<Field>, scope: ElementRef<'_>, kind: ValueKind) -> Option<String> {
+    field.as_ref()?.value(scope, kind).map(|(value, _)| value)
+}
+
+fn date_of(
+    field: &Option<Field>,
+    scope: ElementRef<'_>,
+    tz: Tz,
+    warnings: &mut Vec<FieldWarning>,
+) -> Option<DateTime<FixedOffset>> {
+    let field = field.as_ref()?;
+    let Some((text, rule)) = field.value(scope, ValueKind::Text) else {
+        let message = match field.shown_text(scope) {
+            Some(shown) => format!("no date found in {shown:?}"),
+            None => "missing date".to_owned(),
+        };
+        warnings.push(FieldWarning { field: "date", message });
+        return None;
+    };
+    match parse_datetime(&text, tz, &rule.formats) {
+        Ok(instant) => Some(instant),
+        Err(error) => {
+            warnings.push(FieldWarning {
+                field: "date",
+                message: error.to_string(),
+            });
+            None
+        }
+    }
+}
+
+fn next_page(doc: &Html, base: &Url, page_url: &Url, rules: &ListingRules) -> Option<Url> {
+    if let Some(next) = &rules.next_page {
+        let link = doc.select(&next.selector).find(|a| match &next.text {
+            None => true,
+            Some(wanted) => fold_case(&a.text().collect::<String>()) == *wanted,
+        })?;
+        return link.value().attr("href").and_then(|href| resolve_link(base, href));
+    }
+    let param = rules.page_param.as_deref()?;
+    Some(with_page_param(page_url, param))
+}
+
+/// `page_url` with its page parameter incremented (absent counts as page 1).
+fn with_page_param(page_url: &Url, param: &str) -> Url {
+    let current = page_url
+        .query_pairs()
+        .find(|(k, _)| k == param)
+        .and_then(|(_, v)| v.parse::<u32>().ok())
+        .unwrap_or(1);
+    let kept: Vec<(String, String)> = page_url
+        .query_pairs()
+        .filter(|(k, _)| k != param)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut next = page_url.clone();
+    {
+        let mut query = next.query_pairs_mut();
+        query.clear();
+        for (k, v) in &kept {
+            query.append_pair(k, v);
+        }
+        query.append_pair(param, &(current + 1).to_string());
+    }
+    next
+}
+
+/// Extracts title, date, lead image and body from an article page. Missing parts are warnings:
+/// the listing already gave the item its identity.
+pub fn article(html: &str, page_url: &Url, rules: &ArticleRules, tz: Tz) -> Article {
+    let doc = Html::parse_document(html);
+    let base = document_base(&doc, page_url);
+    let root = doc.root_element();
+    let mut article = Article {
+        title: text_of(&rules.title, root, ValueKind::Text),
+        base: Some(base.clone()),
+        ..Article::default()
+    };
+    if rules.date.is_some() {
+        article.published = date_of(&rules.date, root, tz, &mut article.warnings);
+    }
+    let container = rules.body.as_ref().and_then(|body| doc.select(body).next());
+    if let (Some(body), None) = (&rules.body, container) {
+        article.warnings.push(FieldWarning {
+            field: "body",
+            message: format!("body container {:?} not found", selector_text(body)),
+        });
+    }
+    article.image = match (&rules.image, container) {
+        (Some(field), _) => text_of(&Some(field.clone()), root, ValueKind::Url),
+        (None, Some(container)) => container.select(&ANY_IMAGE).find_map(|img| {
+            body::LAZY_IMAGE_ATTRS.iter().find_map(|attr| {
+                img.value()
+                    .attr(attr)
+                    .and_then(clean_optional)
+                    .filter(|v| !v.to_ascii_lowercase().starts_with("data:"))
+            })
+        }),
+        (None, None) => None,
+    }
+    .and_then(|src| resolve_link(&base, &src));
+    if let Some(container) = container {
+        let remove = rules.remove.as_deref().unwrap_or_default();
+        article.body_html = Some(body::body_html(container, remove, &base));
+    }
+    article
+}
+
+/// The normalised text of an HTML fragment: tags stripped, entities decoded (feed descriptions,
+/// rendered bodies).
+pub fn html_text(fragment: &str) -> String {
+    let doc = Html::parse_fragment(fragment);
+    normalize::clean_text(&doc.root_element().text().collect::<String>())
+}
+
+fn selector_text(selector: &Selector) -> String {
+    use scraper::selector::ToCss;
+    selector.to_css_string()
+}

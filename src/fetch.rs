@@ -1,0 +1,383 @@
+//! Fetching pages: one HTTP client with timeouts, a body-size cap, a redirect limit, compressed
+//! transfer, conditional requests, and charset detection for the bytes that come back.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use encoding_rs::{Encoding, UTF_8};
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use url::Url;
+
+use crate::config::FetchSettings;
+
+/// What a page was fetched with, to ask next time whether it changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
+}
+
+/// A successful answer: 2xx with its body, or 304 when validators were sent and still hold.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// The URL that answered, after redirects.
+    pub url: Url,
+    pub status: u16,
+    pub body: Bytes,
+    pub content_type: Option<String>,
+    pub validators: Validators,
+}
+
+impl Fetched {
+    pub fn not_modified(&self) -> bool {
+        self.status == 304
+    }
+
+    /// The body as text, decoded as `decode` decides.
+    pub fn text(&self, forced: Option<&'static Encoding>) -> String {
+        decode(&self.body, self.content_type.as_deref(), forced).0
+    }
+}
+
+/// The class of a fetch failure, as the dashboard and metrics show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    Timeout,
+    Http,
+    TooLarge,
+    Redirects,
+    Network,
+    Robots,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum FetchError {
+    #[error("fetch {url}: timed out after {}s", .after.as_secs_f32())]
+    Timeout { url: String, after: Duration },
+    #[error("fetch {url}: HTTP {status}")]
+    Status {
+        url: String,
+        status: u16,
+        /// What the server asked us to wait (429/503 `Retry-After`).
+        retry_after: Option<Duration>,
+    },
+    #[error("fetch {url}: body larger than the {limit}-byte cap")]
+    TooLarge { url: String, limit: u64 },
+    #[error("fetch {url}: too many redirects or a redirect loop")]
+    Redirects { url: String },
+    #[error("fetch {url}: {message}")]
+    Network { url: String, message: String },
+    #[error("fetch {url}: disallowed by robots.txt")]
+    Robots { url: String },
+}
+
+impl FetchError {
+    pub fn kind(&self) -> FailureKind {
+        match self {
+            FetchError::Timeout { .. } => FailureKind::Timeout,
+            FetchError::Status { .. } => FailureKind::Http,
+            FetchError::TooLarge { .. } => FailureKind::TooLarge,
+            FetchError::Redirects { .. } => FailureKind::Redirects,
+            FetchError::Network { .. } => FailureKind::Network,
+            FetchError::Robots { .. } => FailureKind::Robots,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FetchError::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again soon may succeed (server errors, timeouts, network trouble), as
+    /// opposed to answers that will not change by retrying (404, robots, oversized pages).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            FetchError::Timeout { .. } | FetchError::Network { .. } => true,
+            FetchError::Status { status, .. } => *status == 429 || *status >= 500,
+            _ => false,
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// The one HTTP client of the process, built from configuration and passed down.
+#[derive(Debug, Clone)]
+pub struct Fetcher {
+    client: reqwest::Client,
+    max_body_bytes: u64,
+    default_timeout: Duration,
+}
+
+impl Fetcher {
+    pub fn new(settings: &FetchSettings) -> Result<Fetcher, FetchError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static(
+                "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,application/xml;q=0.9,*/*;q=0.8",
+            ),
+        );
+        headers.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("vi,en;q=0.5"));
+        let client = reqwest::Client::builder()
+            .user_agent(settings.user_agent.clone())
+            .default_headers(headers)
+            .connect_timeout(settings.connect_timeout)
+            .timeout(settings.timeout)
+            .redirect(reqwest::redirect::Policy::limited(settings.max_redirects))
+            .build()
+            .map_err(|e| FetchError::Network {
+                url: String::new(),
+                message: format!("build HTTP client: {e}"),
+            })?;
+        Ok(Fetcher {
+            client,
+            max_body_bytes: settings.max_body_bytes,
+            default_timeout: settings.timeout,
+        })
+    }
+
+    /// GETs `url`. With `validators`, asks the server to answer 304 if nothing changed.
+    /// Any final status other than 2xx and 304 is an error carrying that status.
+    pub async fn get(
+        &self,
+        url: &Url,
+        timeout: Option<Duration>,
+        validators: Option<&Validators>,
+    ) -> Result<Fetched, FetchError> {
+        let timeout = timeout.unwrap_or(self.default_timeout);
+        let mut request = self.client.get(url.clone()).timeout(timeout);
+        if let Some(validators) = validators {
+            if let Some(etag) = &validators.etag {
+                request = request.header(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(last_modified) = &validators.last_modified {
+                request = request.header(header::IF_MODIFIED_SINCE, last_modified);
+            }
+        }
+        let url_text = url.to_string();
+        let classify = |e: reqwest::Error| classify_error(&url_text, timeout, e);
+        let mut response = request.send().await.map_err(classify)?;
+        let status = response.status().as_u16();
+        let headers = response.headers();
+        let header_text = |name: header::HeaderName| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let validators = Validators {
+            etag: header_text(header::ETAG),
+            last_modified: header_text(header::LAST_MODIFIED),
+        };
+        let content_type = header_text(header::CONTENT_TYPE);
+        let final_url = response.url().clone();
+        if status == 304 {
+            return Ok(Fetched {
+                url: final_url,
+                status,
+                body: Bytes::new(),
+                content_type,
+                validators,
+            });
+        }
+        if !(200..300).contains(&status) {
+            let retry_after = header_text(header::RETRY_AFTER).and_then(|v| parse_retry_after(&v));
+            return Err(FetchError::Status {
+                url: url_text,
+                status,
+                retry_after,
+            });
+        }
+        let too_large = || FetchError::TooLarge {
+            url: url.to_string(),
+            limit: self.max_body_bytes,
+        };
+        if response.content_length().is_some_and(|len| len > self.max_body_bytes) {
+            return Err(too_large());
+        }
+        // Read chunk by chunk so the cap holds for bodies without a length, endless bodies and
+        // compression bombs alike (chunks arrive already decompressed).
+        let mut body = BytesMut::new();
+        while let Some(chunk) = response.chunk().await.map_err(classify)? {
+            if (body.len() + chunk.len()) as u64 > self.max_body_bytes {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched {
+            url: final_url,
+            status,
+            body: body.freeze(),
+            content_type,
+            validators,
+        })
+    }
+}
+
+fn classify_error(url: &str, timeout: Duration, error: reqwest::Error) -> FetchError {
+    if error.is_timeout() {
+        FetchError::Timeout {
+            url: url.to_owned(),
+            after: timeout,
+        }
+    } else if error.is_redirect() {
+        FetchError::Redirects { url: url.to_owned() }
+    } else {
+        // The innermost cause says what happened ("connection refused", "invalid gzip header").
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            message = cause.to_string();
+            source = cause.source();
+        }
+        FetchError::Network {
+            url: url.to_owned(),
+            message,
+        }
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    let wait = when.signed_duration_since(chrono::Utc::now());
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// Decodes page bytes. The encoding is, in order: the source's forced charset; a byte-order
+/// mark (as browsers do: a BOM is never accidental, while portals often send a stale header);
+/// the `charset` of the Content-Type header; a `<meta>` declaration in the first 4 KiB;
+/// UTF-8. Undecodable bytes become U+FFFD, never an error.
+pub fn decode(
+    body: &[u8],
+    content_type: Option<&str>,
+    forced: Option<&'static Encoding>,
+) -> (String, &'static Encoding) {
+    let encoding = forced
+        .or_else(|| Encoding::for_bom(body).map(|(encoding, _)| encoding))
+        .or_else(|| content_type.and_then(header_charset))
+        .or_else(|| meta_charset(body))
+        .unwrap_or(UTF_8);
+    let (text, _) = encoding.decode_with_bom_removal(body);
+    (text.into_owned(), encoding)
+}
+
+fn header_charset(content_type: &str) -> Option<&'static Encoding> {
+    content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| Encoding::for_label(value.trim().trim_matches(['"', '\'']).as_bytes()))
+            .flatten()
+    })
+}
+
+/// Finds `<meta charset=…>` or `<meta http-equiv=… content="…; charset=…">` in the head.
+fn meta_charset(body: &[u8]) -> Option<&'static Encoding> {
+    let head = &body[..body.len().min(4096)];
+    let lower: Vec<u8> = head.iter().map(u8::to_ascii_lowercase).collect();
+    let mut from = 0;
+    while let Some(at) = find(&lower[from..], b"<meta") {
+        let start = from + at;
+        let end = find(&lower[start..], b">").map_or(lower.len(), |e| start + e);
+        let tag = &lower[start..end];
+        if let Some(pos) = find(tag, b"charset") {
+            let rest = &tag[pos + b"charset".len()..];
+            let rest = trim_start(rest);
+            if let Some(rest) = rest.strip_prefix(b"=") {
+                let rest = trim_start(rest);
+                let rest = rest.strip_prefix(b"\"").or_else(|| rest.strip_prefix(b"'")).unwrap_or(rest);
+                let label_len = rest
+                    .iter()
+                    .position(|b| !(b.is_ascii_alphanumeric() || b"-_:.".contains(b)))
+                    .unwrap_or(rest.len());
+                if let Some(encoding) = Encoding::for_label(&rest[..label_len]) {
+                    // A page cannot declare itself UTF-16 in ASCII-compatible bytes.
+                    return Some(if encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE {
+                        UTF_8
+                    } else {
+                        encoding
+                    });
+                }
+            }
+        }
+        from = end.max(start + 1);
+    }
+    None
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn trim_start(bytes: &[u8]) -> &[u8] {
+    let skip = bytes.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    &bytes[skip..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_charset_is_used() {
+        let bytes = b"<p>\xe0</p>";
+        let (_, enc) = decode(bytes, Some("text/html; charset=ISO-8859-1"), None);
+        assert_eq!(enc.name(), "windows-1252");
+    }
+
+    #[test]
+    fn meta_declaration_is_found_when_the_header_is_bare() {
+        let page = b"<HTML><HEAD><META http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1258\"></HEAD>";
+        let (_, enc) = decode(page, Some("text/html"), None);
+        assert_eq!(enc.name(), "windows-1258");
+        let (_, enc) = decode(b"<meta charset='utf-8'>", None, None);
+        assert_eq!(enc, UTF_8);
+    }
+
+    #[test]
+    fn windows_1258_decodes_to_combining_marks_that_nfc_composes() {
+        // "Thạch" in windows-1258: a, then the combining dot below (0xF2).
+        let (text, _) = decode(b"Tha\xf2ch", Some("text/html; charset=windows-1258"), None);
+        assert_eq!(crate::normalize::clean_text(&text), "Thạch");
+    }
+
+    #[test]
+    fn bom_wins_over_a_stale_header_and_forced_charset_wins_over_all() {
+        let (text, enc) = decode(b"\xef\xbb\xbfPh\xc3\xbac", Some("text/html; charset=windows-1252"), None);
+        assert_eq!((text.as_str(), enc), ("Phúc", UTF_8));
+        let (_, enc) = decode(b"\xef\xbb\xbfx", None, Some(encoding_rs::WINDOWS_1258));
+        assert_eq!(enc, encoding_rs::WINDOWS_1258);
+    }
+
+    #[test]
+    fn unknown_labels_fall_back_to_utf8() {
+        let (text, enc) = decode("Lợi".as_bytes(), Some("text/html; charset=klingon"), None);
+        assert_eq!((text.as_str(), enc), ("Lợi", UTF_8));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds() {
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+}

@@ -1,0 +1,132 @@
+//! Text normalisation: the one definition of "clean text" every stage uses.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Normalised text: control characters removed, Unicode NFC, every run of whitespace (no-break
+/// space included) collapsed to one space, trimmed.
+///
+/// Control characters go first so that a stray U+0008 between two words cannot glue them, and
+/// NFC comes after so that windows-1258 or NFD pages (base letter + combining tone mark) compare
+/// equal to precomposed text.
+pub fn clean_text(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut pending_space = false;
+    for ch in raw
+        .chars()
+        .filter(|c| !is_removed_control(*c))
+        .nfc()
+    {
+        if ch.is_whitespace() {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// `clean_text`, with an empty result meaning "none".
+pub fn clean_optional(raw: &str) -> Option<String> {
+    let text = clean_text(raw);
+    (!text.is_empty()).then_some(text)
+}
+
+/// Decodes HTML character references in text that reached us still escaped (feed titles often
+/// carry `&amp;nbsp;`, which XML decoding turns into `&nbsp;`), then cleans it.
+pub fn decode_entities_and_clean(raw: &str) -> String {
+    clean_text(&html_escape::decode_html_entities(raw))
+}
+
+/// Control characters other than whitespace (C0, DEL, C1). Whitespace controls (tab, newline)
+/// are kept here so that `clean_text` turns them into word separators.
+fn is_removed_control(c: char) -> bool {
+    c.is_control() && !c.is_whitespace()
+}
+
+/// Casefolded comparison key: clean text, lower-cased. Used for category labels and story
+/// titles, where the same label is printed in different cases.
+pub fn fold_case(raw: &str) -> String {
+    clean_text(raw).to_lowercase()
+}
+
+/// Parses a counter as portals print it: `181`, `1.023` and `1,023` (thousands separators)
+/// all read as numbers; anything else is `None`.
+pub fn parse_count(raw: &str) -> Option<u64> {
+    let digits: String = raw
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, '.' | ',' | ' ' | '\u{a0}'))
+        .collect();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Removes Vietnamese diacritics and case, for diacritic-insensitive search (`phuc loi` finds
+/// "Phúc Lợi"). Decomposes, drops combining marks, maps đ/Đ to d.
+pub fn search_key(raw: &str) -> String {
+    clean_text(raw)
+        .nfd()
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .map(|c| match c {
+            'đ' | 'Đ' => 'd',
+            other => other,
+        })
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collapses_whitespace_including_no_break_space() {
+        assert_eq!(
+            clean_text("  Chủ tịch\u{a0}UBND \n\t phường "),
+            "Chủ tịch UBND phường"
+        );
+    }
+
+    #[test]
+    fn removes_control_characters_without_joining_words() {
+        assert_eq!(clean_text("vui tươi,\u{8} phấn khởi"), "vui tươi, phấn khởi");
+        assert_eq!(clean_text("a\u{81}b"), "ab");
+        assert_eq!(clean_text("a\u{0}\u{7f}b"), "ab");
+    }
+
+    #[test]
+    fn composes_decomposed_vietnamese() {
+        let nfd = "Phu\u{301}c L\u{1a1}\u{323}i";
+        assert_eq!(clean_text(nfd), "Phúc Lợi");
+    }
+
+    #[test]
+    fn decodes_double_escaped_entities() {
+        assert_eq!(
+            decode_entities_and_clean("vui tươi,&nbsp;an toàn &amp; lành mạnh"),
+            "vui tươi, an toàn & lành mạnh"
+        );
+    }
+
+    #[test]
+    fn parses_counters_with_thousands_separators() {
+        assert_eq!(parse_count("181"), Some(181));
+        assert_eq!(parse_count("1.023"), Some(1023));
+        assert_eq!(parse_count("12,345"), Some(12345));
+        assert_eq!(parse_count("n/a"), None);
+        assert_eq!(parse_count(""), None);
+    }
+
+    #[test]
+    fn search_key_ignores_diacritics_and_case() {
+        assert_eq!(search_key("Phường Phúc Lợi"), "phuong phuc loi");
+        assert_eq!(search_key("ĐẢNG"), "dang");
+        assert!(search_key("Công tác Đảng ở phường Phúc Lợi").contains(&search_key("phuc loi")));
+    }
+}

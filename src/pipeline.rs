@@ -1,0 +1,366 @@
+//! The refresh of one source: the only place where stages are chained.
+//!
+//! fetch → extract (HTML listings) / ingest (source feeds) → merge by canonical URL → fetch
+//! articles → extract article → normalise into `Item`s → sanitise (always last). A failing
+//! listing is recorded and the rest of the source still runs; nothing here is fatal.
+
+use indexmap::IndexMap;
+use url::Url;
+
+use crate::config::{CategoryKind, Source};
+use crate::extract::{self, ExtractError, FieldWarning};
+use crate::fetch::{FetchError, Fetched, Fetcher};
+use crate::ingest::{self, IngestError};
+use crate::model::{Item, ItemWarning, SourceId};
+use crate::normalize::{canonical_url, fold_case};
+use crate::sanitize;
+
+/// Why one listing or feed of a source produced nothing.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StageError {
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error(transparent)]
+    Extract(#[from] ExtractError),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+}
+
+/// A listing or feed that failed, by category slug.
+#[derive(Debug, Clone)]
+pub struct ListingFailure {
+    pub category: String,
+    pub error: StageError,
+}
+
+/// What one category's listing (or feed) yielded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingReport {
+    pub category: String,
+    pub pages: usize,
+    pub entries: usize,
+}
+
+/// Everything one refresh of a source produced.
+#[derive(Debug, Clone)]
+pub struct SourceScrape {
+    pub source: SourceId,
+    /// Items sorted by publication time, newest first, then by URL.
+    pub items: Vec<Item>,
+    pub failures: Vec<ListingFailure>,
+    pub listings: Vec<ListingReport>,
+    pub warnings: Vec<ItemWarning>,
+}
+
+impl SourceScrape {
+    pub fn failed(&self) -> bool {
+        !self.failures.is_empty()
+    }
+}
+
+/// An item while it is being assembled from listings, feeds and its article page.
+struct Draft {
+    /// The link as the source gave it: the URL to fetch the article from.
+    link: Option<Url>,
+    canonical: Option<Url>,
+    guid: Option<String>,
+    title: Option<String>,
+    published: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Slugs of the configured categories the item appeared in.
+    categories: Vec<String>,
+    /// Category names the pages themselves printed.
+    shown_categories: Vec<String>,
+    views: Option<u64>,
+    summary: Option<String>,
+    image: Option<Url>,
+    feed_content: Option<String>,
+    warnings: Vec<FieldWarning>,
+}
+
+impl Draft {
+    fn identity(&self) -> String {
+        match (&self.canonical, &self.guid) {
+            (Some(url), _) => url.to_string(),
+            (None, Some(guid)) => format!("guid:{guid}"),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// Fills what this draft lacks from another sighting of the same item.
+    fn absorb(&mut self, other: Draft) {
+        self.link = self.link.take().or(other.link);
+        self.guid = self.guid.take().or(other.guid);
+        self.title = self.title.take().or(other.title);
+        self.published = self.published.or(other.published);
+        self.views = self.views.or(other.views);
+        self.summary = self.summary.take().or(other.summary);
+        self.image = self.image.take().or(other.image);
+        self.feed_content = self.feed_content.take().or(other.feed_content);
+        for slug in other.categories {
+            if !self.categories.contains(&slug) {
+                self.categories.push(slug);
+            }
+        }
+        self.shown_categories.extend(other.shown_categories);
+        self.warnings.extend(other.warnings);
+    }
+}
+
+/// Fetches and extracts every category of `source` once, and the article page of each item.
+pub async fn scrape_source(fetcher: &Fetcher, source: &Source) -> SourceScrape {
+    let mut drafts: IndexMap<String, Draft> = IndexMap::new();
+    let mut failures = Vec::new();
+    let mut listings = Vec::new();
+    for category in &source.categories {
+        let result = match &category.kind {
+            CategoryKind::Listing(first) => scrape_listing(fetcher, source, &category.slug, first, &mut drafts).await,
+            CategoryKind::Feed(url) => scrape_feed(fetcher, source, &category.slug, url, &mut drafts).await,
+        };
+        match result {
+            Ok(report) => listings.push(report),
+            Err((report, error)) => {
+                tracing::warn!(source = %source.id, category = %category.slug, error = %error, "listing failed");
+                listings.push(report);
+                failures.push(ListingFailure {
+                    category: category.slug.clone(),
+                    error,
+                });
+            }
+        }
+    }
+
+    let mut items = Vec::with_capacity(drafts.len());
+    let mut warnings = Vec::new();
+    for (_, draft) in drafts {
+        let (item, item_warnings) = finish_item(fetcher, source, draft).await;
+        warnings.extend(item_warnings);
+        items.push(item);
+    }
+    items.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.url.cmp(&b.url)));
+    SourceScrape {
+        source: source.id.clone(),
+        items,
+        failures,
+        listings,
+        warnings,
+    }
+}
+
+type ListingResult = Result<ListingReport, (ListingReport, StageError)>;
+
+async fn fetch_page(fetcher: &Fetcher, source: &Source, url: &Url) -> Result<Fetched, FetchError> {
+    fetcher.get(url, Some(source.timeout), None).await
+}
+
+/// Walks a listing's pages: next-page links (or the page parameter) until there is none,
+/// a page repeats, a page adds nothing new, or `max_pages` is reached.
+async fn scrape_listing(
+    fetcher: &Fetcher,
+    source: &Source,
+    slug: &str,
+    first: &Url,
+    drafts: &mut IndexMap<String, Draft>,
+) -> ListingResult {
+    let mut report = ListingReport {
+        category: slug.to_owned(),
+        pages: 0,
+        entries: 0,
+    };
+    let mut seen_pages = vec![first.clone()];
+    let mut next = Some(first.clone());
+    while let Some(page_url) = next.take() {
+        let fetched = match fetch_page(fetcher, source, &page_url).await {
+            Ok(fetched) => fetched,
+            Err(error) => return Err((report, error.into())),
+        };
+        let html = fetched.text(source.charset);
+        let page = match extract::listing(&html, &fetched.url, &source.rules.listing, source.timezone) {
+            Ok(page) => page,
+            Err(error) => return Err((report, error.into())),
+        };
+        report.pages += 1;
+        let mut new_entries = 0;
+        for entry in page.entries {
+            let canonical = canonical_url(&entry.link, &source.query_filter);
+            let draft = Draft {
+                link: Some(entry.link),
+                canonical: Some(canonical),
+                guid: None,
+                title: entry.title,
+                published: entry.published,
+                categories: vec![slug.to_owned()],
+                shown_categories: entry.category.into_iter().collect(),
+                views: entry.views,
+                summary: entry.summary,
+                image: entry.image,
+                feed_content: None,
+                warnings: entry.warnings,
+            };
+            report.entries += 1;
+            if merge(drafts, draft) {
+                new_entries += 1;
+            }
+        }
+        if new_entries == 0 || report.pages >= source.max_pages as usize {
+            break;
+        }
+        if let Some(candidate) = page.next
+            && !seen_pages.contains(&candidate)
+        {
+            seen_pages.push(candidate.clone());
+            next = Some(candidate);
+        }
+    }
+    Ok(report)
+}
+
+async fn scrape_feed(
+    fetcher: &Fetcher,
+    source: &Source,
+    slug: &str,
+    url: &Url,
+    drafts: &mut IndexMap<String, Draft>,
+) -> ListingResult {
+    let mut report = ListingReport {
+        category: slug.to_owned(),
+        pages: 0,
+        entries: 0,
+    };
+    let fetched = match fetch_page(fetcher, source, url).await {
+        Ok(fetched) => fetched,
+        Err(error) => return Err((report, error.into())),
+    };
+    let entries = match ingest::parse_feed(&fetched.body, &fetched.url, source.timezone) {
+        Ok(entries) => entries,
+        Err(error) => return Err((report, error.into())),
+    };
+    report.pages = 1;
+    for entry in entries {
+        let canonical = entry.link.as_ref().map(|link| canonical_url(link, &source.query_filter));
+        let draft = Draft {
+            link: entry.link,
+            canonical,
+            guid: entry.guid,
+            title: entry.title,
+            published: entry.published,
+            categories: vec![slug.to_owned()],
+            shown_categories: Vec::new(),
+            views: None,
+            summary: entry.summary,
+            image: entry.image,
+            feed_content: entry.content_html,
+            warnings: Vec::new(),
+        };
+        if draft.identity().is_empty() {
+            tracing::warn!(source = %source.id, url = %url, "feed entry without link or guid skipped");
+            continue;
+        }
+        report.entries += 1;
+        merge(drafts, draft);
+    }
+    Ok(report)
+}
+
+/// Adds a sighting; returns whether the item is new to this refresh.
+fn merge(drafts: &mut IndexMap<String, Draft>, draft: Draft) -> bool {
+    match drafts.get_mut(&draft.identity()) {
+        Some(existing) => {
+            existing.absorb(draft);
+            false
+        }
+        None => {
+            drafts.insert(draft.identity(), draft);
+            true
+        }
+    }
+}
+
+/// Fetches the article page (when configured) and turns the draft into an item.
+async fn finish_item(fetcher: &Fetcher, source: &Source, mut draft: Draft) -> (Item, Vec<ItemWarning>) {
+    let page_url = draft
+        .link
+        .as_ref()
+        .map(Url::to_string)
+        .unwrap_or_default();
+    let mut article_status = None;
+    let mut content_html = draft
+        .feed_content
+        .take()
+        .map(|html| sanitize::article_html(&html, draft.link.as_ref().unwrap_or(&source.base)));
+    if let (true, Some(link)) = (source.fetch_articles, draft.link.clone()) {
+        match fetch_page(fetcher, source, &link).await {
+            Ok(fetched) => {
+                article_status = Some(fetched.status);
+                let html = fetched.text(source.charset);
+                let article = extract::article(&html, &fetched.url, &source.rules.article, source.timezone);
+                draft.title = article.title.or(draft.title);
+                draft.published = draft.published.or(article.published);
+                draft.image = article.image.or(draft.image);
+                if let Some(body) = article.body_html {
+                    let base = article.base.unwrap_or(fetched.url);
+                    content_html = Some(sanitize::article_html(&body, &base));
+                }
+                draft.warnings.extend(article.warnings);
+            }
+            Err(error) => {
+                article_status = error.status();
+                draft.warnings.push(FieldWarning {
+                    field: "article",
+                    message: error.to_string(),
+                });
+            }
+        }
+    }
+    if draft.title.is_none() {
+        draft.warnings.push(FieldWarning {
+            field: "title",
+            message: "no title on the listing or the article".into(),
+        });
+    }
+    if draft.published.is_none() && !draft.warnings.iter().any(|w| w.field == "date") {
+        draft.warnings.push(FieldWarning {
+            field: "date",
+            message: "no publication date".into(),
+        });
+    }
+    let warnings = draft
+        .warnings
+        .iter()
+        .map(|w| ItemWarning {
+            url: page_url.clone(),
+            field: w.field.to_owned(),
+            message: w.message.clone(),
+        })
+        .collect();
+    let item = Item {
+        source: source.id.clone(),
+        url: draft.canonical.as_ref().map(Url::to_string).unwrap_or_default(),
+        guid: draft.guid,
+        title: draft.title.unwrap_or_default(),
+        published: draft.published,
+        categories: category_labels(source, &draft.categories, &draft.shown_categories),
+        views: draft.views,
+        summary: draft.summary,
+        image: draft.image.map(|u| u.to_string()),
+        content_html,
+        article_status,
+    };
+    (item, warnings)
+}
+
+/// The configured labels of the categories an item appeared in, in configuration order, then
+/// any category the pages printed that is not one of those (compared case-insensitively).
+fn category_labels(source: &Source, slugs: &[String], shown: &[String]) -> Vec<String> {
+    let mut labels: Vec<String> = source
+        .categories
+        .iter()
+        .filter(|c| slugs.contains(&c.slug))
+        .map(|c| c.label.clone())
+        .collect();
+    for name in shown {
+        if !labels.iter().any(|l| fold_case(l) == fold_case(name)) {
+            labels.push(name.clone());
+        }
+    }
+    labels
+}
