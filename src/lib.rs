@@ -12,4 +12,5 @@ pub mod ingest;
 pub mod model;
 pub mod normalize;
 pub mod pipeline;
+pub mod portal;
 pub mod sanitize;

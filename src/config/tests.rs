@@ -1,0 +1,175 @@
+//! Configuration loading: valid files resolve, every kind of mistake is located.
+
+use super::*;
+
+const GOOD: &str = r#"
+[defaults]
+schedule = "0 */15 * * * *"
+
+[templates.portal.listing]
+list = "div.news-list"
+item = "div.news-item"
+title = "h3 > a"
+link = { selector = "h3 > a", attr = "href" }
+
+[templates.portal.article]
+body = "div.article-body"
+
+[sources.phucloi]
+name = "Phường Phúc Lợi"
+group = "longbien"
+base = "${BASE}/phucloi"
+template = "portal"
+drop_query_params = ["sid"]
+
+[sources.phucloi.listing]
+title = "h3.news-title > a"
+
+[[sources.phucloi.categories]]
+label = "Tin tức - Sự kiện"
+listing = "/tin-tuc"
+
+[[sources.phucloi.categories]]
+label = "Tin RSS"
+slug = "rss"
+feed = "https://example.org/rss.xml"
+"#;
+
+fn env(name: &str) -> Option<String> {
+    (name == "BASE").then(|| "http://127.0.0.1:9".to_owned())
+}
+
+fn parse_err(text: &str) -> String {
+    parse(text, "wardfeed.toml", &env).unwrap_err().to_string()
+}
+
+/// `GOOD` with `from` replaced by `to` (which must occur exactly once).
+fn good_with(from: &str, to: &str) -> String {
+    assert_eq!(GOOD.matches(from).count(), 1, "{from:?}");
+    GOOD.replace(from, to)
+}
+
+#[test]
+fn a_good_config_resolves_templates_overrides_and_urls() {
+    let config = parse(GOOD, "wardfeed.toml", &env).unwrap();
+    let source = config.source("phucloi").unwrap();
+    assert_eq!(source.group, "longbien");
+    assert_eq!(source.base.as_str(), "http://127.0.0.1:9/phucloi");
+    assert_eq!(source.home.as_str(), "http://127.0.0.1:9/phucloi/");
+    assert_eq!(source.categories[0].slug, "tin-tuc-su-kien");
+    assert_eq!(
+        source.categories[0].kind,
+        CategoryKind::Listing(Url::parse("http://127.0.0.1:9/phucloi/tin-tuc").unwrap())
+    );
+    assert_eq!(
+        source.categories[1].kind,
+        CategoryKind::Feed(Url::parse("https://example.org/rss.xml").unwrap())
+    );
+    assert!(source.rules.listing.list.is_some(), "template rule kept");
+    assert!(source.rules.listing.title.is_some(), "override applied");
+    assert!(source.fetch_articles);
+    assert_eq!(source.timezone, chrono_tz::Asia::Ho_Chi_Minh);
+}
+
+#[test]
+fn a_bad_selector_names_file_line_column_and_key() {
+    let text = good_with(r#"title = "h3.news-title > a""#, r#"title = "h3..a""#);
+    let message = parse_err(&text);
+    let line = text.lines().position(|l| l.contains("h3..a")).unwrap() + 1;
+    assert_eq!(
+        message,
+        format!(
+            "wardfeed.toml:{line}:9: sources.phucloi.listing.title: invalid CSS selector \"h3..a\": {}",
+            message.rsplit_once(": ").unwrap().1
+        )
+    );
+}
+
+#[test]
+fn a_bad_template_selector_is_reported_in_the_template() {
+    let message = parse_err(&good_with(r#"item = "div.news-item""#, r#"item = "div[""#));
+    assert!(
+        message.starts_with("wardfeed.toml:7:8: templates.portal.listing.item: invalid CSS selector"),
+        "{message}"
+    );
+}
+
+#[test]
+fn unknown_keys_are_located_at_the_key() {
+    let message = parse_err(&good_with("drop_query_params", "drop_query_parms"));
+    assert!(
+        message.starts_with("wardfeed.toml:19:1: sources.phucloi.drop_query_parms: unknown field `drop_query_parms`"),
+        "{message}"
+    );
+}
+
+#[test]
+fn wrong_types_missing_keys_and_bad_values_are_located() {
+    let message = parse_err(&good_with(r#"schedule = "0 */15 * * * *""#, r#"schedule = 15"#));
+    assert!(message.starts_with("wardfeed.toml:3:12: defaults.schedule: invalid type"), "{message}");
+
+    let message = parse_err(&good_with(r#"schedule = "0 */15 * * * *""#, r#"schedule = "every day""#));
+    assert!(message.starts_with("wardfeed.toml:3:12: defaults.schedule: invalid cron expression"), "{message}");
+
+    let message = parse_err(&good_with("group = \"longbien\"\n", ""));
+    assert!(message.contains("sources.phucloi: missing field `group`"), "{message}");
+
+    let message = parse_err(&good_with(r#"template = "portal""#, r#"template = "portl""#));
+    assert!(message.contains("sources.phucloi.template: unknown template \"portl\" (defined: portal)"), "{message}");
+
+    let message = parse_err(&good_with(r#"listing = "/tin-tuc""#, "listing = \"/tin-tuc\"\nfeed = \"/rss\""));
+    assert!(message.contains("sources.phucloi.categories[0]: set exactly one of"), "{message}");
+
+    let message = parse_err(&good_with(r#"base = "${BASE}/phucloi""#, r#"base = "ftp://x/phucloi""#));
+    assert!(message.contains("sources.phucloi.base: invalid URL"), "{message}");
+}
+
+#[test]
+fn unset_environment_variables_are_located() {
+    let message = parse_err(&good_with("${BASE}", "${NOT_SET}"));
+    assert!(
+        message.starts_with("wardfeed.toml:17:8: sources.phucloi.base: environment variable NOT_SET is not set"),
+        "{message}"
+    );
+}
+
+#[test]
+fn syntax_errors_are_located() {
+    let message = parse_err(&good_with(r#"group = "longbien""#, r#"group = "longbien"#));
+    assert!(message.starts_with("wardfeed.toml:16:"), "{message}");
+    assert!(message.contains("sources.phucloi.group"), "{message}");
+}
+
+#[test]
+fn listing_sources_need_an_item_selector() {
+    let message = parse_err(&good_with("template = \"portal\"\n", ""));
+    assert!(message.contains("sources.phucloi: no listing.item selector"), "{message}");
+}
+
+#[test]
+fn five_field_cron_lines_are_accepted() {
+    assert!(parse_schedule("*/30 * * * *").is_ok());
+    assert!(parse_schedule("0 */30 * * * *").is_ok());
+    assert!(parse_schedule("61 * * * *").is_err());
+}
+
+#[test]
+fn slugs_come_from_labels() {
+    assert_eq!(slugify("Tin tức - Sự kiện"), "tin-tuc-su-kien");
+    assert_eq!(slugify("CÔNG TÁC ĐẢNG"), "cong-tac-dang");
+}
+
+#[test]
+fn the_example_config_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml");
+    let config = load(&path, &|_| None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!config.sources.is_empty());
+}
+
+#[test]
+fn the_fixture_config_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fixtures.toml");
+    let lookup = |name: &str| (name == "FIXTURES_BASE").then(|| "http://127.0.0.1:1".to_owned());
+    let config = load(&path, &lookup).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(config.sources.len(), 5);
+}
