@@ -2,7 +2,7 @@
 //! sets up logging and calls `run`.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -14,7 +14,11 @@ use crate::model::Item;
 use crate::pipeline::{self, SourceScrape};
 
 #[derive(Debug, Parser)]
-#[command(name = "wardfeed", version, about = "Clean RSS, Atom and JSON feeds from ward and district portals")]
+#[command(
+    name = "wardfeed",
+    version,
+    about = "Clean RSS, Atom and JSON feeds from ward and district portals"
+)]
 pub struct Cli {
     /// Log format on stderr (default: text; plain when not on a terminal).
     #[arg(long, global = true, value_enum)]
@@ -58,21 +62,26 @@ pub const EXIT_CONFIG: u8 = 2;
 pub async fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
-        Command::Scrape { config, source, json } => scrape(&config, source.as_deref(), json).await,
+        Command::Scrape {
+            config,
+            source,
+            json,
+        } => scrape(&config, source.as_deref(), json).await,
     }
 }
 
-fn load_config(path: &PathBuf) -> Result<Config, ExitCode> {
+fn load_config(path: &Path) -> Result<Config, ExitCode> {
     config::load(path, &|name| std::env::var(name).ok()).map_err(|error| {
         eprintln!("wardfeed: {error}");
         ExitCode::from(EXIT_CONFIG)
     })
 }
 
-fn check(path: &PathBuf) -> ExitCode {
+fn check(path: &Path) -> ExitCode {
     match load_config(path) {
         Ok(config) => {
-            let groups: std::collections::BTreeSet<&str> = config.sources.iter().map(|s| s.group.as_str()).collect();
+            let groups: std::collections::BTreeSet<&str> =
+                config.sources.iter().map(|s| s.group.as_str()).collect();
             println!(
                 "{}: ok ({} sources in {} groups)",
                 path.display(),
@@ -85,7 +94,7 @@ fn check(path: &PathBuf) -> ExitCode {
     }
 }
 
-async fn scrape(path: &PathBuf, only: Option<&str>, json: bool) -> ExitCode {
+async fn scrape(path: &Path, only: Option<&str>, json: bool) -> ExitCode {
     let config = match load_config(path) {
         Ok(config) => config,
         Err(code) => return code,
@@ -98,7 +107,12 @@ async fn scrape(path: &PathBuf, only: Option<&str>, json: bool) -> ExitCode {
                 return ExitCode::from(EXIT_CONFIG);
             }
         },
-        None => config.sources.iter().filter(|s| s.enabled).cloned().collect(),
+        None => config
+            .sources
+            .iter()
+            .filter(|s| s.enabled)
+            .cloned()
+            .collect(),
     };
     let fetcher = match Fetcher::new(&config.fetch) {
         Ok(fetcher) => fetcher,
@@ -108,7 +122,9 @@ async fn scrape(path: &PathBuf, only: Option<&str>, json: bool) -> ExitCode {
         }
     };
     let scrapes: Vec<SourceScrape> = futures_util::future::join_all(
-        sources.iter().map(|source| pipeline::scrape_source(&fetcher, source)),
+        sources
+            .iter()
+            .map(|source| pipeline::scrape_source(&fetcher, source)),
     )
     .await;
 
@@ -116,7 +132,10 @@ async fn scrape(path: &PathBuf, only: Option<&str>, json: bool) -> ExitCode {
     for scrape in &scrapes {
         for failure in &scrape.failures {
             any_failed = true;
-            eprintln!("wardfeed: {}: {}: {}", scrape.source, failure.category, failure.error);
+            eprintln!(
+                "wardfeed: {}: {}: {}",
+                scrape.source, failure.category, failure.error
+            );
         }
         for warning in &scrape.warnings {
             eprintln!("wardfeed: {}: warning: {warning}", scrape.source);

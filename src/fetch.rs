@@ -132,7 +132,10 @@ impl Fetcher {
                 "text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,application/xml;q=0.9,*/*;q=0.8",
             ),
         );
-        headers.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("vi,en;q=0.5"));
+        headers.insert(
+            header::ACCEPT_LANGUAGE,
+            HeaderValue::from_static("vi,en;q=0.5"),
+        );
         let client = reqwest::Client::builder()
             .user_agent(settings.user_agent.clone())
             .default_headers(headers)
@@ -207,7 +210,10 @@ impl Fetcher {
             url: url.to_string(),
             limit: self.max_body_bytes,
         };
-        if response.content_length().is_some_and(|len| len > self.max_body_bytes) {
+        if response
+            .content_length()
+            .is_some_and(|len| len > self.max_body_bytes)
+        {
             return Err(too_large());
         }
         // Read chunk by chunk so the cap holds for bodies without a length, endless bodies and
@@ -236,7 +242,9 @@ fn classify_error(url: &str, timeout: Duration, error: reqwest::Error) -> FetchE
             after: timeout,
         }
     } else if error.is_redirect() {
-        FetchError::Redirects { url: url.to_owned() }
+        FetchError::Redirects {
+            url: url.to_owned(),
+        }
     } else {
         // The innermost cause says what happened ("connection refused", "invalid gzip header").
         let mut message = error.to_string();
@@ -305,18 +313,23 @@ fn meta_charset(body: &[u8]) -> Option<&'static Encoding> {
             let rest = trim_start(rest);
             if let Some(rest) = rest.strip_prefix(b"=") {
                 let rest = trim_start(rest);
-                let rest = rest.strip_prefix(b"\"").or_else(|| rest.strip_prefix(b"'")).unwrap_or(rest);
+                let rest = rest
+                    .strip_prefix(b"\"")
+                    .or_else(|| rest.strip_prefix(b"'"))
+                    .unwrap_or(rest);
                 let label_len = rest
                     .iter()
                     .position(|b| !(b.is_ascii_alphanumeric() || b"-_:.".contains(b)))
                     .unwrap_or(rest.len());
                 if let Some(encoding) = Encoding::for_label(&rest[..label_len]) {
                     // A page cannot declare itself UTF-16 in ASCII-compatible bytes.
-                    return Some(if encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE {
-                        UTF_8
-                    } else {
-                        encoding
-                    });
+                    return Some(
+                        if encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE {
+                            UTF_8
+                        } else {
+                            encoding
+                        },
+                    );
                 }
             }
         }
@@ -363,7 +376,11 @@ mod tests {
 
     #[test]
     fn bom_wins_over_a_stale_header_and_forced_charset_wins_over_all() {
-        let (text, enc) = decode(b"\xef\xbb\xbfPh\xc3\xbac", Some("text/html; charset=windows-1252"), None);
+        let (text, enc) = decode(
+            b"\xef\xbb\xbfPh\xc3\xbac",
+            Some("text/html; charset=windows-1252"),
+            None,
+        );
         assert_eq!((text.as_str(), enc), ("Phúc", UTF_8));
         let (_, enc) = decode(b"\xef\xbb\xbfx", None, Some(encoding_rs::WINDOWS_1258));
         assert_eq!(enc, encoding_rs::WINDOWS_1258);

@@ -68,10 +68,7 @@ fn feed_entry(entry: &Entry, feed_url: &Url, tz: Tz) -> FeedEntry {
         .iter()
         .flat_map(|media| {
             let content = media.content.iter().filter_map(|c| {
-                let is_image = c
-                    .content_type
-                    .as_ref()
-                    .is_none_or(|t| t.ty() == "image");
+                let is_image = c.content_type.as_ref().is_none_or(|t| t.ty() == "image");
                 c.url.as_ref().filter(|_| is_image).map(|u| u.to_string())
             });
             let thumbnails = media.thumbnails.iter().map(|t| t.image.uri.clone());
@@ -86,7 +83,10 @@ fn feed_entry(entry: &Entry, feed_url: &Url, tz: Tz) -> FeedEntry {
             .as_ref()
             .map(|t| decode_entities_and_clean(&t.content))
             .filter(|t| !t.is_empty()),
-        published: entry.published.or(entry.updated).map(|utc| in_zone(utc, tz)),
+        published: entry
+            .published
+            .or(entry.updated)
+            .map(|utc| in_zone(utc, tz)),
         summary,
         content_html,
         image,
@@ -109,7 +109,12 @@ mod tests {
     const VN: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
     fn parse(xml: &str) -> Vec<FeedEntry> {
-        parse_feed(xml.as_bytes(), &Url::parse("http://h/lb/rss/a.rss").unwrap(), VN).unwrap()
+        parse_feed(
+            xml.as_bytes(),
+            &Url::parse("http://h/lb/rss/a.rss").unwrap(),
+            VN,
+        )
+        .unwrap()
     }
 
     #[test]
@@ -125,10 +130,19 @@ mod tests {
         let entry = &entries[0];
         assert_eq!(entry.title.as_deref(), Some("Dân vận & Mặt trận"));
         assert_eq!(entry.guid.as_deref(), Some("917"));
-        assert_eq!(entry.link.as_ref().unwrap().as_str(), "http://h/lb/x-1.html?utm_source=rss");
-        assert_eq!(entry.published.unwrap().to_rfc3339(), "2022-12-20T16:30:00+07:00");
+        assert_eq!(
+            entry.link.as_ref().unwrap().as_str(),
+            "http://h/lb/x-1.html?utm_source=rss"
+        );
+        assert_eq!(
+            entry.published.unwrap().to_rfc3339(),
+            "2022-12-20T16:30:00+07:00"
+        );
         assert_eq!(entry.summary.as_deref(), Some("vui tươi, an toàn"));
-        assert_eq!(entry.image.as_ref().unwrap().as_str(), "http://h/lb/u/1.jpg");
+        assert_eq!(
+            entry.image.as_ref().unwrap().as_str(),
+            "http://h/lb/u/1.jpg"
+        );
     }
 
     #[test]
@@ -145,7 +159,10 @@ mod tests {
             <entry><id>urn:e1</id><title>E</title><link rel="alternate" href="/p/1"/><updated>2023-01-02T03:00:00Z</updated></entry></feed>"#;
         let entries = parse(atom);
         assert_eq!(entries[0].link.as_ref().unwrap().as_str(), "http://h/p/1");
-        assert_eq!(entries[0].published.unwrap().to_rfc3339(), "2023-01-02T10:00:00+07:00");
+        assert_eq!(
+            entries[0].published.unwrap().to_rfc3339(),
+            "2023-01-02T10:00:00+07:00"
+        );
         let rdf = r#"<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">
             <channel rdf:about="http://h/"><title>t</title><link>http://h/</link><description>d</description></channel>
             <item rdf:about="http://h/r1"><title>R</title><link>http://h/r1</link></item></rdf:RDF>"#;
@@ -154,7 +171,8 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error() {
-        let err = parse_feed(b"\x00\xffnot xml", &Url::parse("http://h/f").unwrap(), VN).unwrap_err();
+        let err =
+            parse_feed(b"\x00\xffnot xml", &Url::parse("http://h/f").unwrap(), VN).unwrap_err();
         assert!(err.to_string().starts_with("parse feed http://h/f"));
     }
 }

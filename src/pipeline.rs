@@ -113,8 +113,12 @@ pub async fn scrape_source(fetcher: &Fetcher, source: &Source) -> SourceScrape {
     let mut listings = Vec::new();
     for category in &source.categories {
         let result = match &category.kind {
-            CategoryKind::Listing(first) => scrape_listing(fetcher, source, &category.slug, first, &mut drafts).await,
-            CategoryKind::Feed(url) => scrape_feed(fetcher, source, &category.slug, url, &mut drafts).await,
+            CategoryKind::Listing(first) => {
+                scrape_listing(fetcher, source, &category.slug, first, &mut drafts).await
+            }
+            CategoryKind::Feed(url) => {
+                scrape_feed(fetcher, source, &category.slug, url, &mut drafts).await
+            }
         };
         match result {
             Ok(report) => listings.push(report),
@@ -136,7 +140,11 @@ pub async fn scrape_source(fetcher: &Fetcher, source: &Source) -> SourceScrape {
         warnings.extend(item_warnings);
         items.push(item);
     }
-    items.sort_by(|a, b| b.published.cmp(&a.published).then_with(|| a.url.cmp(&b.url)));
+    items.sort_by(|a, b| {
+        b.published
+            .cmp(&a.published)
+            .then_with(|| a.url.cmp(&b.url))
+    });
     SourceScrape {
         source: source.id.clone(),
         items,
@@ -171,13 +179,22 @@ async fn scrape_listing(
     while let Some(page_url) = next.take() {
         let fetched = match fetch_page(fetcher, source, &page_url).await {
             Ok(fetched) => fetched,
+            // Counting pages up by parameter, a missing page is the end of the listing.
+            Err(error)
+                if report.pages > 0
+                    && source.rules.listing.next_page.is_none()
+                    && error.status() == Some(404) =>
+            {
+                break;
+            }
             Err(error) => return Err((report, error.into())),
         };
         let html = fetched.text(source.charset);
-        let page = match extract::listing(&html, &fetched.url, &source.rules.listing, source.timezone) {
-            Ok(page) => page,
-            Err(error) => return Err((report, error.into())),
-        };
+        let page =
+            match extract::listing(&html, &fetched.url, &source.rules.listing, source.timezone) {
+                Ok(page) => page,
+                Err(error) => return Err((report, error.into())),
+            };
         report.pages += 1;
         let mut new_entries = 0;
         for entry in page.entries {
@@ -236,7 +253,10 @@ async fn scrape_feed(
     };
     report.pages = 1;
     for entry in entries {
-        let canonical = entry.link.as_ref().map(|link| canonical_url(link, &source.query_filter));
+        let canonical = entry
+            .link
+            .as_ref()
+            .map(|link| canonical_url(link, &source.query_filter));
         let draft = Draft {
             link: entry.link,
             canonical,
@@ -276,12 +296,12 @@ fn merge(drafts: &mut IndexMap<String, Draft>, draft: Draft) -> bool {
 }
 
 /// Fetches the article page (when configured) and turns the draft into an item.
-async fn finish_item(fetcher: &Fetcher, source: &Source, mut draft: Draft) -> (Item, Vec<ItemWarning>) {
-    let page_url = draft
-        .link
-        .as_ref()
-        .map(Url::to_string)
-        .unwrap_or_default();
+async fn finish_item(
+    fetcher: &Fetcher,
+    source: &Source,
+    mut draft: Draft,
+) -> (Item, Vec<ItemWarning>) {
+    let page_url = draft.link.as_ref().map(Url::to_string).unwrap_or_default();
     let mut article_status = None;
     let mut content_html = draft
         .feed_content
@@ -292,7 +312,8 @@ async fn finish_item(fetcher: &Fetcher, source: &Source, mut draft: Draft) -> (I
             Ok(fetched) => {
                 article_status = Some(fetched.status);
                 let html = fetched.text(source.charset);
-                let article = extract::article(&html, &fetched.url, &source.rules.article, source.timezone);
+                let article =
+                    extract::article(&html, &fetched.url, &source.rules.article, source.timezone);
                 draft.title = article.title.or(draft.title);
                 draft.published = draft.published.or(article.published);
                 draft.image = article.image.or(draft.image);
@@ -334,7 +355,11 @@ async fn finish_item(fetcher: &Fetcher, source: &Source, mut draft: Draft) -> (I
         .collect();
     let item = Item {
         source: source.id.clone(),
-        url: draft.canonical.as_ref().map(Url::to_string).unwrap_or_default(),
+        url: draft
+            .canonical
+            .as_ref()
+            .map(Url::to_string)
+            .unwrap_or_default(),
         guid: draft.guid,
         title: draft.title.unwrap_or_default(),
         published: draft.published,

@@ -24,10 +24,12 @@ pub fn article_html(html: &str, base: &Url) -> String {
 /// NFC text without characters XML 1.0 cannot carry (C0 controls other than tab/newline/CR,
 /// and U+FFFE/U+FFFF), nor C1 controls, which only ever come from mis-decoded bytes.
 pub fn xml_safe_nfc(text: &str) -> String {
-    text.chars()
-        .filter(|&c| !(c.is_control() && !matches!(c, '\t' | '\n' | '\r')) && c != '\u{fffe}' && c != '\u{ffff}')
-        .nfc()
-        .collect()
+    text.chars().filter(|&c| is_xml_char(c)).nfc().collect()
+}
+
+fn is_xml_char(c: char) -> bool {
+    let allowed_control = matches!(c, '\t' | '\n' | '\r');
+    (allowed_control || !c.is_control()) && !matches!(c, '\u{fffe}' | '\u{ffff}')
 }
 
 #[cfg(test)]
@@ -35,7 +37,10 @@ mod tests {
     use super::*;
 
     fn clean(html: &str) -> String {
-        article_html(html, &Url::parse("http://h/phucloi/tin-tuc/chi-tiet/x.html").unwrap())
+        article_html(
+            html,
+            &Url::parse("http://h/phucloi/tin-tuc/chi-tiet/x.html").unwrap(),
+        )
     }
 
     #[test]
@@ -44,7 +49,15 @@ mod tests {
             r#"<p onclick="x()">a<script>alert(1)</script></p><iframe src="http://evil/"></iframe>
                <a href="javascript:alert(1)">j</a><img src="x.jpg" onerror="alert(1)"><style>p{}</style>"#,
         );
-        for bad in ["<script", "alert(1)", "onclick", "onerror", "<iframe", "javascript:", "<style"] {
+        for bad in [
+            "<script",
+            "alert(1)",
+            "onclick",
+            "onerror",
+            "<iframe",
+            "javascript:",
+            "<style",
+        ] {
             assert!(!out.contains(bad), "{bad} survived in {out}");
         }
     }
@@ -52,8 +65,14 @@ mod tests {
     #[test]
     fn makes_links_and_images_absolute() {
         let out = clean(r#"<a href="../a.html">a</a><img src="../../uploads/1.jpg">"#);
-        assert!(out.contains(r#"href="http://h/phucloi/tin-tuc/a.html""#), "{out}");
-        assert!(out.contains(r#"src="http://h/phucloi/uploads/1.jpg""#), "{out}");
+        assert!(
+            out.contains(r#"href="http://h/phucloi/tin-tuc/a.html""#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"src="http://h/phucloi/uploads/1.jpg""#),
+            "{out}"
+        );
     }
 
     #[test]

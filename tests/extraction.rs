@@ -15,13 +15,25 @@ use wardfeed::pipeline::{self, SourceScrape, StageError};
 use wardfeed::portal::PortalServer;
 
 /// Every difference between what was scraped for `site` and its truth, one line each.
-fn differences(server: &PortalServer, site: &str, items: &[Item], truth: &[TruthItem]) -> Vec<String> {
+fn differences(
+    server: &PortalServer,
+    site: &str,
+    items: &[Item],
+    truth: &[TruthItem],
+) -> Vec<String> {
     let mut problems = Vec::new();
-    let ours: BTreeMap<String, &Item> = items.iter().map(|i| (url_path(server, site, &i.url), i)).collect();
+    let ours: BTreeMap<String, &Item> = items
+        .iter()
+        .map(|i| (url_path(server, site, &i.url), i))
+        .collect();
     if ours.len() != items.len() {
-        problems.push(format!("{site}: duplicate canonical URLs among {} items", items.len()));
+        problems.push(format!(
+            "{site}: duplicate canonical URLs among {} items",
+            items.len()
+        ));
     }
-    let expected: BTreeMap<&str, &TruthItem> = truth.iter().map(|t| (t.url_path.as_str(), t)).collect();
+    let expected: BTreeMap<&str, &TruthItem> =
+        truth.iter().map(|t| (t.url_path.as_str(), t)).collect();
     for path in ours.keys().filter(|p| !expected.contains_key(p.as_str())) {
         problems.push(format!("{site}: extra item {path}"));
     }
@@ -43,14 +55,29 @@ fn differences(server: &PortalServer, site: &str, items: &[Item], truth: &[Truth
         );
         field(
             "categories",
-            got.categories.iter().map(|c| c.to_lowercase()).collect::<Vec<_>>().join(" | "),
+            got.categories
+                .iter()
+                .map(|c| c.to_lowercase())
+                .collect::<Vec<_>>()
+                .join(" | "),
             want.categories.join(" | "),
         );
-        field("views", format!("{:?}", got.views), format!("{:?}", want.views));
-        field("summary", format!("{:?}", got.summary), format!("{:?}", want.summary));
+        field(
+            "views",
+            format!("{:?}", got.views),
+            format!("{:?}", want.views),
+        );
+        field(
+            "summary",
+            format!("{:?}", got.summary),
+            format!("{:?}", want.summary),
+        );
         field(
             "image",
-            format!("{:?}", got.image.as_deref().map(|i| url_path(server, site, i))),
+            format!(
+                "{:?}",
+                got.image.as_deref().map(|i| url_path(server, site, i))
+            ),
             format!("{:?}", want.image_path),
         );
         field(
@@ -84,13 +111,22 @@ fn score(server: &PortalServer, snapshot: &str, scrapes: &[SourceScrape]) {
         let truth = truth(snapshot, site);
         problems.extend(differences(server, site, &scrape.items, &truth));
     }
-    assert!(problems.is_empty(), "{snapshot}: {} differences:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{snapshot}: {} differences:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 fn failures(scrapes: &[SourceScrape]) -> Vec<String> {
     scrapes
         .iter()
-        .flat_map(|s| s.failures.iter().map(move |f| format!("{}/{}: {}", s.source, f.category, f.error)))
+        .flat_map(|s| {
+            s.failures
+                .iter()
+                .map(move |f| format!("{}/{}: {}", s.source, f.category, f.error))
+        })
         .collect()
 }
 
@@ -105,16 +141,30 @@ async fn snapshot_1_is_extracted_exactly() {
     // listing (3 s) succeeded within the default timeout, the empty one is simply empty.
     let failed = failures(&scrapes);
     assert_eq!(failed.len(), 1, "{failed:?}");
-    let bode = scrapes.iter().find(|s| s.source.as_str() == "bode").unwrap();
+    let bode = scrapes
+        .iter()
+        .find(|s| s.source.as_str() == "bode")
+        .unwrap();
     let failure = &bode.failures[0];
     assert_eq!(failure.category, "cong-tac-dang");
     match &failure.error {
-        StageError::Fetch(error) => assert_eq!((error.kind(), error.status()), (FailureKind::Http, Some(500))),
+        StageError::Fetch(error) => assert_eq!(
+            (error.kind(), error.status()),
+            (FailureKind::Http, Some(500))
+        ),
         other => panic!("unexpected {other}"),
     }
-    let empty = bode.listings.iter().find(|l| l.category == "van-hoa-xa-hoi").unwrap();
+    let empty = bode
+        .listings
+        .iter()
+        .find(|l| l.category == "van-hoa-xa-hoi")
+        .unwrap();
     assert_eq!((empty.pages, empty.entries), (1, 0));
-    let slow = bode.listings.iter().find(|l| l.category == "tin-moi-nhat").unwrap();
+    let slow = bode
+        .listings
+        .iter()
+        .find(|l| l.category == "tin-moi-nhat")
+        .unwrap();
     assert_eq!(slow.pages, 2);
 }
 
@@ -137,7 +187,12 @@ async fn a_short_timeout_fails_the_slow_listing_only() {
     let fetcher = Fetcher::new(&config.fetch).unwrap();
     let scrape = pipeline::scrape_source(&fetcher, &bode).await;
 
-    assert_eq!(scrape.failures.len(), 1, "{:?}", failures(std::slice::from_ref(&scrape)));
+    assert_eq!(
+        scrape.failures.len(),
+        1,
+        "{:?}",
+        failures(std::slice::from_ref(&scrape))
+    );
     assert_eq!(scrape.failures[0].category, "tin-moi-nhat");
     assert!(
         matches!(&scrape.failures[0].error, StageError::Fetch(e) if e.kind() == FailureKind::Timeout),
@@ -146,11 +201,17 @@ async fn a_short_timeout_fails_the_slow_listing_only() {
     );
     // The other categories still produced their items.
     let truth = truth("s2", "bode");
-    let party: Vec<&TruthItem> = truth.iter().filter(|t| t.categories.contains(&"công tác đảng".to_owned())).collect();
+    let party: Vec<&TruthItem> = truth
+        .iter()
+        .filter(|t| t.categories.contains(&"công tác đảng".to_owned()))
+        .collect();
     assert!(!party.is_empty());
     for want in party {
         assert!(
-            scrape.items.iter().any(|i| url_path(&server, "bode", &i.url) == want.url_path),
+            scrape
+                .items
+                .iter()
+                .any(|i| url_path(&server, "bode", &i.url) == want.url_path),
             "missing {}",
             want.url_path
         );

@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use wardfeed::portal::{Override, PortalError, PortalServer, Snapshot};
 use reqwest::StatusCode;
 use reqwest::header::{
     CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
 };
 use serde_json::Value;
+use wardfeed::portal::{Override, PortalError, PortalServer, Snapshot};
 
 /// `shared/` sits beside the crate both here and in the CI clone of main.
 fn fixtures() -> PathBuf {

@@ -51,11 +51,7 @@ pub fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Str
                 Some((name, default)) => (name, Some(default)),
                 None => (expr, None),
             };
-            if name.is_empty()
-                || !name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-            {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                 return Err(format!("invalid variable name {name:?} in {text:?}"));
             }
             match (lookup(name).filter(|v| !v.is_empty()), default) {
@@ -97,13 +93,24 @@ mod tests {
         );
         assert_eq!(expand("${NOPE:-/var/lib/x}", &env).unwrap(), "/var/lib/x");
         assert_eq!(expand("${EMPTY:-d}", &env).unwrap(), "d");
-        assert_eq!(expand("cost $5 and $$HOME", &env).unwrap(), "cost $5 and $HOME");
+        assert_eq!(
+            expand("cost $5 and $$HOME", &env).unwrap(),
+            "cost $5 and $HOME"
+        );
     }
 
     #[test]
     fn reports_unset_and_malformed_variables() {
-        assert!(expand("${NOPE}", &env).unwrap_err().contains("NOPE is not set"));
+        assert!(
+            expand("${NOPE}", &env)
+                .unwrap_err()
+                .contains("NOPE is not set")
+        );
         assert!(expand("${OPEN", &env).unwrap_err().contains("unterminated"));
-        assert!(expand("${bad name}", &env).unwrap_err().contains("invalid variable"));
+        assert!(
+            expand("${bad name}", &env)
+                .unwrap_err()
+                .contains("invalid variable")
+        );
     }
 }

@@ -210,7 +210,8 @@ impl<'de> Deserialize<'de> for RuleOrSelector {
                 Ok(RuleOrSelector(FieldRule::selector(v)))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                FieldRule::deserialize(de::value::MapAccessDeserializer::new(map)).map(RuleOrSelector)
+                FieldRule::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(RuleOrSelector)
             }
         }
         deserializer.deserialize_any(RuleVisitor)
@@ -229,7 +230,8 @@ impl<'de> Deserialize<'de> for FieldSpec {
                 Ok(FieldSpec::Selector(v.to_owned()))
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                FieldRule::deserialize(de::value::MapAccessDeserializer::new(map)).map(FieldSpec::Rule)
+                FieldRule::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(FieldSpec::Rule)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
                 let mut rules = Vec::new();

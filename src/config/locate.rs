@@ -88,7 +88,7 @@ pub fn span_of(doc: &Document<String>, path: &KeyPath, want_key: bool) -> Option
                 })
             }
             (PathSegment::Index(i), Node::Item(Item::ArrayOfTables(tables))) => {
-                tables.get(*i).map(|t| Node::Table(t))
+                tables.get(*i).map(Node::Table)
             }
             (PathSegment::Index(i), Node::Item(Item::Value(Value::Array(array))))
             | (PathSegment::Index(i), Node::Value(Value::Array(array))) => {
@@ -184,7 +184,11 @@ mod tests {
 
     #[test]
     fn prints_paths_with_indexes() {
-        let path = KeyPath::root().key("sources").key("x").key("categories").index(2);
+        let path = KeyPath::root()
+            .key("sources")
+            .key("x")
+            .key("categories")
+            .index(2);
         assert_eq!(path.to_string(), "sources.x.categories[2]");
     }
 }

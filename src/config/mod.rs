@@ -225,7 +225,9 @@ pub fn parse(
             e.path()
                 .iter()
                 .filter_map(|segment| match segment {
-                    serde_path_to_error::Segment::Map { key } => Some(PathSegment::Key(key.clone())),
+                    serde_path_to_error::Segment::Map { key } => {
+                        Some(PathSegment::Key(key.clone()))
+                    }
                     serde_path_to_error::Segment::Seq { index } => Some(PathSegment::Index(*index)),
                     _ => None,
                 })
@@ -266,7 +268,9 @@ fn syntax_error(file: &str, text: &str, error: &toml_edit::TomlError) -> ConfigE
 fn enclosing_key(text: &str, offset: usize) -> String {
     let before = &text[..offset.min(text.len())];
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
     let line = &text[line_start..line_end];
     let table = before
         .lines()
@@ -330,21 +334,33 @@ impl Context<'_> {
         let at_defaults = root.key("defaults");
 
         let default_tz = match &defaults.timezone {
-            Some(name) => parse_timezone(name).map_err(|m| self.error(&at_defaults.key("timezone"), false, m))?,
+            Some(name) => parse_timezone(name)
+                .map_err(|m| self.error(&at_defaults.key("timezone"), false, m))?,
             None => chrono_tz::Asia::Ho_Chi_Minh,
         };
-        let default_schedule = defaults.schedule.clone().unwrap_or_else(|| DEFAULT_SCHEDULE.to_owned());
-        parse_schedule(&default_schedule).map_err(|m| self.error(&at_defaults.key("schedule"), false, m))?;
+        let default_schedule = defaults
+            .schedule
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SCHEDULE.to_owned());
+        parse_schedule(&default_schedule)
+            .map_err(|m| self.error(&at_defaults.key("schedule"), false, m))?;
         let fetch = FetchSettings {
-            user_agent: defaults.user_agent.clone().unwrap_or_else(default_user_agent),
+            user_agent: defaults
+                .user_agent
+                .clone()
+                .unwrap_or_else(default_user_agent),
             timeout: Duration::from_secs(defaults.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS)),
             connect_timeout: Duration::from_secs(
-                defaults.connect_timeout_secs.unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS),
+                defaults
+                    .connect_timeout_secs
+                    .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS),
             ),
             max_body_bytes: defaults.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
             max_redirects: defaults.max_redirects.unwrap_or(DEFAULT_MAX_REDIRECTS),
             min_host_interval: Duration::from_millis(
-                defaults.min_host_interval_ms.unwrap_or(DEFAULT_MIN_HOST_INTERVAL_MS),
+                defaults
+                    .min_host_interval_ms
+                    .unwrap_or(DEFAULT_MIN_HOST_INTERVAL_MS),
             ),
             retries: defaults.retries.unwrap_or(DEFAULT_RETRIES),
             jitter: Duration::from_secs(defaults.jitter_secs.unwrap_or(DEFAULT_JITTER_SECS)),
@@ -361,12 +377,18 @@ impl Context<'_> {
         if let Some(ua) = &defaults.user_agent
             && (ua.trim().is_empty() || !ua.bytes().all(|b| b == b' ' || (0x21..0x7f).contains(&b)))
         {
-            return Err(self.error(&at_defaults.key("user_agent"), false, "must be printable ASCII (it is sent as an HTTP header)"));
+            return Err(self.error(
+                &at_defaults.key("user_agent"),
+                false,
+                "must be printable ASCII (it is sent as an HTTP header)",
+            ));
         }
-        let default_drop: Vec<String> = defaults
-            .drop_query_params
-            .clone()
-            .unwrap_or_else(|| DEFAULT_DROP_QUERY_PARAMS.iter().map(|s| s.to_string()).collect());
+        let default_drop: Vec<String> = defaults.drop_query_params.clone().unwrap_or_else(|| {
+            DEFAULT_DROP_QUERY_PARAMS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        });
 
         let mut templates = IndexMap::new();
         for (name, template) in &raw.templates {
@@ -383,29 +405,59 @@ impl Context<'_> {
                 article: ArticleRules::compile(&template.article)
                     .map_err(|e| self.rule_error(&at.key("article"), e))?,
             };
-            templates.insert(name.clone(), ResolvedTemplate { file: template, rules });
+            templates.insert(
+                name.clone(),
+                ResolvedTemplate {
+                    file: template,
+                    rules,
+                },
+            );
         }
 
         if raw.sources.is_empty() {
-            return Err(self.error(&root, false, "no sources configured: add a [sources.<id>] table"));
+            return Err(self.error(
+                &root,
+                false,
+                "no sources configured: add a [sources.<id>] table",
+            ));
         }
         let mut sources = Vec::new();
         for (id, source) in &raw.sources {
             let at = root.key("sources").key(id);
-            let resolved = self.resolve_source(id, source, &at, &templates, default_tz, &default_schedule, &default_drop, &fetch, defaults)?;
+            let resolved = self.resolve_source(
+                id,
+                source,
+                &at,
+                &templates,
+                default_tz,
+                &default_schedule,
+                &default_drop,
+                &fetch,
+                defaults,
+            )?;
             sources.push(Arc::new(resolved));
         }
 
         let at_server = root.key("server");
-        let listen = raw.server.listen.clone().unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = raw
+            .server
+            .listen
+            .clone()
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
         let listen: SocketAddr = listen.parse().map_err(|_| {
-            self.error(&at_server.key("listen"), false, format!("invalid listen address {listen:?} (expected IP:PORT)"))
+            self.error(
+                &at_server.key("listen"),
+                false,
+                format!("invalid listen address {listen:?} (expected IP:PORT)"),
+            )
         })?;
         let public_url = raw
             .server
             .public_url
             .as_deref()
-            .map(|u| parse_http_url(u).map_err(|m| self.error(&at_server.key("public_url"), false, m)))
+            .map(|u| {
+                parse_http_url(u).map_err(|m| self.error(&at_server.key("public_url"), false, m))
+            })
             .transpose()?;
         let log = LogSettings {
             format: match raw.log.format.as_deref() {
@@ -424,7 +476,11 @@ impl Context<'_> {
             path: PathBuf::new(),
             fetch,
             store: StoreSettings {
-                path: PathBuf::from(raw.store.path.unwrap_or_else(|| DEFAULT_STORE_PATH.to_owned())),
+                path: PathBuf::from(
+                    raw.store
+                        .path
+                        .unwrap_or_else(|| DEFAULT_STORE_PATH.to_owned()),
+                ),
             },
             server: ServerSettings {
                 listen,
@@ -458,19 +514,24 @@ impl Context<'_> {
                 self.error(
                     &at.key("template"),
                     false,
-                    format!("unknown template {name:?} (defined: {})", list_or_none(&known)),
+                    format!(
+                        "unknown template {name:?} (defined: {})",
+                        list_or_none(&known)
+                    ),
                 )
             })?),
         };
         if source.name.trim().is_empty() {
             return Err(self.error(&at.key("name"), false, "empty name"));
         }
-        SourceId::parse(&source.group).map_err(|m| {
-            self.error(&at.key("group"), false, m.replace("source id", "group"))
-        })?;
-        let base = parse_http_url(&source.base).map_err(|m| self.error(&at.key("base"), false, m))?;
+        SourceId::parse(&source.group)
+            .map_err(|m| self.error(&at.key("group"), false, m.replace("source id", "group")))?;
+        let base =
+            parse_http_url(&source.base).map_err(|m| self.error(&at.key("base"), false, m))?;
         let home = match &source.home {
-            Some(home) => join_base(&base, home).map_err(|m| self.error(&at.key("home"), false, m))?,
+            Some(home) => {
+                join_base(&base, home).map_err(|m| self.error(&at.key("home"), false, m))?
+            }
             None => join_base(&base, "/").map_err(|m| self.error(&at.key("base"), false, m))?,
         };
         let charset_text = source
@@ -479,7 +540,13 @@ impl Context<'_> {
             .map(|c| (c, at.key("charset")))
             .or_else(|| {
                 template.and_then(|t| t.file.charset.as_ref()).map(|c| {
-                    (c, KeyPath::root().key("templates").key(source.template.as_deref().unwrap_or_default()).key("charset"))
+                    (
+                        c,
+                        KeyPath::root()
+                            .key("templates")
+                            .key(source.template.as_deref().unwrap_or_default())
+                            .key("charset"),
+                    )
                 })
             });
         let charset = charset_text
@@ -496,11 +563,14 @@ impl Context<'_> {
             .clone()
             .or_else(|| template.and_then(|t| t.file.schedule.clone()))
             .unwrap_or_else(|| default_schedule.to_owned());
-        let schedule = parse_schedule(&schedule_text).map_err(|m| self.error(&at.key("schedule"), false, m))?;
+        let schedule = parse_schedule(&schedule_text)
+            .map_err(|m| self.error(&at.key("schedule"), false, m))?;
 
         let own_rules = SiteRules {
-            listing: ListingRules::compile(&source.listing).map_err(|e| self.rule_error(&at.key("listing"), e))?,
-            article: ArticleRules::compile(&source.article).map_err(|e| self.rule_error(&at.key("article"), e))?,
+            listing: ListingRules::compile(&source.listing)
+                .map_err(|e| self.rule_error(&at.key("listing"), e))?,
+            article: ArticleRules::compile(&source.article)
+                .map_err(|e| self.rule_error(&at.key("article"), e))?,
         };
         let rules = match template {
             Some(t) => SiteRules {
@@ -524,11 +594,19 @@ impl Context<'_> {
             return Err(self.error(&at.key("max_pages"), false, "must be at least 1"));
         }
         let mut drop: Vec<String> = default_drop.to_vec();
-        drop.extend(template.and_then(|t| t.file.drop_query_params.clone()).unwrap_or_default());
+        drop.extend(
+            template
+                .and_then(|t| t.file.drop_query_params.clone())
+                .unwrap_or_default(),
+        );
         drop.extend(source.drop_query_params.clone().unwrap_or_default());
 
         if source.categories.is_empty() {
-            return Err(self.error(at, false, "no categories: add [[sources.<id>.categories]] with a label and a listing or feed"));
+            return Err(self.error(
+                at,
+                false,
+                "no categories: add [[sources.<id>.categories]] with a label and a listing or feed",
+            ));
         }
         let mut categories: Vec<Category> = Vec::new();
         for (i, category) in source.categories.iter().enumerate() {
@@ -538,23 +616,35 @@ impl Context<'_> {
             }
             let slug = match &category.slug {
                 Some(slug) => {
-                    SourceId::parse(slug).map_err(|m| self.error(&at_cat.key("slug"), false, m.replace("source id", "slug")))?;
+                    SourceId::parse(slug).map_err(|m| {
+                        self.error(&at_cat.key("slug"), false, m.replace("source id", "slug"))
+                    })?;
                     slug.clone()
                 }
                 None => slugify(&category.label),
             };
             if categories.iter().any(|c| c.slug == slug) {
-                return Err(self.error(&at_cat, false, format!("duplicate category slug {slug:?}")));
+                return Err(self.error(
+                    &at_cat,
+                    false,
+                    format!("duplicate category slug {slug:?}"),
+                ));
             }
             let kind = match (&category.listing, &category.feed) {
                 (Some(listing), None) => CategoryKind::Listing(
-                    join_base(&base, listing).map_err(|m| self.error(&at_cat.key("listing"), false, m))?,
+                    join_base(&base, listing)
+                        .map_err(|m| self.error(&at_cat.key("listing"), false, m))?,
                 ),
                 (None, Some(feed)) => CategoryKind::Feed(
-                    join_base(&base, feed).map_err(|m| self.error(&at_cat.key("feed"), false, m))?,
+                    join_base(&base, feed)
+                        .map_err(|m| self.error(&at_cat.key("feed"), false, m))?,
                 ),
                 _ => {
-                    return Err(self.error(&at_cat, false, "set exactly one of `listing` (an HTML page) or `feed` (an RSS/Atom URL)"));
+                    return Err(self.error(
+                        &at_cat,
+                        false,
+                        "set exactly one of `listing` (an HTML page) or `feed` (an RSS/Atom URL)",
+                    ));
                 }
             };
             categories.push(Category {
@@ -567,10 +657,23 @@ impl Context<'_> {
             Some(name) => format!("set it in [sources.{id}.{{section}}] or in template {name:?}"),
             None => format!("set it in [sources.{id}.{{section}}] or use a template"),
         };
-        if categories.iter().any(|c| matches!(c.kind, CategoryKind::Listing(_))) {
-            for (field, missing) in [("item", rules.listing.item.is_none()), ("title", rules.listing.title.is_none() && !fetch_articles)] {
+        if categories
+            .iter()
+            .any(|c| matches!(c.kind, CategoryKind::Listing(_)))
+        {
+            for (field, missing) in [
+                ("item", rules.listing.item.is_none()),
+                ("title", rules.listing.title.is_none() && !fetch_articles),
+            ] {
                 if missing {
-                    return Err(self.error(at, false, format!("no listing.{field} selector: {}", template_hint.replace("{section}", "listing"))));
+                    return Err(self.error(
+                        at,
+                        false,
+                        format!(
+                            "no listing.{field} selector: {}",
+                            template_hint.replace("{section}", "listing")
+                        ),
+                    ));
                 }
             }
         }
@@ -580,7 +683,10 @@ impl Context<'_> {
                 template_hint.replace("{section}", "article")
             )));
         }
-        let timeout = source.timeout_secs.map(Duration::from_secs).unwrap_or(fetch.timeout);
+        let timeout = source
+            .timeout_secs
+            .map(Duration::from_secs)
+            .unwrap_or(fetch.timeout);
         if timeout.is_zero() {
             return Err(self.error(&at.key("timeout_secs"), false, "must be greater than 0"));
         }
@@ -622,13 +728,19 @@ fn list_or_none(names: &[&str]) -> String {
 }
 
 pub fn parse_timezone(name: &str) -> Result<Tz, String> {
-    Tz::from_str(name).map_err(|_| format!("unknown time zone {name:?} (use an IANA name such as \"Asia/Ho_Chi_Minh\")"))
+    Tz::from_str(name).map_err(|_| {
+        format!("unknown time zone {name:?} (use an IANA name such as \"Asia/Ho_Chi_Minh\")")
+    })
 }
 
 /// Parses a cron expression; a 5-field crontab line gets a leading seconds field of 0.
 pub fn parse_schedule(expr: &str) -> Result<cron::Schedule, String> {
     let fields = expr.split_whitespace().count();
-    let full = if fields == 5 { format!("0 {expr}") } else { expr.to_owned() };
+    let full = if fields == 5 {
+        format!("0 {expr}")
+    } else {
+        expr.to_owned()
+    };
     cron::Schedule::from_str(&full).map_err(|e| format!("invalid cron expression {expr:?}: {e}"))
 }
 
@@ -640,7 +752,9 @@ fn parse_http_url(text: &str) -> Result<Url, String> {
     let url = Url::parse(text.trim()).map_err(|e| format!("invalid URL {text:?}: {e}"))?;
     match url.scheme() {
         "http" | "https" if url.host().is_some() => Ok(url),
-        _ => Err(format!("invalid URL {text:?}: only http and https URLs are fetched")),
+        _ => Err(format!(
+            "invalid URL {text:?}: only http and https URLs are fetched"
+        )),
     }
 }
 
@@ -652,7 +766,11 @@ pub fn join_base(base: &Url, location: &str) -> Result<Url, String> {
         return parse_http_url(location);
     }
     let prefix = base.as_str().trim_end_matches('/');
-    let path = if location.starts_with('/') { location.to_owned() } else { format!("/{location}") };
+    let path = if location.starts_with('/') {
+        location.to_owned()
+    } else {
+        format!("/{location}")
+    };
     parse_http_url(&format!("{prefix}{path}"))
 }
 

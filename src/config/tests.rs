@@ -89,7 +89,8 @@ fn a_bad_selector_names_file_line_column_and_key() {
 fn a_bad_template_selector_is_reported_in_the_template() {
     let message = parse_err(&good_with(r#"item = "div.news-item""#, r#"item = "div[""#));
     assert!(
-        message.starts_with("wardfeed.toml:7:8: templates.portal.listing.item: invalid CSS selector"),
+        message
+            .starts_with("wardfeed.toml:7:8: templates.portal.listing.item: invalid CSS selector"),
         "{message}"
     );
 }
@@ -98,37 +99,74 @@ fn a_bad_template_selector_is_reported_in_the_template() {
 fn unknown_keys_are_located_at_the_key() {
     let message = parse_err(&good_with("drop_query_params", "drop_query_parms"));
     assert!(
-        message.starts_with("wardfeed.toml:19:1: sources.phucloi.drop_query_parms: unknown field `drop_query_parms`"),
+        message.starts_with(
+            "wardfeed.toml:19:1: sources.phucloi.drop_query_parms: unknown field `drop_query_parms`"
+        ),
         "{message}"
     );
 }
 
 #[test]
 fn wrong_types_missing_keys_and_bad_values_are_located() {
-    let message = parse_err(&good_with(r#"schedule = "0 */15 * * * *""#, r#"schedule = 15"#));
-    assert!(message.starts_with("wardfeed.toml:3:12: defaults.schedule: invalid type"), "{message}");
+    let message = parse_err(&good_with(
+        r#"schedule = "0 */15 * * * *""#,
+        r#"schedule = 15"#,
+    ));
+    assert!(
+        message.starts_with("wardfeed.toml:3:12: defaults.schedule: invalid type"),
+        "{message}"
+    );
 
-    let message = parse_err(&good_with(r#"schedule = "0 */15 * * * *""#, r#"schedule = "every day""#));
-    assert!(message.starts_with("wardfeed.toml:3:12: defaults.schedule: invalid cron expression"), "{message}");
+    let message = parse_err(&good_with(
+        r#"schedule = "0 */15 * * * *""#,
+        r#"schedule = "every day""#,
+    ));
+    assert!(
+        message.starts_with("wardfeed.toml:3:12: defaults.schedule: invalid cron expression"),
+        "{message}"
+    );
 
     let message = parse_err(&good_with("group = \"longbien\"\n", ""));
-    assert!(message.contains("sources.phucloi: missing field `group`"), "{message}");
+    assert!(
+        message.contains("sources.phucloi: missing field `group`"),
+        "{message}"
+    );
 
-    let message = parse_err(&good_with(r#"template = "portal""#, r#"template = "portl""#));
-    assert!(message.contains("sources.phucloi.template: unknown template \"portl\" (defined: portal)"), "{message}");
+    let message = parse_err(&good_with(
+        r#"template = "portal""#,
+        r#"template = "portl""#,
+    ));
+    assert!(
+        message.contains("sources.phucloi.template: unknown template \"portl\" (defined: portal)"),
+        "{message}"
+    );
 
-    let message = parse_err(&good_with(r#"listing = "/tin-tuc""#, "listing = \"/tin-tuc\"\nfeed = \"/rss\""));
-    assert!(message.contains("sources.phucloi.categories[0]: set exactly one of"), "{message}");
+    let message = parse_err(&good_with(
+        r#"listing = "/tin-tuc""#,
+        "listing = \"/tin-tuc\"\nfeed = \"/rss\"",
+    ));
+    assert!(
+        message.contains("sources.phucloi.categories[0]: set exactly one of"),
+        "{message}"
+    );
 
-    let message = parse_err(&good_with(r#"base = "${BASE}/phucloi""#, r#"base = "ftp://x/phucloi""#));
-    assert!(message.contains("sources.phucloi.base: invalid URL"), "{message}");
+    let message = parse_err(&good_with(
+        r#"base = "${BASE}/phucloi""#,
+        r#"base = "ftp://x/phucloi""#,
+    ));
+    assert!(
+        message.contains("sources.phucloi.base: invalid URL"),
+        "{message}"
+    );
 }
 
 #[test]
 fn unset_environment_variables_are_located() {
     let message = parse_err(&good_with("${BASE}", "${NOT_SET}"));
     assert!(
-        message.starts_with("wardfeed.toml:17:8: sources.phucloi.base: environment variable NOT_SET is not set"),
+        message.starts_with(
+            "wardfeed.toml:17:8: sources.phucloi.base: environment variable NOT_SET is not set"
+        ),
         "{message}"
     );
 }
@@ -143,7 +181,10 @@ fn syntax_errors_are_located() {
 #[test]
 fn listing_sources_need_an_item_selector() {
     let message = parse_err(&good_with("template = \"portal\"\n", ""));
-    assert!(message.contains("sources.phucloi: no listing.item selector"), "{message}");
+    assert!(
+        message.contains("sources.phucloi: no listing.item selector"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -54,7 +54,9 @@ pub fn body_html(container: ElementRef<'_>, remove: &[Selector], page_base: &Url
                             skipping = Some(node.id());
                         } else if name == "iframe" {
                             skipping = Some(node.id());
-                            if let Some(src) = element.attr("src").and_then(|s| resolve_link(page_base, s)) {
+                            if let Some(src) =
+                                element.attr("src").and_then(|s| resolve_link(page_base, s))
+                            {
                                 out.push_str("<p><a href=\"");
                                 escape_attr(src.as_str(), &mut out);
                                 out.push_str("\">");
@@ -159,7 +161,11 @@ mod tests {
             .next()
             .unwrap();
         let remove: Vec<Selector> = remove.iter().map(|r| Selector::parse(r).unwrap()).collect();
-        body_html(container, &remove, &Url::parse("http://h/a/b.html").unwrap())
+        body_html(
+            container,
+            &remove,
+            &Url::parse("http://h/a/b.html").unwrap(),
+        )
     }
 
     #[test]
@@ -194,7 +200,11 @@ mod tests {
 
     #[test]
     fn deep_nesting_does_not_overflow() {
-        let html = format!("<div class=\"body\">{}x{}</div>", "<span>".repeat(50_000), "</span>".repeat(50_000));
+        let html = format!(
+            "<div class=\"body\">{}x{}</div>",
+            "<span>".repeat(50_000),
+            "</span>".repeat(50_000)
+        );
         let out = body(&html, &[]);
         assert!(out.contains('x'));
     }

@@ -11,12 +11,16 @@ use scraper::{ElementRef, Html, Selector};
 use std::sync::LazyLock;
 use url::Url;
 
-use crate::normalize::{self, clean_optional, fold_case, parse_count, parse_datetime, resolve_link};
+use crate::normalize::{
+    self, clean_optional, fold_case, parse_count, parse_datetime, resolve_link,
+};
 pub use rules::{ArticleRules, Field, ListingRules, SiteRules, ValueKind};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtractError {
-    #[error("extract {url}: listing container {selector:?} not found (has the page layout changed?)")]
+    #[error(
+        "extract {url}: listing container {selector:?} not found (has the page layout changed?)"
+    )]
     ContainerNotFound { url: String, selector: String },
 }
 
@@ -88,10 +92,13 @@ pub fn listing(
     let doc = Html::parse_document(html);
     let base = document_base(&doc, page_url);
     let scope = match &rules.list {
-        Some(list) => doc.select(list).next().ok_or_else(|| ExtractError::ContainerNotFound {
-            url: page_url.to_string(),
-            selector: selector_text(list),
-        })?,
+        Some(list) => doc
+            .select(list)
+            .next()
+            .ok_or_else(|| ExtractError::ContainerNotFound {
+                url: page_url.to_string(),
+                selector: selector_text(list),
+            })?,
         None => doc.root_element(),
     };
     let mut page = ListingPage {
@@ -111,7 +118,12 @@ pub fn listing(
     Ok(page)
 }
 
-fn listing_entry(element: ElementRef<'_>, base: &Url, rules: &ListingRules, tz: Tz) -> Option<ListingEntry> {
+fn listing_entry(
+    element: ElementRef<'_>,
+    base: &Url,
+    rules: &ListingRules,
+    tz: Tz,
+) -> Option<ListingEntry> {
     let link = text_of(&rules.link, element, ValueKind::Url)
         .or_else(|| default_link(element))
         .and_then(|href| resolve_link(base, &href))?;
@@ -142,7 +154,8 @@ fn listing_entry(element: ElementRef<'_>, base: &Url, rules: &ListingRules, tz: 
         category: text_of(&rules.category, element, ValueKind::Text),
         views,
         summary: text_of(&rules.summary, element, ValueKind::Text),
-        image: text_of(&rules.image, element, ValueKind::Url).and_then(|src| resolve_link(base, &src)),
+        image: text_of(&rules.image, element, ValueKind::Url)
+            .and_then(|src| resolve_link(base, &src)),
         warnings,
     })
 }
@@ -170,7 +183,10 @@ fn date_of(
             Some(shown) => format!("no date found in {shown:?}"),
             None => "missing date".to_owned(),
         };
-        warnings.push(FieldWarning { field: "date", message });
+        warnings.push(FieldWarning {
+            field: "date",
+            message,
+        });
         return None;
     };
     match parse_datetime(&text, tz, &rule.formats) {
@@ -191,7 +207,10 @@ fn next_page(doc: &Html, base: &Url, page_url: &Url, rules: &ListingRules) -> Op
             None => true,
             Some(wanted) => fold_case(&a.text().collect::<String>()) == *wanted,
         })?;
-        return link.value().attr("href").and_then(|href| resolve_link(base, href));
+        return link
+            .value()
+            .attr("href")
+            .and_then(|href| resolve_link(base, href));
     }
     let param = rules.page_param.as_deref()?;
     Some(with_page_param(page_url, param))
@@ -272,4 +291,133 @@ pub fn html_text(fragment: &str) -> String {
 fn selector_text(selector: &Selector) -> String {
     use scraper::selector::ToCss;
     selector.to_css_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::file::{
+        ArticleRulesFile, FieldRule, FieldSpec, ListingRulesFile, NextPageSpec, OneOrMany,
+    };
+
+    const VN: Tz = chrono_tz::Asia::Ho_Chi_Minh;
+
+    fn rules() -> ListingRules {
+        ListingRules::compile(&ListingRulesFile {
+            list: Some("ul.news".into()),
+            item: Some("li".into()),
+            title: Some(FieldSpec::Selector("a".into())),
+            link: Some(FieldSpec::Rule(FieldRule {
+                selector: Some("a".into()),
+                attr: Some(OneOrMany::One("href".into())),
+                ..FieldRule::default()
+            })),
+            date: Some(FieldSpec::Selector("span.date".into())),
+            next_page: Some(NextPageSpec {
+                selector: "div.pager a".into(),
+                text: Some("Trang sau".into()),
+            }),
+            ..ListingRulesFile::default()
+        })
+        .unwrap()
+    }
+
+    fn page_url() -> Url {
+        Url::parse("http://h/site/tin-tuc/list?page=1").unwrap()
+    }
+
+    #[test]
+    fn base_href_governs_relative_links() {
+        let html = r#"<html><head><base href="http://h/site/other/"></head><body><ul class="news">
+            <li><a href="x-1.html">A</a><span class="date">01/02/2023 10:00</span></li></ul>
+            <div class="pager"><a href="?page=1">1</a><a href="?page=2">TRANG SAU</a></div></body></html>"#;
+        let page = listing(html, &page_url(), &rules(), VN).unwrap();
+        assert_eq!(
+            page.entries[0].link.as_str(),
+            "http://h/site/other/x-1.html"
+        );
+        assert_eq!(page.next.unwrap().as_str(), "http://h/site/other/?page=2");
+    }
+
+    #[test]
+    fn a_missing_container_is_a_layout_change_and_an_empty_one_is_not() {
+        let err = listing("<div class=news-list></div>", &page_url(), &rules(), VN).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "extract http://h/site/tin-tuc/list?page=1: listing container \"ul.news\" not found (has the page layout changed?)"
+        );
+        let page = listing(
+            "<ul class=news><p>Chưa có bài viết</p></ul>",
+            &page_url(),
+            &rules(),
+            VN,
+        )
+        .unwrap();
+        assert!(page.entries.is_empty());
+        assert!(page.next.is_none());
+    }
+
+    #[test]
+    fn rows_without_links_are_skipped_and_bad_dates_are_warnings() {
+        let html = r#"<ul class="news"><li>header row</li>
+            <li><a href="/a">A</a><span class="date">hôm qua</span></li></ul>"#;
+        let page = listing(html, &page_url(), &rules(), VN).unwrap();
+        assert_eq!(page.skipped, 1);
+        let entry = &page.entries[0];
+        assert_eq!(entry.published, None);
+        assert_eq!(entry.warnings[0].field, "date");
+        assert!(
+            entry.warnings[0].message.contains("hôm qua"),
+            "{:?}",
+            entry.warnings
+        );
+    }
+
+    #[test]
+    fn page_parameter_pagination_increments_the_page() {
+        let mut rules = rules();
+        rules.next_page = None;
+        rules.page_param = Some("page".into());
+        let page = listing("<ul class=news></ul>", &page_url(), &rules, VN).unwrap();
+        assert_eq!(
+            page.next.unwrap().as_str(),
+            "http://h/site/tin-tuc/list?page=2"
+        );
+        let first = Url::parse("http://h/list?tab=3").unwrap();
+        let page = listing("<ul class=news></ul>", &first, &rules, VN).unwrap();
+        assert_eq!(page.next.unwrap().as_str(), "http://h/list?tab=3&page=2");
+    }
+
+    #[test]
+    fn articles_give_body_title_date_and_lead_image() {
+        let rules = ArticleRules::compile(&ArticleRulesFile {
+            body: Some("div.body".into()),
+            remove: Some(vec!["div.share".into()]),
+            title: Some(FieldSpec::Selector("h1".into())),
+            date: Some(FieldSpec::Selector("div.meta".into())),
+            image: None,
+        })
+        .unwrap();
+        let html = r#"<h1>Phu&#x301;c Lợi</h1><div class="meta">Thứ sáu, 19/02/2021 - 13:40</div>
+            <div class="body"><p>Text</p><img src="data:image/gif;base64,R0" data-src="../../u/1.jpg"><div class="share">Chia sẻ:</div></div>"#;
+        let url = Url::parse("http://h/site/tin-tuc/chi-tiet/a.html").unwrap();
+        let article = article(html, &url, &rules, VN);
+        assert_eq!(article.title.as_deref(), Some("Phúc Lợi"));
+        assert_eq!(
+            article.published.unwrap().to_rfc3339(),
+            "2021-02-19T13:40:00+07:00"
+        );
+        assert_eq!(article.image.unwrap().as_str(), "http://h/site/u/1.jpg");
+        let body = article.body_html.unwrap();
+        assert!(
+            body.contains("<p>Text</p>") && !body.contains("Chia sẻ"),
+            "{body}"
+        );
+        let missing = super::article("<p>gone</p>", &url, &rules, VN);
+        assert_eq!(missing.body_html, None);
+        assert_eq!(
+            missing.warnings.iter().map(|w| w.field).collect::<Vec<_>>(),
+            ["date", "body"]
+        );
+    }
 }

@@ -81,7 +81,10 @@ impl Field {
 }
 
 impl FieldRule {
-    fn targets<'a>(&'a self, scope: ElementRef<'a>) -> Box<dyn Iterator<Item = ElementRef<'a>> + 'a> {
+    fn targets<'a>(
+        &'a self,
+        scope: ElementRef<'a>,
+    ) -> Box<dyn Iterator<Item = ElementRef<'a>> + 'a> {
         match &self.selector {
             Some(selector) => Box::new(scope.select(selector)),
             None => Box::new(std::iter::once(scope)),
@@ -179,16 +182,21 @@ impl ListingRules {
     pub fn compile(file: &ListingRulesFile) -> Result<ListingRules, RuleError> {
         let next_page = match &file.next_page {
             None => None,
-            Some(NextPageSpec { selector: css, text }) => Some(NextPage {
-                selector: compile_selector(css)
-                    .map_err(|e| ("next_page".to_owned(), e))?,
+            Some(NextPageSpec {
+                selector: css,
+                text,
+            }) => Some(NextPage {
+                selector: compile_selector(css).map_err(|e| ("next_page".to_owned(), e))?,
                 text: text.as_deref().map(crate::normalize::fold_case),
             }),
         };
         if let Some(param) = &file.page_param
             && (param.is_empty() || param.contains(['&', '=', '?', '#']))
         {
-            return Err(("page_param".into(), format!("invalid query parameter name {param:?}")));
+            return Err((
+                "page_param".into(),
+                format!("invalid query parameter name {param:?}"),
+            ));
         }
         Ok(ListingRules {
             list: selector("list", &file.list)?,
@@ -272,25 +280,37 @@ mod tests {
 
     fn eval(html: &str, spec: &FieldSpec, kind: ValueKind) -> Option<String> {
         let doc = Html::parse_fragment(html);
-        Field::compile(spec).unwrap().value(doc.root_element(), kind).map(|(v, _)| v)
+        Field::compile(spec)
+            .unwrap()
+            .value(doc.root_element(), kind)
+            .map(|(v, _)| v)
     }
 
     #[test]
     fn lazy_attribute_wins_over_placeholder_src() {
         let html = r#"<img src="data:image/gif;base64,R0" data-src="../a.jpg">"#;
         let lazy_first = spec(Some("img"), &["data-src", "src"], None);
-        assert_eq!(eval(html, &lazy_first, ValueKind::Url).as_deref(), Some("../a.jpg"));
+        assert_eq!(
+            eval(html, &lazy_first, ValueKind::Url).as_deref(),
+            Some("../a.jpg")
+        );
         let src_only = spec(Some("img"), &["src"], None);
         assert_eq!(eval(html, &src_only, ValueKind::Url), None);
         let html = r#"<img src="/b.jpg">"#;
-        assert_eq!(eval(html, &lazy_first, ValueKind::Url).as_deref(), Some("/b.jpg"));
+        assert_eq!(
+            eval(html, &lazy_first, ValueKind::Url).as_deref(),
+            Some("/b.jpg")
+        );
     }
 
     #[test]
     fn regex_keeps_the_first_group_of_normalised_text() {
         let html = "<div class=m>Ngày đăng 30/01/2023 | 11:00&nbsp; | Lượt xem: 1.023</div>";
         let views = spec(Some("div.m"), &[], Some(r"Lượt xem: ([\d.]+)"));
-        assert_eq!(eval(html, &views, ValueKind::Text).as_deref(), Some("1.023"));
+        assert_eq!(
+            eval(html, &views, ValueKind::Text).as_deref(),
+            Some("1.023")
+        );
         let none = spec(Some("div.m"), &[], Some(r"Bình luận: (\d+)"));
         assert_eq!(eval(html, &none, ValueKind::Text), None);
     }
@@ -307,7 +327,10 @@ mod tests {
                 ..RuleFile::default()
             },
         ]);
-        assert_eq!(eval("<h3> T </h3>", &chain, ValueKind::Text).as_deref(), Some("T"));
+        assert_eq!(
+            eval("<h3> T </h3>", &chain, ValueKind::Text).as_deref(),
+            Some("T")
+        );
     }
 
     #[test]

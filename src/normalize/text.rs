@@ -11,11 +11,7 @@ use unicode_normalization::UnicodeNormalization;
 pub fn clean_text(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut pending_space = false;
-    for ch in raw
-        .chars()
-        .filter(|c| !is_removed_control(*c))
-        .nfc()
-    {
+    for ch in raw.chars().filter(|c| !is_removed_control(*c)).nfc() {
         if ch.is_whitespace() {
             pending_space = !out.is_empty();
             continue;
@@ -95,7 +91,10 @@ mod tests {
 
     #[test]
     fn removes_control_characters_without_joining_words() {
-        assert_eq!(clean_text("vui tươi,\u{8} phấn khởi"), "vui tươi, phấn khởi");
+        assert_eq!(
+            clean_text("vui tươi,\u{8} phấn khởi"),
+            "vui tươi, phấn khởi"
+        );
         assert_eq!(clean_text("a\u{81}b"), "ab");
         assert_eq!(clean_text("a\u{0}\u{7f}b"), "ab");
     }

@@ -28,7 +28,7 @@ impl QueryFilter {
         let name = percent_encoding::percent_decode_str(raw_name)
             .decode_utf8_lossy()
             .to_ascii_lowercase();
-        self.exact.iter().any(|e| *e == name) || self.prefixes.iter().any(|p| name.starts_with(p))
+        self.exact.contains(&name) || self.prefixes.iter().any(|p| name.starts_with(p))
     }
 }
 
@@ -119,13 +119,22 @@ mod tests {
             canon("HTTP://Example.COM:80/a", "/B?x=1"),
             "http://example.com/B?x=1"
         );
-        assert_eq!(canon("https://example.com:443/", "a"), "https://example.com/a");
+        assert_eq!(
+            canon("https://example.com:443/", "a"),
+            "https://example.com/a"
+        );
     }
 
     #[test]
     fn refuses_links_that_go_nowhere() {
         let base = Url::parse("http://h/a/").unwrap();
-        for href in ["", "  ", "javascript:void(0)", "mailto:x@y", "data:image/gif;base64,R0"] {
+        for href in [
+            "",
+            "  ",
+            "javascript:void(0)",
+            "mailto:x@y",
+            "data:image/gif;base64,R0",
+        ] {
             assert!(resolve_link(&base, href).is_none(), "{href:?}");
         }
     }

@@ -17,12 +17,15 @@ pub fn fixtures_dir() -> PathBuf {
 }
 
 pub fn snapshot(name: &str) -> Snapshot {
-    Snapshot::load_dir(&fixtures_dir().join(name)).unwrap_or_else(|e| panic!("load snapshot {name}: {e}"))
+    Snapshot::load_dir(&fixtures_dir().join(name))
+        .unwrap_or_else(|e| panic!("load snapshot {name}: {e}"))
 }
 
 /// A fixture server on 127.0.0.1:0 serving snapshot `name`.
 pub async fn serve(name: &str) -> PortalServer {
-    PortalServer::start(snapshot(name)).await.expect("start fixture server")
+    PortalServer::start(snapshot(name))
+        .await
+        .expect("start fixture server")
 }
 
 /// `config/fixtures.toml` pointed at `server`.
@@ -39,7 +42,8 @@ pub fn fixture_config(server: &PortalServer) -> Config {
 pub async fn scrape_all(config: &Config) -> Vec<SourceScrape> {
     let fetcher = Fetcher::new(&config.fetch).expect("fetcher");
     let sources: Vec<Arc<Source>> = config.sources.clone();
-    futures_util::future::join_all(sources.iter().map(|s| pipeline::scrape_source(&fetcher, s))).await
+    futures_util::future::join_all(sources.iter().map(|s| pipeline::scrape_source(&fetcher, s)))
+        .await
 }
 
 /// One item of `expected/sN/<site>.json`.
