@@ -51,6 +51,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve a bundled demo portal on loopback and scrape it: works offline.
+    Demo,
 }
 
 /// Exit statuses: 0 success, 1 some source failed (partial results were still produced),
@@ -67,6 +69,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             source,
             json,
         } => scrape(&config, source.as_deref(), json).await,
+        Command::Demo => demo().await,
     }
 }
 
@@ -159,6 +162,51 @@ async fn scrape(path: &Path, only: Option<&str>, json: bool) -> ExitCode {
         ExitCode::from(EXIT_PARTIAL)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+async fn demo() -> ExitCode {
+    let portal = match crate::demo::snapshot(crate::demo::Moment::First) {
+        Ok(snapshot) => crate::portal::PortalServer::start(snapshot).await,
+        Err(error) => Err(error),
+    };
+    let portal = match portal {
+        Ok(portal) => portal,
+        Err(error) => {
+            eprintln!("wardfeed: demo portal: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("demo portal serving five Long Biên sites at {}/", portal.base_url());
+    let config = match crate::demo::config(&portal.base_url(), &|name| std::env::var(name).ok()) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("wardfeed: {error}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let fetcher = match Fetcher::new(&config.fetch) {
+        Ok(fetcher) => fetcher,
+        Err(error) => {
+            eprintln!("wardfeed: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let scrapes: Vec<SourceScrape> =
+        futures_util::future::join_all(config.sources.iter().map(|source| pipeline::scrape_source(&fetcher, source))).await;
+    for scrape in &scrapes {
+        for failure in &scrape.failures {
+            eprintln!("wardfeed: {}: {}: {}", scrape.source, failure.category, failure.error);
+        }
+    }
+    let result = print_summary(&mut std::io::stdout().lock(), &scrapes);
+    portal.shutdown().await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("wardfeed: write output: {error}");
+            ExitCode::FAILURE
+        }
     }
 }
 
