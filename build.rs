@@ -12,11 +12,21 @@ fn main() {
         let mut files = Vec::new();
         collect(&root.join(snapshot), &mut files);
         files.sort();
-        writeln!(code, "pub static {}: &[(&str, &[u8])] = &[", snapshot.to_uppercase()).unwrap();
+        writeln!(
+            code,
+            "pub static {}: &[(&str, &[u8])] = &[",
+            snapshot.to_uppercase()
+        )
+        .unwrap();
         for file in files {
             let relative = file.strip_prefix(root.join(snapshot)).unwrap();
             let name = relative.to_string_lossy().replace('\\', "/");
-            writeln!(code, "    ({name:?}, include_bytes!({:?})),", file.display().to_string()).unwrap();
+            writeln!(
+                code,
+                "    ({name:?}, include_bytes!({:?})),",
+                file.display().to_string()
+            )
+            .unwrap();
         }
         code.push_str("];\n");
     }

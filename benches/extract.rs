@@ -27,7 +27,9 @@ fn load_pages(config: &Config) -> Vec<Page> {
             let site = source.id.as_str();
             let dir = root.join(snapshot).join(site);
             for (folder, is_listing) in [("pages", true), ("articles", false)] {
-                let Ok(entries) = std::fs::read_dir(dir.join(folder)) else { continue };
+                let Ok(entries) = std::fs::read_dir(dir.join(folder)) else {
+                    continue;
+                };
                 for entry in entries.flatten() {
                     let name = entry.file_name().to_string_lossy().into_owned();
                     // Listing pages are named <category>-p<N>.html; the rest of pages/ is chrome.
@@ -65,7 +67,10 @@ fn replace(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 
 fn bench(c: &mut Criterion) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fixtures.toml");
-    let config = config::load(&path, &|name| (name == "FIXTURES_BASE").then(|| BASE.to_owned())).unwrap();
+    let config = config::load(&path, &|name| {
+        (name == "FIXTURES_BASE").then(|| BASE.to_owned())
+    })
+    .unwrap();
     let pages = load_pages(&config);
     let bytes: u64 = pages.iter().map(|p| p.text.len() as u64).sum();
     let listings = pages.iter().filter(|p| p.is_listing).count();
@@ -85,10 +90,20 @@ fn bench(c: &mut Criterion) {
             for page in &pages {
                 let source = config.source(&page.site).unwrap();
                 if page.is_listing {
-                    let listing = extract::listing(&page.text, &page.url, &source.rules.listing, source.timezone);
+                    let listing = extract::listing(
+                        &page.text,
+                        &page.url,
+                        &source.rules.listing,
+                        source.timezone,
+                    );
                     produced += listing.map(|l| l.entries.len()).unwrap_or(0);
                 } else {
-                    let article = extract::article(&page.text, &page.url, &source.rules.article, source.timezone);
+                    let article = extract::article(
+                        &page.text,
+                        &page.url,
+                        &source.rules.article,
+                        source.timezone,
+                    );
                     if let Some(body) = article.body_html {
                         produced += sanitize::article_html(&body, &page.url).len();
                     }
@@ -101,7 +116,12 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             pages
                 .iter()
-                .map(|page| scraper::Html::parse_document(&page.text).tree.nodes().count())
+                .map(|page| {
+                    scraper::Html::parse_document(&page.text)
+                        .tree
+                        .nodes()
+                        .count()
+                })
                 .sum::<usize>()
         })
     });

@@ -177,7 +177,10 @@ async fn demo() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("demo portal serving five Long Biên sites at {}/", portal.base_url());
+    println!(
+        "demo portal serving five Long Biên sites at {}/",
+        portal.base_url()
+    );
     let config = match crate::demo::config(&portal.base_url(), &|name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(error) => {
@@ -192,11 +195,19 @@ async fn demo() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let scrapes: Vec<SourceScrape> =
-        futures_util::future::join_all(config.sources.iter().map(|source| pipeline::scrape_source(&fetcher, source))).await;
+    let scrapes: Vec<SourceScrape> = futures_util::future::join_all(
+        config
+            .sources
+            .iter()
+            .map(|source| pipeline::scrape_source(&fetcher, source)),
+    )
+    .await;
     for scrape in &scrapes {
         for failure in &scrape.failures {
-            eprintln!("wardfeed: {}: {}: {}", scrape.source, failure.category, failure.error);
+            eprintln!(
+                "wardfeed: {}: {}: {}",
+                scrape.source, failure.category, failure.error
+            );
         }
     }
     let result = print_summary(&mut std::io::stdout().lock(), &scrapes);

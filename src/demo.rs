@@ -32,7 +32,10 @@ pub fn snapshot(moment: Moment) -> Result<Snapshot, PortalError> {
 
 /// The demo configuration with every site under `portal_base`; other variables resolve from
 /// `lookup` (so `WARDFEED_STORE` and friends still work).
-pub fn config(portal_base: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+pub fn config(
+    portal_base: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
     config::parse(CONFIG_TEXT, "(built-in demo config)", &|name| match name {
         "FIXTURES_BASE" => Some(portal_base.to_owned()),
         other => lookup(other),
@@ -49,6 +52,12 @@ mod tests {
             let snapshot = snapshot(moment).unwrap();
             assert_eq!(snapshot.sites().len(), 5);
         }
-        assert_eq!(config("http://127.0.0.1:1", &|_| None).unwrap().sources.len(), 5);
+        assert_eq!(
+            config("http://127.0.0.1:1", &|_| None)
+                .unwrap()
+                .sources
+                .len(),
+            5
+        );
     }
 }

@@ -15,3 +15,4 @@ pub mod normalize;
 pub mod pipeline;
 pub mod portal;
 pub mod sanitize;
+pub mod store;

@@ -42,6 +42,110 @@ impl fmt::Display for SourceId {
     }
 }
 
+/// An item's permanent key: derived from its source and its identity (canonical URL, or the
+/// feed's guid), so the same article always lands on the same key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ItemKey(pub [u8; 16]);
+
+impl ItemKey {
+    pub fn derive(source: &SourceId, identity: &str) -> ItemKey {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(source.as_str().as_bytes());
+        hasher.update(&[0]);
+        hasher.update(identity.as_bytes());
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+        ItemKey(key)
+    }
+
+    pub fn from_slice(bytes: &[u8]) -> Option<ItemKey> {
+        bytes.try_into().ok().map(ItemKey)
+    }
+
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl fmt::Display for ItemKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// Why a source (or one of its listings) failed, as the dashboard and incident feed name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// The listing container is gone: the portal's layout changed.
+    LayoutChanged,
+    Http,
+    Timeout,
+    TooLarge,
+    Redirects,
+    Network,
+    /// robots.txt forbids the page.
+    Robots,
+    /// The source's own feed could not be parsed.
+    FeedParse,
+}
+
+impl ErrorKind {
+    /// Words for people (dashboard, incident feed).
+    pub fn describe(self) -> &'static str {
+        match self {
+            ErrorKind::LayoutChanged => "layout changed: container not found",
+            ErrorKind::Http => "HTTP error",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::TooLarge => "page too large",
+            ErrorKind::Redirects => "redirect loop",
+            ErrorKind::Network => "network error",
+            ErrorKind::Robots => "disallowed by robots.txt",
+            ErrorKind::FeedParse => "feed unreadable",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::LayoutChanged => "layout_changed",
+            ErrorKind::Http => "http",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::Redirects => "redirects",
+            ErrorKind::Network => "network",
+            ErrorKind::Robots => "robots",
+            ErrorKind::FeedParse => "feed_parse",
+        }
+    }
+}
+
+/// How a source's last refresh went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceStatus {
+    /// Never refreshed yet.
+    Pending,
+    Ok,
+    /// Every listing answered, but at least one was empty.
+    Empty,
+    /// Some listings failed, others worked.
+    Degraded,
+    /// Every listing failed.
+    Failing,
+}
+
+impl SourceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceStatus::Pending => "pending",
+            SourceStatus::Ok => "ok",
+            SourceStatus::Empty => "empty",
+            SourceStatus::Degraded => "degraded",
+            SourceStatus::Failing => "failing",
+        }
+    }
+}
+
 /// One news item as extracted from a source, after normalisation and sanitisation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Item {
@@ -95,6 +199,16 @@ impl fmt::Display for ItemWarning {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn item_keys_are_deterministic_and_source_scoped() {
+        let a = SourceId::parse("phucloi").unwrap();
+        let b = SourceId::parse("bode").unwrap();
+        let url = "http://h/x-1.html";
+        assert_eq!(ItemKey::derive(&a, url), ItemKey::derive(&a, url));
+        assert_ne!(ItemKey::derive(&a, url), ItemKey::derive(&b, url));
+        assert_eq!(ItemKey::derive(&a, url).to_hex().len(), 32);
+    }
 
     #[test]
     fn source_ids_are_url_safe() {

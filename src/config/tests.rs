@@ -213,5 +213,9 @@ fn the_fixture_config_loads() {
     let lookup = |name: &str| (name == "FIXTURES_BASE").then(|| "http://127.0.0.1:1".to_owned());
     let config = load(&path, &lookup).unwrap_or_else(|e| panic!("{e}"));
     let ids: Vec<&str> = config.sources.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids, ["longbien", "phucloi", "phucdong", "bode", "thachban"], "file order kept");
+    assert_eq!(
+        ids,
+        ["longbien", "phucloi", "phucdong", "bode", "thachban"],
+        "file order kept"
+    );
 }

@@ -8,5 +8,7 @@ pub mod text;
 pub mod url;
 
 pub use date::{DEFAULT_TIMEZONE, DateError, parse_datetime};
-pub use text::{clean_optional, clean_text, decode_entities_and_clean, fold_case, parse_count};
+pub use text::{
+    clean_optional, clean_text, decode_entities_and_clean, fold_case, parse_count, story_title_key,
+};
 pub use url::{QueryFilter, canonical_url, resolve_link};

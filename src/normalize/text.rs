@@ -49,6 +49,17 @@ pub fn fold_case(raw: &str) -> String {
     clean_text(raw).to_lowercase()
 }
 
+/// The key under which cross-posted items are recognised as one story: clean text, casefolded,
+/// trailing punctuation (`. , ; : ! ? …`) stripped. The district re-posts ward stories with a
+/// period added, in upper case or in NFD; all of those share a key.
+pub fn story_title_key(title: &str) -> String {
+    fold_case(title)
+        .trim_end_matches(|c: char| {
+            matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | '…') || c.is_whitespace()
+        })
+        .to_owned()
+}
+
 /// Parses a counter as portals print it: `181`, `1.023` and `1,023` (thousands separators)
 /// all read as numbers; anything else is `None`.
 pub fn parse_count(raw: &str) -> Option<u64> {
@@ -110,6 +121,22 @@ mod tests {
         assert_eq!(
             decode_entities_and_clean("vui tươi,&nbsp;an toàn &amp; lành mạnh"),
             "vui tươi, an toàn & lành mạnh"
+        );
+    }
+
+    #[test]
+    fn story_keys_ignore_case_form_and_trailing_punctuation() {
+        let ward = "Phường Phúc Lợi tổ chức lễ giao nhận quân năm 2022";
+        for variant in [
+            "Phường Phúc Lợi tổ chức lễ giao nhận quân năm 2022.",
+            "PHƯỜNG PHÚC LỢI TỔ CHỨC LỄ GIAO NHẬN QUÂN NĂM 2022",
+            "Phu\u{31b}o\u{31b}\u{300}ng Phu\u{301}c Lợi tổ chức lễ giao nhận quân năm 2022 …!",
+        ] {
+            assert_eq!(story_title_key(variant), story_title_key(ward), "{variant}");
+        }
+        assert_ne!(
+            story_title_key("Lịch tiếp công dân"),
+            story_title_key("Lịch tiếp công dân tháng 2")
         );
     }
 

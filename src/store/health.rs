@@ -1,0 +1,117 @@
+//! Per-source health, the incident log of health changes, and per-URL fetch validators.
+
+use chrono::{DateTime, FixedOffset};
+
+use super::records::{HealthError, Incident, SourceHealth, decode, encode};
+use super::{Store, StoreError};
+use crate::fetch::Validators;
+use crate::model::{SourceId, SourceStatus};
+
+/// How one refresh of a source went, as the pipeline reports it to the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOutcome {
+    /// Listings and feeds the source has.
+    pub listings: usize,
+    /// The ones that failed.
+    pub failures: Vec<HealthError>,
+    /// Categories that answered with no items.
+    pub empty: Vec<String>,
+    pub items_seen: u64,
+}
+
+impl RunOutcome {
+    pub fn status(&self) -> SourceStatus {
+        if !self.failures.is_empty() && self.failures.len() >= self.listings {
+            SourceStatus::Failing
+        } else if !self.failures.is_empty() {
+            SourceStatus::Degraded
+        } else if self.items_seen == 0 {
+            SourceStatus::Empty
+        } else {
+            SourceStatus::Ok
+        }
+    }
+}
+
+impl Store {
+    pub fn validators(&self, url: &str) -> Result<Option<Validators>, StoreError> {
+        self.validators.get(url)?.map(|b| decode(&b)).transpose()
+    }
+
+    pub fn set_validators(&self, url: &str, validators: &Validators) -> Result<(), StoreError> {
+        if validators.is_empty() {
+            self.validators.remove(url)?;
+        } else {
+            self.validators.insert(url, encode(validators)?)?;
+        }
+        Ok(())
+    }
+
+    pub fn health(&self, source: &SourceId) -> Result<SourceHealth, StoreError> {
+        Ok(self
+            .health
+            .get(source.as_str())?
+            .map(|b| decode(&b))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// Records a refresh's outcome. A change of status is also logged as an incident, which
+    /// is returned (a first successful run is not an incident: nothing was wrong before).
+    pub fn record_run(
+        &self,
+        source: &SourceId,
+        outcome: &RunOutcome,
+        now: DateTime<FixedOffset>,
+    ) -> Result<Option<Incident>, StoreError> {
+        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut health = self.health(source)?;
+        let previous = health.status;
+        let status = outcome.status();
+        health.status = status;
+        health.last_attempt = Some(now);
+        health.items_seen = outcome.items_seen;
+        health.empty_listings = outcome.empty.clone();
+        match outcome.failures.first() {
+            None => {
+                health.last_success = Some(now);
+                health.consecutive_failures = 0;
+            }
+            Some(failure) => {
+                health.last_error = Some(failure.clone());
+                health.consecutive_failures += 1;
+            }
+        }
+        self.health.insert(source.as_str(), encode(&health)?)?;
+        let incident = if status != previous
+            && !(previous == SourceStatus::Pending && status == SourceStatus::Ok)
+        {
+            let id = self.db.generate_id()? + 1;
+            let incident = Incident {
+                id,
+                source: source.clone(),
+                at: now,
+                from: previous,
+                to: status,
+                error: outcome.failures.first().cloned(),
+            };
+            self.incidents
+                .insert(id.to_be_bytes(), encode(&incident)?)?;
+            Some(incident)
+        } else {
+            None
+        };
+        self.db.flush()?;
+        Ok(incident)
+    }
+
+    /// The newest incidents first.
+    pub fn incidents(&self, limit: usize) -> Result<Vec<Incident>, StoreError> {
+        self.incidents
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|entry| decode(&entry?.1))
+            .collect()
+    }
+}

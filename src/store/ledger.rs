@@ -1,0 +1,437 @@
+//! Writing items: identity, updates, story clustering and retention, in sled transactions.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, FixedOffset};
+use sled::Transactional;
+use sled::transaction::{
+    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
+    TransactionalTree,
+};
+
+use super::records::{StoredItem, StoryRecord, TitleMembers, content_hash, decode, encode};
+use super::{Store, StoreError, by_source_key, by_time_key};
+use crate::config::Retention;
+use crate::model::{Item, ItemKey, SourceId};
+use crate::normalize::{fold_case, story_title_key};
+
+/// Items written per transaction: big enough to amortise the commit, small enough to keep a
+/// transaction's write set modest.
+const BATCH: usize = 256;
+
+/// Two items with the same story title are one story when published at most this far apart
+/// (transitively); recurring monthly notices stay separate.
+pub const STORY_WINDOW: Duration = Duration::hours(72);
+
+/// What ingesting one item did to the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// The item was unknown.
+    New,
+    /// Title, summary or body changed: the item gets a new `updated` time.
+    Updated,
+    /// Only the view counter changed: stored, not an update.
+    ViewsOnly,
+    /// Other bookkeeping changed (categories, article status): stored, not an update.
+    Quiet,
+    Unchanged,
+}
+
+/// What one ingest did, per item key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    pub new: Vec<ItemKey>,
+    pub updated: Vec<ItemKey>,
+    pub views_only: Vec<ItemKey>,
+    pub quiet: Vec<ItemKey>,
+    pub unchanged: usize,
+}
+
+impl IngestReport {
+    fn add(&mut self, key: ItemKey, change: Change) {
+        match change {
+            Change::New => self.new.push(key),
+            Change::Updated => self.updated.push(key),
+            Change::ViewsOnly => self.views_only.push(key),
+            Change::Quiet => self.quiet.push(key),
+            Change::Unchanged => self.unchanged += 1,
+        }
+    }
+
+    /// Whether anything was written.
+    pub fn changed(&self) -> bool {
+        !(self.new.is_empty()
+            && self.updated.is_empty()
+            && self.views_only.is_empty()
+            && self.quiet.is_empty())
+    }
+}
+
+/// The item trees one transaction writes.
+struct Tx<'a> {
+    items: &'a TransactionalTree,
+    by_source: &'a TransactionalTree,
+    by_time: &'a TransactionalTree,
+    titles: &'a TransactionalTree,
+    story_of: &'a TransactionalTree,
+    stories: &'a TransactionalTree,
+}
+
+type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
+
+fn abort(error: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(error)
+}
+
+fn unwrap_tx<T>(result: Result<T, TransactionError<StoreError>>) -> Result<T, StoreError> {
+    result.map_err(|e| match e {
+        TransactionError::Abort(error) => error,
+        TransactionError::Storage(error) => StoreError::Sled(error),
+    })
+}
+
+impl Store {
+    /// Records one refresh's items of `source`. Unchanged items write nothing; the ledger is
+    /// flushed to disk before this returns, so a reported ingest is durable.
+    pub fn ingest(
+        &self,
+        source: &SourceId,
+        items: &[Item],
+        now: DateTime<FixedOffset>,
+    ) -> Result<IngestReport, StoreError> {
+        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut report = IngestReport::default();
+        for batch in items.chunks(BATCH) {
+            let trees = (
+                &self.items,
+                &self.by_source,
+                &self.by_time,
+                &self.titles,
+                &self.story_of,
+                &self.stories,
+            );
+            let changes = unwrap_tx(trees.transaction(
+                |(items, by_source, by_time, titles, story_of, stories)| {
+                    let tx = Tx {
+                        items,
+                        by_source,
+                        by_time,
+                        titles,
+                        story_of,
+                        stories,
+                    };
+                    batch
+                        .iter()
+                        .map(|item| upsert(&tx, source, item, now))
+                        .collect::<TxResult<Vec<_>>>()
+                },
+            ))?;
+            for change in changes {
+                report.add(change.0, change.1);
+            }
+        }
+        if report.changed() {
+            self.db.flush()?;
+            self.bump_generation(source);
+        }
+        Ok(report)
+    }
+
+    /// Removes a source's items beyond its retention policy (oldest first). Returns how many.
+    pub fn prune(
+        &self,
+        source: &SourceId,
+        retention: &Retention,
+        now: DateTime<FixedOffset>,
+    ) -> Result<usize, StoreError> {
+        if retention.max_items.is_none() && retention.max_age_days.is_none() {
+            return Ok(0);
+        }
+        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let total = self.source_len(source);
+        let excess = retention
+            .max_items
+            .map_or(0, |max| total.saturating_sub(max));
+        let cutoff = retention
+            .max_age_days
+            .map(|days| now - Duration::days(i64::from(days)));
+        let mut doomed = Vec::new();
+        for (i, entry) in self
+            .by_source
+            .scan_prefix(super::source_prefix(source))
+            .enumerate()
+        {
+            let (index_key, _) = entry?;
+            let Some(key) = super::key_suffix(&index_key) else {
+                continue;
+            };
+            let Some(stored) = self.item(&key)? else {
+                continue;
+            };
+            let too_old = cutoff.is_some_and(|cutoff| stored.sort_time() < cutoff);
+            if i < excess || too_old {
+                doomed.push(stored);
+            } else if cutoff.is_none() {
+                break;
+            }
+        }
+        for batch in doomed.chunks(BATCH) {
+            let trees = (
+                &self.items,
+                &self.by_source,
+                &self.by_time,
+                &self.titles,
+                &self.story_of,
+                &self.stories,
+            );
+            unwrap_tx(trees.transaction(
+                |(items, by_source, by_time, titles, story_of, stories)| {
+                    let tx = Tx {
+                        items,
+                        by_source,
+                        by_time,
+                        titles,
+                        story_of,
+                        stories,
+                    };
+                    for stored in batch {
+                        remove(&tx, stored)?;
+                    }
+                    Ok(())
+                },
+            ))?;
+        }
+        if !doomed.is_empty() {
+            self.db.flush()?;
+            self.bump_generation(source);
+        }
+        Ok(doomed.len())
+    }
+}
+
+fn get<T: serde::de::DeserializeOwned>(
+    tree: &TransactionalTree,
+    key: impl AsRef<[u8]>,
+) -> TxResult<Option<T>> {
+    match tree.get(key)? {
+        Some(bytes) => decode(&bytes).map(Some).map_err(abort),
+        None => Ok(None),
+    }
+}
+
+fn put<T: serde::Serialize>(
+    tree: &TransactionalTree,
+    key: impl AsRef<[u8]>,
+    value: &T,
+) -> TxResult<()> {
+    tree.insert(key.as_ref(), encode(value).map_err(abort)?)?;
+    Ok(())
+}
+
+fn upsert(
+    tx: &Tx<'_>,
+    source: &SourceId,
+    item: &Item,
+    now: DateTime<FixedOffset>,
+) -> TxResult<(ItemKey, Change)> {
+    let key = ItemKey::derive(source, &item.identity());
+    let old: Option<StoredItem> = get(tx.items, key.0)?;
+    let (record, change) = match &old {
+        None => (
+            StoredItem {
+                key,
+                item: item.clone(),
+                first_seen: now,
+                updated: None,
+                content_hash: content_hash(item),
+            },
+            Change::New,
+        ),
+        Some(old) => merge(old, item, now),
+    };
+    if change == Change::Unchanged {
+        return Ok((key, change));
+    }
+    put(tx.items, key.0, &record)?;
+    let old_time = old.as_ref().map(StoredItem::sort_time);
+    let old_title = old.as_ref().map(|o| story_title_key(&o.item.title));
+    let new_title = story_title_key(&record.item.title);
+    if old_time != Some(record.sort_time()) {
+        if let Some(old) = &old {
+            tx.by_source
+                .remove(by_source_key(source, old.sort_time(), &key))?;
+            tx.by_time.remove(by_time_key(old.sort_time(), &key))?;
+        }
+        tx.by_source
+            .insert(by_source_key(source, record.sort_time(), &key), &[])?;
+        tx.by_time
+            .insert(by_time_key(record.sort_time(), &key), &[])?;
+    }
+    if old_time != Some(record.sort_time()) || old_title.as_ref() != Some(&new_title) {
+        if let (Some(old), Some(old_title)) = (&old, &old_title) {
+            leave_story(tx, old_title, old.sort_time(), &key)?;
+        }
+        join_story(tx, &new_title, record.sort_time(), &key)?;
+    }
+    Ok((key, change))
+}
+
+/// Folds a new sighting into the stored item.
+///
+/// A sighting without an article body (the article page answered 404 or could not be
+/// fetched) keeps the stored title, body and image: the item stays with the data it had, and
+/// a vanished article is not mistaken for an edit. Values a sighting lacks never erase stored
+/// ones. Category membership accumulates: an item that scrolled off a listing still belongs
+/// to that category.
+pub(super) fn merge(
+    old: &StoredItem,
+    new: &Item,
+    now: DateTime<FixedOffset>,
+) -> (StoredItem, Change) {
+    let mut item = new.clone();
+    if new.content_html.is_none() && old.item.content_html.is_some() {
+        item.title = old.item.title.clone();
+        item.content_html = old.item.content_html.clone();
+        item.image = old.item.image.clone().or(item.image);
+    }
+    item.summary = item.summary.or_else(|| old.item.summary.clone());
+    item.published = item.published.or(old.item.published);
+    item.views = item.views.or(old.item.views);
+    item.image = item.image.or_else(|| old.item.image.clone());
+    item.guid = item.guid.or_else(|| old.item.guid.clone());
+    item.article_status = item.article_status.or(old.item.article_status);
+    let mut categories = old.item.categories.clone();
+    for category in &new.categories {
+        if !categories
+            .iter()
+            .any(|c| fold_case(c) == fold_case(category))
+        {
+            categories.push(category.clone());
+        }
+    }
+    item.categories = categories;
+
+    let hash = content_hash(&item);
+    let mut record = StoredItem {
+        key: old.key,
+        item,
+        first_seen: old.first_seen,
+        updated: old.updated,
+        content_hash: hash,
+    };
+    let change = if hash != old.content_hash {
+        record.updated = Some(now);
+        Change::Updated
+    } else if record.item == old.item {
+        Change::Unchanged
+    } else {
+        let mut views_reverted = record.item.clone();
+        views_reverted.views = old.item.views;
+        if views_reverted == old.item {
+            Change::ViewsOnly
+        } else {
+            Change::Quiet
+        }
+    };
+    (record, change)
+}
+
+fn remove(tx: &Tx<'_>, stored: &StoredItem) -> TxResult<()> {
+    let key = stored.key;
+    tx.items.remove(&key.0)?;
+    tx.by_source
+        .remove(by_source_key(&stored.item.source, stored.sort_time(), &key))?;
+    tx.by_time.remove(by_time_key(stored.sort_time(), &key))?;
+    leave_story(
+        tx,
+        &story_title_key(&stored.item.title),
+        stored.sort_time(),
+        &key,
+    )
+}
+
+fn leave_story(
+    tx: &Tx<'_>,
+    title: &str,
+    time: DateTime<FixedOffset>,
+    key: &ItemKey,
+) -> TxResult<()> {
+    let mut members: TitleMembers = get(tx.titles, title)?.unwrap_or_default();
+    members
+        .members
+        .retain(|m| *m != (time.timestamp_micros(), *key));
+    let former_story = tx
+        .story_of
+        .remove(&key.0)?
+        .and_then(|b| b.as_ref().try_into().ok().map(u64::from_be_bytes));
+    if members.members.is_empty() {
+        tx.titles.remove(title)?;
+    } else {
+        put(tx.titles, title, &members)?;
+    }
+    recluster(tx, &members, former_story)
+}
+
+fn join_story(
+    tx: &Tx<'_>,
+    title: &str,
+    time: DateTime<FixedOffset>,
+    key: &ItemKey,
+) -> TxResult<()> {
+    let mut members: TitleMembers = get(tx.titles, title)?.unwrap_or_default();
+    members.members.push((time.timestamp_micros(), *key));
+    members.members.sort();
+    members.members.dedup();
+    put(tx.titles, title, &members)?;
+    recluster(tx, &members, None)
+}
+
+/// Splits the items of one title into stories: sorted by time, a gap over the window starts
+/// a new story. Each story keeps the oldest id any of its items already had, so a story's id
+/// (the combined feed's entry id) survives new cross-posts; ids left unused are deleted.
+fn recluster(tx: &Tx<'_>, members: &TitleMembers, former_story: Option<u64>) -> TxResult<()> {
+    let window = STORY_WINDOW.num_microseconds().unwrap_or(i64::MAX);
+    let mut clusters: Vec<Vec<ItemKey>> = Vec::new();
+    let mut last_time = None;
+    for (time, key) in &members.members {
+        match (clusters.last_mut(), last_time) {
+            (Some(cluster), Some(last)) if time - last <= window => cluster.push(*key),
+            _ => clusters.push(vec![*key]),
+        }
+        last_time = Some(*time);
+    }
+    let mut previous_ids = BTreeSet::new();
+    previous_ids.extend(former_story);
+    let mut claimed = BTreeSet::new();
+    for cluster in &clusters {
+        let mut ids = BTreeSet::new();
+        for key in cluster {
+            if let Some(bytes) = tx.story_of.get(key.0)?
+                && let Ok(raw) = bytes.as_ref().try_into()
+            {
+                ids.insert(u64::from_be_bytes(raw));
+            }
+        }
+        previous_ids.extend(ids.iter().copied());
+        let id = match ids.into_iter().find(|id| !claimed.contains(id)) {
+            Some(id) => id,
+            // sled ids start at 0; keep 0 free to mean "no story".
+            None => tx.stories.generate_id()? + 1,
+        };
+        claimed.insert(id);
+        for key in cluster {
+            tx.story_of.insert(&key.0, &id.to_be_bytes())?;
+        }
+        put(
+            tx.stories,
+            id.to_be_bytes(),
+            &StoryRecord {
+                members: cluster.clone(),
+            },
+        )?;
+    }
+    for unused in previous_ids.difference(&claimed) {
+        tx.stories.remove(&unused.to_be_bytes())?;
+    }
+    Ok(())
+}

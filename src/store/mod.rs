@@ -1,0 +1,336 @@
+//! The durable ledger, in sled: the only module that knows sled exists.
+//!
+//! Trees:
+//! - `items`: item key → [`StoredItem`]
+//! - `by_source`: `source/` + sort time + key → (): a source's items, newest last
+//! - `by_time`: sort time + key → (): every item, newest last
+//! - `titles`: story title key → [`TitleMembers`]: the items a story could gather
+//! - `story_of`: item key → story id; `stories`: story id → [`StoryRecord`]
+//! - `validators`: URL → ETag / Last-Modified of the last fetch
+//! - `health`: source → [`SourceHealth`]; `incidents`: id → [`Incident`]
+//! - `meta`: schema version
+//!
+//! Every ingest is a sled transaction over the item trees and is flushed to disk before it
+//! returns, so what an ingest reports survives a `kill -9`, and a half-done ingest leaves no
+//! half-written item.
+
+mod health;
+mod ledger;
+pub mod records;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use chrono::{DateTime, FixedOffset};
+use sled::Tree;
+
+use crate::model::{ItemKey, SourceId};
+pub use health::RunOutcome;
+pub use ledger::{Change, IngestReport};
+use records::decode;
+pub use records::{HealthError, Incident, SourceHealth, StoredItem, Story};
+
+/// Bumped when the on-disk format changes incompatibly.
+const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("open store {path}: {message}")]
+    Open { path: String, message: String },
+    #[error(
+        "open store {path}: it was written with schema {found}, this wardfeed reads schema {expected}"
+    )]
+    Schema {
+        path: String,
+        found: u32,
+        expected: u32,
+    },
+    #[error("store: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("store: unreadable record: {0}")]
+    Codec(String),
+}
+
+/// The ledger. Cheap to share behind an `Arc`; reads run concurrently, writes one at a time.
+pub struct Store {
+    path: PathBuf,
+    db: sled::Db,
+    items: Tree,
+    by_source: Tree,
+    by_time: Tree,
+    titles: Tree,
+    story_of: Tree,
+    stories: Tree,
+    validators: Tree,
+    health: Tree,
+    incidents: Tree,
+    /// One writer at a time: sled would retry conflicting transactions, but ingests are short
+    /// and serialising them keeps story clustering simple to reason about. A std mutex, because
+    /// it is never held across an await (callers run ingests on blocking threads).
+    write_lock: Mutex<()>,
+    /// Per-source change counters since open, for the renderer's cache.
+    generations: Mutex<HashMap<SourceId, u64>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// Sort times as big-endian bytes that order like the instants (sign bit flipped).
+fn time_bytes(time: DateTime<FixedOffset>) -> [u8; 8] {
+    ((time.timestamp_micros() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+fn source_prefix(source: &SourceId) -> Vec<u8> {
+    let mut prefix = source.as_str().as_bytes().to_vec();
+    // Source ids never contain '/', so "bode/" cannot prefix "bode2/…".
+    prefix.push(b'/');
+    prefix
+}
+
+fn by_source_key(source: &SourceId, time: DateTime<FixedOffset>, key: &ItemKey) -> Vec<u8> {
+    let mut k = source_prefix(source);
+    k.extend_from_slice(&time_bytes(time));
+    k.extend_from_slice(&key.0);
+    k
+}
+
+fn by_time_key(time: DateTime<FixedOffset>, key: &ItemKey) -> Vec<u8> {
+    let mut k = time_bytes(time).to_vec();
+    k.extend_from_slice(&key.0);
+    k
+}
+
+/// The item key at the end of an index key.
+fn key_suffix(index_key: &[u8]) -> Option<ItemKey> {
+    index_key
+        .len()
+        .checked_sub(16)
+        .and_then(|at| ItemKey::from_slice(&index_key[at..]))
+}
+
+impl Store {
+    /// Opens (or creates) the store in directory `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_error = |message: String| StoreError::Open {
+            path: path.display().to_string(),
+            message,
+        };
+        std::fs::create_dir_all(path).map_err(|e| open_error(e.to_string()))?;
+        let db = sled::Config::new()
+            .path(path)
+            .open()
+            .map_err(|e| open_error(e.to_string()))?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema")? {
+            Some(bytes) => {
+                let found = bytes
+                    .as_ref()
+                    .try_into()
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::Codec("schema version".into()))?;
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::Schema {
+                        path: path.display().to_string(),
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => {
+                meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
+            }
+        }
+        Ok(Store {
+            path: path.to_owned(),
+            items: db.open_tree("items")?,
+            by_source: db.open_tree("by_source")?,
+            by_time: db.open_tree("by_time")?,
+            titles: db.open_tree("titles")?,
+            story_of: db.open_tree("story_of")?,
+            stories: db.open_tree("stories")?,
+            validators: db.open_tree("validators")?,
+            health: db.open_tree("health")?,
+            incidents: db.open_tree("incidents")?,
+            db,
+            write_lock: Mutex::new(()),
+            generations: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// Bytes the store occupies on disk.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn item(&self, key: &ItemKey) -> Result<Option<StoredItem>, StoreError> {
+        self.items
+            .get(key.0)?
+            .map(|bytes| decode(&bytes))
+            .transpose()
+    }
+
+    /// How many times the source's items have changed since the store was opened.
+    pub fn generation(&self, source: &SourceId) -> u64 {
+        self.generations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(source)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    fn bump_generation(&self, source: &SourceId) {
+        *self
+            .generations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(source.clone())
+            .or_insert(0) += 1;
+    }
+
+    /// A source's items, newest first, that pass `keep`; at most `limit`.
+    pub fn source_items(
+        &self,
+        source: &SourceId,
+        limit: usize,
+        keep: &mut dyn FnMut(&StoredItem) -> bool,
+    ) -> Result<Vec<StoredItem>, StoreError> {
+        self.collect(
+            self.by_source.scan_prefix(source_prefix(source)).rev(),
+            limit,
+            keep,
+        )
+    }
+
+    /// Every item, newest first, that passes `keep`; at most `limit`.
+    pub fn all_items(
+        &self,
+        limit: usize,
+        keep: &mut dyn FnMut(&StoredItem) -> bool,
+    ) -> Result<Vec<StoredItem>, StoreError> {
+        self.collect(self.by_time.iter().rev(), limit, keep)
+    }
+
+    /// The number of items a source has in the store.
+    pub fn source_len(&self, source: &SourceId) -> usize {
+        self.by_source.scan_prefix(source_prefix(source)).count()
+    }
+
+    fn collect(
+        &self,
+        index: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+        limit: usize,
+        keep: &mut dyn FnMut(&StoredItem) -> bool,
+    ) -> Result<Vec<StoredItem>, StoreError> {
+        let mut out = Vec::new();
+        for entry in index {
+            if out.len() >= limit {
+                break;
+            }
+            let (index_key, _) = entry?;
+            let Some(key) = key_suffix(&index_key) else {
+                continue;
+            };
+            // An index entry without its item cannot happen after a committed transaction;
+            // skip rather than fail a whole feed if it ever does.
+            if let Some(item) = self.item(&key)?
+                && keep(&item)
+            {
+                out.push(item);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stories, newest first (by their earliest item), whose items pass `keep`; a story is
+    /// shown with the items that pass. At most `limit` stories.
+    pub fn stories(
+        &self,
+        limit: usize,
+        keep: &mut dyn FnMut(&StoredItem) -> bool,
+    ) -> Result<Vec<Story>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.by_time.iter().rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (index_key, _) = entry?;
+            let Some(key) = key_suffix(&index_key) else {
+                continue;
+            };
+            let Some(story) = self.story_containing(&key, keep)? else {
+                continue;
+            };
+            // Emit each story once: when the walk reaches its earliest item.
+            if story.first().key == key {
+                out.push(story);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The story an item belongs to, restricted to items that pass `keep`.
+    fn story_containing(
+        &self,
+        key: &ItemKey,
+        keep: &mut dyn FnMut(&StoredItem) -> bool,
+    ) -> Result<Option<Story>, StoreError> {
+        let story_id = self
+            .story_of
+            .get(key.0)?
+            .and_then(|bytes| bytes.as_ref().try_into().ok().map(u64::from_be_bytes));
+        let members = match story_id {
+            Some(id) => match self.stories.get(id.to_be_bytes())? {
+                Some(bytes) => decode::<records::StoryRecord>(&bytes)?.members,
+                None => vec![*key],
+            },
+            None => vec![*key],
+        };
+        let mut items = Vec::with_capacity(members.len());
+        for member in members {
+            if let Some(item) = self.item(&member)?
+                && keep(&item)
+            {
+                items.push(item);
+            }
+        }
+        if items.is_empty() {
+            return Ok(None);
+        }
+        items.sort_by(|a, b| {
+            a.sort_time()
+                .cmp(&b.sort_time())
+                .then_with(|| a.item.source.cmp(&b.item.source))
+                .then_with(|| a.item.url.cmp(&b.item.url))
+        });
+        Ok(Some(Story {
+            id: story_id.unwrap_or(0),
+            items,
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,152 @@
+//! What the store keeps, as records: items with their ledger dates, stories, source health,
+//! incidents. Encoded with postcard; the schema version in `meta` guards the format.
+
+use chrono::{DateTime, FixedOffset};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ErrorKind, Item, ItemKey, SourceId, SourceStatus};
+
+use super::StoreError;
+
+/// An item as the ledger holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredItem {
+    pub key: ItemKey,
+    pub item: Item,
+    /// When wardfeed first saw the item. Never changes.
+    pub first_seen: DateTime<FixedOffset>,
+    /// When its title, summary or body last changed; `None` until a real update.
+    pub updated: Option<DateTime<FixedOffset>>,
+    /// Hash of title, summary and body: what counts as the item's content.
+    pub content_hash: [u8; 16],
+}
+
+impl StoredItem {
+    /// The time the item sorts by: its publication time, or when it was first seen.
+    pub fn sort_time(&self) -> DateTime<FixedOffset> {
+        self.item.published.unwrap_or(self.first_seen)
+    }
+
+    /// The time the item last changed for a reader: updated, else published, else first seen.
+    pub fn modified(&self) -> DateTime<FixedOffset> {
+        self.updated.unwrap_or_else(|| self.sort_time())
+    }
+}
+
+pub fn content_hash(item: &Item) -> [u8; 16] {
+    let mut hasher = blake3::Hasher::new();
+    for part in [
+        item.title.as_str(),
+        item.summary.as_deref().unwrap_or(""),
+        item.content_html.as_deref().unwrap_or(""),
+    ] {
+        hasher.update(&(part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
+    }
+    let mut hash = [0u8; 16];
+    hash.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+    hash
+}
+
+/// The items sharing one story title key, with the times they sort by: the input of story
+/// clustering, kept per key so that clustering needs point reads only.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TitleMembers {
+    pub members: Vec<(i64, ItemKey)>,
+}
+
+/// One story: items of one or more sources that tell the same news.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoryRecord {
+    pub members: Vec<ItemKey>,
+}
+
+/// A story with its items, ready to show: title and time of the earliest source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Story {
+    pub id: u64,
+    /// Ordered by published time, then source, then URL.
+    pub items: Vec<StoredItem>,
+}
+
+impl Story {
+    pub fn first(&self) -> &StoredItem {
+        &self.items[0]
+    }
+
+    pub fn title(&self) -> &str {
+        &self.first().item.title
+    }
+
+    pub fn published(&self) -> DateTime<FixedOffset> {
+        self.first().sort_time()
+    }
+
+    /// The latest content change among the members (a story changes when any member does).
+    pub fn modified(&self) -> DateTime<FixedOffset> {
+        self.items
+            .iter()
+            .map(StoredItem::modified)
+            .max()
+            .unwrap_or_else(|| self.published())
+    }
+}
+
+/// A failure as the health record keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthError {
+    pub at: DateTime<FixedOffset>,
+    pub kind: ErrorKind,
+    /// The category (listing or feed) that failed.
+    pub category: String,
+    pub message: String,
+}
+
+/// How a source has been doing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceHealth {
+    pub status: SourceStatus,
+    pub last_attempt: Option<DateTime<FixedOffset>>,
+    /// The last refresh in which every listing answered.
+    pub last_success: Option<DateTime<FixedOffset>>,
+    pub last_error: Option<HealthError>,
+    pub consecutive_failures: u32,
+    /// Items the last refresh produced.
+    pub items_seen: u64,
+    /// Categories whose listing answered with no items.
+    pub empty_listings: Vec<String>,
+}
+
+impl Default for SourceHealth {
+    fn default() -> SourceHealth {
+        SourceHealth {
+            status: SourceStatus::Pending,
+            last_attempt: None,
+            last_success: None,
+            last_error: None,
+            consecutive_failures: 0,
+            items_seen: 0,
+            empty_listings: Vec::new(),
+        }
+    }
+}
+
+/// A change of a source's status, for the incident feed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Incident {
+    pub id: u64,
+    pub source: SourceId,
+    pub at: DateTime<FixedOffset>,
+    pub from: SourceStatus,
+    pub to: SourceStatus,
+    pub error: Option<HealthError>,
+}
+
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    postcard::to_allocvec(value).map_err(|e| StoreError::Codec(e.to_string()))
+}
+
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Codec(e.to_string()))
+}

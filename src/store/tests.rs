@@ -1,0 +1,369 @@
+//! Ledger behaviour: identity, updates, stories, retention, health.
+
+use chrono::{DateTime, Duration, FixedOffset, TimeZone};
+
+use super::*;
+use crate::config::Retention;
+use crate::model::{ErrorKind, Item, SourceStatus};
+
+fn at(hours: i64) -> DateTime<FixedOffset> {
+    FixedOffset::east_opt(7 * 3600)
+        .unwrap()
+        .with_ymd_and_hms(2023, 2, 1, 8, 0, 0)
+        .unwrap()
+        + Duration::hours(hours)
+}
+
+fn source(id: &str) -> SourceId {
+    SourceId::parse(id).unwrap()
+}
+
+fn item(src: &str, path: &str, title: &str, published_hours: i64) -> Item {
+    Item {
+        source: source(src),
+        url: format!("http://h/{src}/{path}"),
+        guid: None,
+        title: title.to_owned(),
+        published: Some(at(published_hours)),
+        categories: vec!["Tin mới nhất".into()],
+        views: Some(10),
+        summary: Some("Tóm tắt".into()),
+        image: None,
+        content_html: Some("<p>Nội dung</p>".into()),
+        article_status: Some(200),
+    }
+}
+
+fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    (dir, store)
+}
+
+fn all(store: &Store) -> Vec<StoredItem> {
+    store.all_items(usize::MAX, &mut |_| true).unwrap()
+}
+
+fn story_titles(store: &Store) -> Vec<Vec<String>> {
+    store
+        .stories(usize::MAX, &mut |_| true)
+        .unwrap()
+        .iter()
+        .map(|s| s.items.iter().map(|i| i.item.url.clone()).collect())
+        .collect()
+}
+
+#[test]
+fn unchanged_items_change_nothing_and_keys_are_stable() {
+    let (_dir, store) = open();
+    let items = vec![item("phucloi", "a", "A", 0), item("phucloi", "b", "B", 1)];
+    let first = store.ingest(&source("phucloi"), &items, at(100)).unwrap();
+    assert_eq!(first.new.len(), 2);
+    let before = all(&store);
+    let again = store.ingest(&source("phucloi"), &items, at(200)).unwrap();
+    assert_eq!(
+        again,
+        IngestReport {
+            unchanged: 2,
+            ..IngestReport::default()
+        }
+    );
+    assert!(!again.changed());
+    assert_eq!(all(&store), before);
+    assert_eq!(
+        before[0].key,
+        ItemKey::derive(&source("phucloi"), "http://h/phucloi/b")
+    );
+}
+
+#[test]
+fn a_title_edit_is_an_update_that_keeps_key_and_first_seen() {
+    let (_dir, store) = open();
+    let original = item("phucloi", "a", "Khóa XXXIIII", 0);
+    store
+        .ingest(&source("phucloi"), &[original.clone()], at(100))
+        .unwrap();
+    let mut edited = original.clone();
+    edited.title = "Khóa XXIII".into();
+    let report = store
+        .ingest(&source("phucloi"), &[edited], at(200))
+        .unwrap();
+    assert_eq!(report.updated.len(), 1);
+    let stored = &all(&store)[0];
+    assert_eq!(stored.item.title, "Khóa XXIII");
+    assert_eq!(stored.first_seen, at(100));
+    assert_eq!(stored.updated, Some(at(200)));
+    assert_eq!(store.len(), 1);
+}
+
+#[test]
+fn a_view_count_change_is_stored_but_is_not_an_update() {
+    let (_dir, store) = open();
+    let original = item("phucloi", "a", "A", 0);
+    store
+        .ingest(&source("phucloi"), &[original.clone()], at(100))
+        .unwrap();
+    let mut viewed = original.clone();
+    viewed.views = Some(1023);
+    let report = store
+        .ingest(&source("phucloi"), &[viewed], at(200))
+        .unwrap();
+    assert_eq!(report.views_only.len(), 1);
+    let stored = &all(&store)[0];
+    assert_eq!((stored.item.views, stored.updated), (Some(1023), None));
+}
+
+#[test]
+fn a_vanished_article_keeps_its_body_title_and_image() {
+    let (_dir, store) = open();
+    let mut original = item("bode", "a", "Tiêu đề bài viết", 0);
+    original.image = Some("http://h/bode/u/1.jpg".into());
+    store
+        .ingest(&source("bode"), &[original.clone()], at(100))
+        .unwrap();
+    let mut gone = original.clone();
+    gone.title = "Tiêu đề (danh sách)".into();
+    gone.content_html = None;
+    gone.image = None;
+    gone.article_status = Some(404);
+    let report = store.ingest(&source("bode"), &[gone], at(200)).unwrap();
+    assert_eq!(report.quiet.len(), 1, "{report:?}");
+    let stored = &all(&store)[0];
+    assert_eq!(stored.item.title, original.title);
+    assert_eq!(stored.item.content_html, original.content_html);
+    assert_eq!(stored.item.image, original.image);
+    assert_eq!(
+        (stored.item.article_status, stored.updated),
+        (Some(404), None)
+    );
+}
+
+#[test]
+fn items_missing_from_a_later_scrape_stay() {
+    let (_dir, store) = open();
+    store
+        .ingest(
+            &source("bode"),
+            &[item("bode", "a", "A", 0), item("bode", "b", "B", 1)],
+            at(100),
+        )
+        .unwrap();
+    store
+        .ingest(&source("bode"), &[item("bode", "b", "B", 1)], at(200))
+        .unwrap();
+    assert_eq!(store.len(), 2);
+}
+
+#[test]
+fn cross_posts_within_72_hours_are_one_story_and_recurring_notices_are_not() {
+    let (_dir, store) = open();
+    store
+        .ingest(
+            &source("phucloi"),
+            &[item("phucloi", "w", "Lễ giao nhận quân năm 2023", 0)],
+            at(100),
+        )
+        .unwrap();
+    // The district re-posts with a trailing period and in upper case, 30 hours later.
+    store
+        .ingest(
+            &source("longbien"),
+            &[item("longbien", "d", "LỄ GIAO NHẬN QUÂN NĂM 2023.", 30)],
+            at(100),
+        )
+        .unwrap();
+    // The same monthly notice title, a month apart, and 76 hours apart on two wards.
+    store
+        .ingest(
+            &source("phucloi"),
+            &[
+                item("phucloi", "n1", "Lịch tiếp công dân", 0),
+                item("phucloi", "n2", "Lịch tiếp công dân", 24 * 30),
+            ],
+            at(100),
+        )
+        .unwrap();
+    store
+        .ingest(
+            &source("bode"),
+            &[item("bode", "n3", "Lịch tiếp công dân", 24 * 30 + 76)],
+            at(100),
+        )
+        .unwrap();
+    let stories = story_titles(&store);
+    assert_eq!(stories.len(), 4, "{stories:?}");
+    assert!(stories.contains(&vec![
+        "http://h/phucloi/w".to_owned(),
+        "http://h/longbien/d".to_owned()
+    ]));
+    let combined = store.stories(10, &mut |_| true).unwrap();
+    let merged = combined.iter().find(|s| s.items.len() == 2).unwrap();
+    assert_eq!(
+        merged.title(),
+        "Lễ giao nhận quân năm 2023",
+        "the earliest source names the story"
+    );
+}
+
+#[test]
+fn stories_chain_transitively_and_keep_their_id_when_an_earlier_item_arrives() {
+    let (_dir, store) = open();
+    store
+        .ingest(
+            &source("longbien"),
+            &[item("longbien", "d", "Tin chung", 50)],
+            at(100),
+        )
+        .unwrap();
+    let id = store.stories(10, &mut |_| true).unwrap()[0].id;
+    store
+        .ingest(
+            &source("phucloi"),
+            &[item("phucloi", "w", "Tin chung", 0)],
+            at(101),
+        )
+        .unwrap();
+    store
+        .ingest(
+            &source("bode"),
+            &[item("bode", "b", "Tin chung", 110)],
+            at(102),
+        )
+        .unwrap();
+    let stories = store.stories(10, &mut |_| true).unwrap();
+    assert_eq!(stories.len(), 1, "0h, 50h and 110h chain within 72h steps");
+    assert_eq!(stories[0].id, id, "the story id survived");
+    assert_eq!(stories[0].first().item.source.as_str(), "phucloi");
+}
+
+#[test]
+fn a_retitled_item_moves_to_its_new_story() {
+    let (_dir, store) = open();
+    let a = item("phucloi", "a", "Tiêu đề cũ", 0);
+    store
+        .ingest(
+            &source("phucloi"),
+            &[a.clone(), item("longbien", "x", "Tiêu đề mới", 1)],
+            at(100),
+        )
+        .unwrap();
+    assert_eq!(story_titles(&store).len(), 2);
+    let mut retitled = a;
+    retitled.title = "Tiêu đề mới".into();
+    store
+        .ingest(&source("phucloi"), &[retitled], at(200))
+        .unwrap();
+    let stories = story_titles(&store);
+    assert_eq!(
+        stories,
+        vec![vec![
+            "http://h/phucloi/a".to_owned(),
+            "http://h/longbien/x".to_owned()
+        ]]
+    );
+    assert_eq!(store.stories.len(), 1, "the emptied story was deleted");
+}
+
+#[test]
+fn retention_prunes_oldest_items_and_their_story_entries() {
+    let (_dir, store) = open();
+    let items: Vec<Item> = (0..10)
+        .map(|i| item("bode", &format!("i{i}"), &format!("T{i}"), i * 24))
+        .collect();
+    store.ingest(&source("bode"), &items, at(1000)).unwrap();
+    let removed = store
+        .prune(
+            &source("bode"),
+            &Retention {
+                max_items: Some(6),
+                max_age_days: None,
+            },
+            at(1000),
+        )
+        .unwrap();
+    assert_eq!(removed, 4);
+    let left: Vec<String> = all(&store).iter().map(|i| i.item.title.clone()).collect();
+    assert_eq!(left, ["T9", "T8", "T7", "T6", "T5", "T4"]);
+    let removed = store
+        .prune(
+            &source("bode"),
+            &Retention {
+                max_items: None,
+                max_age_days: Some(2),
+            },
+            at(9 * 24),
+        )
+        .unwrap();
+    assert_eq!(removed, 3, "only items of the last two days stay");
+    assert_eq!(store.stories(100, &mut |_| true).unwrap().len(), 3);
+    assert_eq!(store.stories.len(), 3);
+}
+
+#[test]
+fn the_ledger_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .ingest(&source("bode"), &[item("bode", "a", "A", 0)], at(100))
+            .unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(all(&store)[0].item.title, "A");
+}
+
+#[test]
+fn health_changes_are_incidents() {
+    let (_dir, store) = open();
+    let bode = source("bode");
+    let ok = RunOutcome {
+        listings: 3,
+        failures: vec![],
+        empty: vec!["van-hoa-xa-hoi".into()],
+        items_seen: 18,
+    };
+    assert_eq!(
+        store.record_run(&bode, &ok, at(0)).unwrap(),
+        None,
+        "a first good run is no incident"
+    );
+    let failure = HealthError {
+        at: at(1),
+        kind: ErrorKind::Http,
+        category: "cong-tac-dang".into(),
+        message: "HTTP 500".into(),
+    };
+    let degraded = RunOutcome {
+        failures: vec![failure.clone()],
+        ..ok.clone()
+    };
+    let incident = store.record_run(&bode, &degraded, at(1)).unwrap().unwrap();
+    assert_eq!(
+        (incident.from, incident.to),
+        (SourceStatus::Ok, SourceStatus::Degraded)
+    );
+    assert_eq!(
+        store.record_run(&bode, &degraded, at(2)).unwrap(),
+        None,
+        "no change, no incident"
+    );
+    let health = store.health(&bode).unwrap();
+    assert_eq!(health.consecutive_failures, 2);
+    assert_eq!(health.last_error, Some(failure));
+    assert_eq!(health.last_success, Some(at(0)));
+    store.record_run(&bode, &ok, at(3)).unwrap().unwrap();
+    assert_eq!(store.incidents(10).unwrap().len(), 2);
+    assert_eq!(store.health(&bode).unwrap().consecutive_failures, 0);
+}
+
+#[test]
+fn validators_round_trip() {
+    let (_dir, store) = open();
+    let validators = crate::fetch::Validators {
+        etag: Some("\"x\"".into()),
+        last_modified: None,
+    };
+    store.set_validators("http://h/a", &validators).unwrap();
+    assert_eq!(store.validators("http://h/a").unwrap(), Some(validators));
+    assert_eq!(store.validators("http://h/b").unwrap(), None);
+}
