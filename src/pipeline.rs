@@ -4,6 +4,10 @@
 //! articles → extract article → normalise into `Item`s → sanitise (always last). A failing
 //! listing is recorded and the rest of the source still runs; nothing here is fatal.
 
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{DateTime, FixedOffset};
 use indexmap::IndexMap;
 use url::Url;
 
@@ -11,9 +15,10 @@ use crate::config::{CategoryKind, Source};
 use crate::extract::{self, ExtractError, FieldWarning};
 use crate::fetch::{FetchError, Fetched, Fetcher};
 use crate::ingest::{self, IngestError};
-use crate::model::{Item, ItemWarning, SourceId};
+use crate::model::{ErrorKind, Item, ItemWarning, SourceId};
 use crate::normalize::{canonical_url, fold_case};
 use crate::sanitize;
+use crate::store::{HealthError, Incident, IngestReport, RunOutcome, Store, StoreError};
 
 /// Why one listing or feed of a source produced nothing.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -24,6 +29,25 @@ pub enum StageError {
     Extract(#[from] ExtractError),
     #[error(transparent)]
     Ingest(#[from] IngestError),
+}
+
+impl StageError {
+    /// The failure class the dashboard and incident feed show.
+    pub fn kind(&self) -> ErrorKind {
+        use crate::fetch::FailureKind;
+        match self {
+            StageError::Fetch(error) => match error.kind() {
+                FailureKind::Timeout => ErrorKind::Timeout,
+                FailureKind::Http => ErrorKind::Http,
+                FailureKind::TooLarge => ErrorKind::TooLarge,
+                FailureKind::Redirects => ErrorKind::Redirects,
+                FailureKind::Network => ErrorKind::Network,
+                FailureKind::Robots => ErrorKind::Robots,
+            },
+            StageError::Extract(ExtractError::ContainerNotFound { .. }) => ErrorKind::LayoutChanged,
+            StageError::Ingest(_) => ErrorKind::FeedParse,
+        }
+    }
 }
 
 /// A listing or feed that failed, by category slug.
@@ -388,4 +412,77 @@ fn category_labels(source: &Source, slugs: &[String], shown: &[String]) -> Vec<S
         }
     }
     labels
+}
+
+/// What one refresh (scrape and store) of a source did.
+#[derive(Debug)]
+pub struct Refresh {
+    pub scrape: SourceScrape,
+    pub ingest: IngestReport,
+    pub incident: Option<Incident>,
+    pub pruned: usize,
+}
+
+/// One full refresh of a source: scrape it, record the items in the ledger, prune per the
+/// retention policy, record the source's health. A failing listing is recorded, never fatal;
+/// only a store failure is an error.
+pub async fn refresh(
+    fetcher: &Fetcher,
+    store: &Arc<Store>,
+    source: &Arc<crate::config::Source>,
+    now: DateTime<FixedOffset>,
+) -> Result<Refresh, StoreError> {
+    let started = Instant::now();
+    let scrape = scrape_source(fetcher, source).await;
+    let outcome = RunOutcome {
+        listings: source.categories.len(),
+        failures: scrape
+            .failures
+            .iter()
+            .map(|failure| HealthError {
+                at: now,
+                kind: failure.error.kind(),
+                category: failure.category.clone(),
+                message: failure.error.to_string(),
+            })
+            .collect(),
+        empty: scrape
+            .listings
+            .iter()
+            .filter(|l| l.entries == 0 && !scrape.failures.iter().any(|f| f.category == l.category))
+            .map(|l| l.category.clone())
+            .collect(),
+        items_seen: scrape.items.len() as u64,
+    };
+    // sled is synchronous: keep its fsyncs off the async workers.
+    let (ingest, incident, pruned, scrape) = {
+        let store = Arc::clone(store);
+        let source = Arc::clone(source);
+        tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+            let ingest = store.ingest(&source.id, &scrape.items, now)?;
+            let pruned = store.prune(&source.id, &source.retention, now)?;
+            let incident = store.record_run(&source.id, &outcome, now)?;
+            Ok((ingest, incident, pruned, scrape))
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))??
+    };
+    tracing::info!(
+        source = %source.id,
+        items = scrape.items.len(),
+        items_new = ingest.new.len(),
+        items_updated = ingest.updated.len(),
+        failures = scrape.failures.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "refreshed"
+    );
+    if let Some(incident) = &incident {
+        tracing::warn!(source = %source.id, from = incident.from.as_str(), to = incident.to.as_str(), "source health changed");
+    }
+    Ok(Refresh {
+        scrape,
+        ingest,
+        incident,
+        pruned,
+    })
 }

@@ -50,6 +50,8 @@ pub enum StoreError {
     Sled(#[from] sled::Error),
     #[error("store: unreadable record: {0}")]
     Codec(String),
+    #[error("store: background task failed: {0}")]
+    Task(String),
 }
 
 /// The ledger. Cheap to share behind an `Arc`; reads run concurrently, writes one at a time.

@@ -1,0 +1,215 @@
+//! The command line: argument types and one function per command. `main.rs` only parses,
+//! sets up logging and calls `run`.
+
+mod ledger;
+mod scrape;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use crate::config::{self, Config};
+use crate::model::Item;
+use crate::store::{Store, StoredItem};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wardfeed",
+    version,
+    about = "Clean RSS, Atom and JSON feeds from ward and district portals"
+)]
+pub struct Cli {
+    /// Log format on stderr (default: text; plain when not on a terminal).
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormatArg>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum LogFormatArg {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a configuration file and exit (non-zero with the located error).
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Fetch and extract every configured source once. Without --once nothing is stored.
+    Scrape {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Only this source.
+        #[arg(long)]
+        source: Option<String>,
+        /// Print one JSON array of the extracted items.
+        #[arg(long)]
+        json: bool,
+        /// Run one full cycle (fetch, extract, store) and exit.
+        #[arg(long)]
+        once: bool,
+        /// Store directory, instead of the config's [store] path.
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+    /// Print what the ledger holds.
+    Items {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Only this source's items.
+        #[arg(long)]
+        source: Option<String>,
+        /// One entry per story, cross-posts merged.
+        #[arg(long)]
+        combined: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Store directory, instead of the config's [store] path.
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+    /// Serve a bundled demo portal on loopback and scrape it: works offline.
+    Demo,
+}
+
+/// Exit statuses: 0 success, 1 some source failed (partial results were still produced),
+/// 2 bad configuration or arguments.
+pub const EXIT_PARTIAL: u8 = 1;
+pub const EXIT_CONFIG: u8 = 2;
+
+/// Runs a command to completion.
+pub async fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Scrape {
+            config,
+            source,
+            json,
+            once,
+            store,
+        } => scrape::scrape(&config, source.as_deref(), json, once, store.as_deref()).await,
+        Command::Items {
+            config,
+            source,
+            combined,
+            json,
+            store,
+        } => ledger::items(&config, source.as_deref(), combined, json, store.as_deref()).await,
+        Command::Demo => scrape::demo().await,
+    };
+    result.unwrap_or_else(|failure| {
+        eprintln!("wardfeed: {}", failure.message);
+        ExitCode::from(failure.code)
+    })
+}
+
+/// A command's failure: what to print and the exit status.
+pub(crate) struct Failure {
+    message: String,
+    code: u8,
+}
+
+impl Failure {
+    fn config(error: impl std::fmt::Display) -> Failure {
+        Failure {
+            message: error.to_string(),
+            code: EXIT_CONFIG,
+        }
+    }
+
+    fn runtime(error: impl std::fmt::Display) -> Failure {
+        Failure {
+            message: error.to_string(),
+            code: 1,
+        }
+    }
+}
+
+type CommandResult = Result<ExitCode, Failure>;
+
+fn load_config(path: &Path) -> Result<Config, Failure> {
+    config::load(path, &|name| std::env::var(name).ok()).map_err(Failure::config)
+}
+
+/// Opens the store named by `--store`, else by the configuration.
+fn open_store(config: &Config, over: Option<&Path>) -> Result<Store, Failure> {
+    Store::open(over.unwrap_or(&config.store.path)).map_err(Failure::runtime)
+}
+
+fn check(path: &Path) -> CommandResult {
+    let config = load_config(path)?;
+    let groups: std::collections::BTreeSet<&str> =
+        config.sources.iter().map(|s| s.group.as_str()).collect();
+    println!(
+        "{}: ok ({} sources in {} groups)",
+        path.display(),
+        config.sources.len(),
+        groups.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The JSON shape of an extracted item: the extraction fields, times in RFC 3339.
+#[derive(Debug, Serialize)]
+pub struct ItemJson<'a> {
+    pub source: &'a str,
+    pub url: &'a str,
+    pub title: &'a str,
+    pub published: Option<String>,
+    pub categories: &'a [String],
+    pub views: Option<u64>,
+    pub summary: Option<&'a str>,
+    pub image: Option<&'a str>,
+    pub content_html: Option<&'a str>,
+}
+
+impl<'a> From<&'a Item> for ItemJson<'a> {
+    fn from(item: &'a Item) -> ItemJson<'a> {
+        ItemJson {
+            source: item.source.as_str(),
+            url: &item.url,
+            title: &item.title,
+            published: item.published.map(|p| p.to_rfc3339()),
+            categories: &item.categories,
+            views: item.views,
+            summary: item.summary.as_deref(),
+            image: item.image.as_deref(),
+            content_html: item.content_html.as_deref(),
+        }
+    }
+}
+
+/// A ledger item: the extraction fields plus when it was first seen and last really updated.
+#[derive(Debug, Serialize)]
+pub struct StoredItemJson<'a> {
+    #[serde(flatten)]
+    pub item: ItemJson<'a>,
+    pub first_seen: String,
+    pub updated: Option<String>,
+}
+
+impl<'a> From<&'a StoredItem> for StoredItemJson<'a> {
+    fn from(stored: &'a StoredItem) -> StoredItemJson<'a> {
+        StoredItemJson {
+            item: ItemJson::from(&stored.item),
+            first_seen: stored.first_seen.to_rfc3339(),
+            updated: stored.updated.map(|u| u.to_rfc3339()),
+        }
+    }
+}
+
+fn write_json(value: &impl Serialize) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::other)
+        .and_then(|_| writeln!(out))
+        .map_err(|e| Failure::runtime(format!("write output: {e}")))
+}

@@ -1,0 +1,157 @@
+//! `wardfeed scrape` (extract once, optionally store) and `wardfeed demo`.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use super::{CommandResult, EXIT_PARTIAL, Failure, ItemJson, load_config, open_store, write_json};
+use crate::config::{Config, Source};
+use crate::fetch::Fetcher;
+use crate::model::Item;
+use crate::normalize::date::in_zone;
+use crate::pipeline::{self, SourceScrape};
+use crate::store::Store;
+
+/// The sources a command works on: one by id, or every enabled one.
+pub(super) fn select_sources(
+    config: &Config,
+    only: Option<&str>,
+) -> Result<Vec<Arc<Source>>, Failure> {
+    match only {
+        Some(id) => config
+            .source(id)
+            .map(|source| vec![Arc::clone(source)])
+            .ok_or_else(|| {
+                Failure::config(format!("no source {id:?} in {}", config.path.display()))
+            }),
+        None => Ok(config
+            .sources
+            .iter()
+            .filter(|s| s.enabled)
+            .cloned()
+            .collect()),
+    }
+}
+
+pub(super) async fn scrape(
+    path: &Path,
+    only: Option<&str>,
+    json: bool,
+    once: bool,
+    store_dir: Option<&Path>,
+) -> CommandResult {
+    let config = load_config(path)?;
+    let sources = select_sources(&config, only)?;
+    let fetcher = Fetcher::new(&config.fetch).map_err(Failure::runtime)?;
+    let scrapes = if once {
+        let store = Arc::new(open_store(&config, store_dir)?);
+        refresh_all(&fetcher, &store, &sources).await?
+    } else {
+        futures_util::future::join_all(sources.iter().map(|s| pipeline::scrape_source(&fetcher, s)))
+            .await
+    };
+    let any_failed = report_problems(&scrapes);
+    if json {
+        let items: Vec<ItemJson> = scrapes
+            .iter()
+            .flat_map(|s| &s.items)
+            .map(ItemJson::from)
+            .collect();
+        write_json(&items)?;
+    } else {
+        print_summary(&scrapes).map_err(|e| Failure::runtime(format!("write output: {e}")))?;
+    }
+    Ok(if any_failed {
+        ExitCode::from(EXIT_PARTIAL)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// One full cycle over `sources`, concurrently; fails only if the store does.
+async fn refresh_all(
+    fetcher: &Fetcher,
+    store: &Arc<Store>,
+    sources: &[Arc<Source>],
+) -> Result<Vec<SourceScrape>, Failure> {
+    let refreshes = futures_util::future::join_all(sources.iter().map(|source| {
+        let now = in_zone(chrono::Utc::now(), source.timezone);
+        pipeline::refresh(fetcher, store, source, now)
+    }))
+    .await;
+    refreshes
+        .into_iter()
+        .map(|r| r.map(|refresh| refresh.scrape).map_err(Failure::runtime))
+        .collect()
+}
+
+/// Prints listing failures and item warnings to stderr; returns whether any listing failed.
+fn report_problems(scrapes: &[SourceScrape]) -> bool {
+    let mut any_failed = false;
+    for scrape in scrapes {
+        for failure in &scrape.failures {
+            any_failed = true;
+            eprintln!(
+                "wardfeed: {}: {}: {}",
+                scrape.source, failure.category, failure.error
+            );
+        }
+        for warning in &scrape.warnings {
+            eprintln!("wardfeed: {}: warning: {warning}", scrape.source);
+        }
+    }
+    any_failed
+}
+
+fn print_summary(scrapes: &[SourceScrape]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for scrape in scrapes {
+        writeln!(
+            out,
+            "{}: {} items, {} listing failures, {} warnings",
+            scrape.source,
+            scrape.items.len(),
+            scrape.failures.len(),
+            scrape.warnings.len()
+        )?;
+        for item in &scrape.items {
+            print_item(&mut out, item)?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn print_item(out: &mut impl Write, item: &Item) -> std::io::Result<()> {
+    let when = item
+        .published
+        .map(|p| p.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| "(no date)       ".into());
+    writeln!(out, "  {when}  {}  <{}>", item.title, item.url)
+}
+
+pub(super) async fn demo() -> CommandResult {
+    let snapshot = crate::demo::snapshot(crate::demo::Moment::First).map_err(Failure::runtime)?;
+    let portal = crate::portal::PortalServer::start(snapshot)
+        .await
+        .map_err(Failure::runtime)?;
+    println!(
+        "demo portal serving five Long Biên sites at {}/",
+        portal.base_url()
+    );
+    let config = crate::demo::config(&portal.base_url(), &|name| std::env::var(name).ok())
+        .map_err(Failure::config)?;
+    let fetcher = Fetcher::new(&config.fetch).map_err(Failure::runtime)?;
+    let scrapes: Vec<SourceScrape> = futures_util::future::join_all(
+        config
+            .sources
+            .iter()
+            .map(|s| pipeline::scrape_source(&fetcher, s)),
+    )
+    .await;
+    report_problems(&scrapes);
+    let printed = print_summary(&scrapes);
+    portal.shutdown().await;
+    printed.map_err(|e| Failure::runtime(format!("write output: {e}")))?;
+    Ok(ExitCode::SUCCESS)
+}
