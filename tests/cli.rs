@@ -177,3 +177,91 @@ async fn scrape_one_source_succeeds_with_exit_zero() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrape_once_stores_and_items_prints_the_ledger() {
+    let server = serve("s1").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let output = wardfeed()
+        .args([
+            "scrape",
+            "--config",
+            "config/fixtures.toml",
+            "--once",
+            "--store",
+        ])
+        .arg(&store)
+        .env("FIXTURES_BASE", server.base_url())
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "bode's 500 makes the cycle partial: {}",
+        stderr(&output)
+    );
+
+    let output = wardfeed()
+        .args([
+            "items",
+            "--config",
+            "config/fixtures.toml",
+            "--source",
+            "phucloi",
+            "--json",
+            "--store",
+        ])
+        .arg(&store)
+        .env("FIXTURES_BASE", server.base_url())
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let items: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(items.len(), truth("s1", "phucloi").len());
+    for item in &items {
+        assert!(item["first_seen"].as_str().unwrap().ends_with("+07:00"));
+        assert_eq!(item["updated"], Value::Null);
+    }
+
+    let output = wardfeed()
+        .args([
+            "items",
+            "--config",
+            "config/fixtures.toml",
+            "--combined",
+            "--json",
+            "--store",
+        ])
+        .arg(&store)
+        .env("FIXTURES_BASE", server.base_url())
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stories: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    let truth = combined_truth("s1");
+    assert_eq!(stories.len(), truth.len());
+    for (story, want) in stories.iter().zip(&truth) {
+        assert_eq!(story["title"], want.title.as_str());
+        assert_eq!(story["published"], want.published.as_str());
+        let sources: Vec<(String, String)> = story["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let site = s["source"].as_str().unwrap().to_owned();
+                let path = url_path(&server, &site, s["url"].as_str().unwrap());
+                (site, path)
+            })
+            .collect();
+        let want: Vec<(String, String)> = want
+            .sources
+            .iter()
+            .map(|s| (s.site.clone(), s.url_path.clone()))
+            .collect();
+        assert_eq!(sources, want);
+    }
+}

@@ -84,8 +84,10 @@ fn paths(server: &PortalServer, store: &Store, site: &str, keys: &[ItemKey]) -> 
         .collect()
 }
 
-/// The combined view as (title, published, [(site, url_path)]) rows, like combined.json.
-fn combined(server: &PortalServer, store: &Store) -> Vec<(String, String, Vec<(String, String)>)> {
+/// A combined-view row: (title, published, [(site, url_path)]), like combined.json.
+type StoryRow = (String, String, Vec<(String, String)>);
+
+fn combined(server: &PortalServer, store: &Store) -> Vec<StoryRow> {
     store
         .stories(usize::MAX, &mut |_| true)
         .unwrap()
@@ -109,7 +111,7 @@ fn combined(server: &PortalServer, store: &Store) -> Vec<(String, String, Vec<(S
         .collect()
 }
 
-fn combined_expected(snapshot: &str) -> Vec<(String, String, Vec<(String, String)>)> {
+fn combined_expected(snapshot: &str) -> Vec<StoryRow> {
     combined_truth(snapshot)
         .into_iter()
         .map(|s| {

@@ -140,7 +140,8 @@ fn load_config(path: &Path) -> Result<Config, Failure> {
 
 /// Opens the store named by `--store`, else by the configuration.
 fn open_store(config: &Config, over: Option<&Path>) -> Result<Store, Failure> {
-    Store::open(over.unwrap_or(&config.store.path)).map_err(Failure::runtime)
+    Store::open_with_cache(over.unwrap_or(&config.store.path), config.store.cache_bytes)
+        .map_err(Failure::runtime)
 }
 
 fn check(path: &Path) -> CommandResult {

@@ -48,6 +48,7 @@ pub struct DefaultsFile {
 #[serde(deny_unknown_fields)]
 pub struct StoreFile {
     pub path: Option<String>,
+    pub cache_mb: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

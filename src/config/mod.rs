@@ -114,6 +114,8 @@ impl Default for FetchSettings {
 #[derive(Debug, Clone)]
 pub struct StoreSettings {
     pub path: PathBuf,
+    /// The store's page cache, in bytes.
+    pub cache_bytes: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -476,6 +478,12 @@ impl Context<'_> {
             path: PathBuf::new(),
             fetch,
             store: StoreSettings {
+                cache_bytes: raw
+                    .store
+                    .cache_mb
+                    .map_or(crate::store::DEFAULT_CACHE_BYTES, |mb| {
+                        mb.max(1) * 1024 * 1024
+                    }),
                 path: PathBuf::from(
                     raw.store
                         .path

@@ -31,6 +31,10 @@ pub use ledger::{Change, IngestReport};
 use records::decode;
 pub use records::{HealthError, Incident, SourceHealth, StoredItem, Story};
 
+/// sled's page cache unless configured. sled's own default (1 GiB) is more than a small
+/// server should give a feed daemon; feeds are served from rendered bytes anyway.
+pub const DEFAULT_CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
 /// Bumped when the on-disk format changes incompatibly.
 const SCHEMA_VERSION: u32 = 1;
 
@@ -115,8 +119,13 @@ fn key_suffix(index_key: &[u8]) -> Option<ItemKey> {
 }
 
 impl Store {
-    /// Opens (or creates) the store in directory `path`.
+    /// Opens (or creates) the store in directory `path` with the default cache size.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens (or creates) the store in directory `path`, caching up to `cache_bytes`.
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         let open_error = |message: String| StoreError::Open {
             path: path.display().to_string(),
             message,
@@ -124,6 +133,7 @@ impl Store {
         std::fs::create_dir_all(path).map_err(|e| open_error(e.to_string()))?;
         let db = sled::Config::new()
             .path(path)
+            .cache_capacity(cache_bytes)
             .open()
             .map_err(|e| open_error(e.to_string()))?;
         let meta = db.open_tree("meta")?;

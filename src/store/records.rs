@@ -143,10 +143,15 @@ pub struct Incident {
     pub error: Option<HealthError>,
 }
 
+/// Records are postcard, LZ4-compressed: article bodies are most of the store, compress
+/// about 2x, and fewer bytes written means faster ingests and a smaller disk footprint.
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    postcard::to_allocvec(value).map_err(|e| StoreError::Codec(e.to_string()))
+    let plain = postcard::to_allocvec(value).map_err(|e| StoreError::Codec(e.to_string()))?;
+    Ok(lz4_flex::compress_prepend_size(&plain))
 }
 
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
-    postcard::from_bytes(bytes).map_err(|e| StoreError::Codec(e.to_string()))
+    let plain =
+        lz4_flex::decompress_size_prepended(bytes).map_err(|e| StoreError::Codec(e.to_string()))?;
+    postcard::from_bytes(&plain).map_err(|e| StoreError::Codec(e.to_string()))
 }

@@ -81,7 +81,7 @@ fn a_title_edit_is_an_update_that_keeps_key_and_first_seen() {
     let (_dir, store) = open();
     let original = item("phucloi", "a", "Khóa XXXIIII", 0);
     store
-        .ingest(&source("phucloi"), &[original.clone()], at(100))
+        .ingest(&source("phucloi"), std::slice::from_ref(&original), at(100))
         .unwrap();
     let mut edited = original.clone();
     edited.title = "Khóa XXIII".into();
@@ -101,7 +101,7 @@ fn a_view_count_change_is_stored_but_is_not_an_update() {
     let (_dir, store) = open();
     let original = item("phucloi", "a", "A", 0);
     store
-        .ingest(&source("phucloi"), &[original.clone()], at(100))
+        .ingest(&source("phucloi"), std::slice::from_ref(&original), at(100))
         .unwrap();
     let mut viewed = original.clone();
     viewed.views = Some(1023);
