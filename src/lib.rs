@@ -14,5 +14,6 @@ pub mod model;
 pub mod normalize;
 pub mod pipeline;
 pub mod portal;
+pub mod render;
 pub mod sanitize;
 pub mod store;
