@@ -5,6 +5,7 @@
 //! `normalize` → `sanitize`, chained by `pipeline`; `model` holds the types they exchange.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod extract;
@@ -16,4 +17,5 @@ pub mod pipeline;
 pub mod portal;
 pub mod render;
 pub mod sanitize;
+pub mod serve;
 pub mod store;

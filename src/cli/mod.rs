@@ -3,6 +3,7 @@
 
 mod ledger;
 mod scrape;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -75,6 +76,17 @@ pub enum Command {
         #[arg(long)]
         store: Option<PathBuf>,
     },
+    /// Serve the feeds, the dashboard and the OPML over HTTP (scraping once at start).
+    Run {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Address to listen on, instead of the config's [server] listen.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Store directory, instead of the config's [store] path.
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
     /// Serve a bundled demo portal on loopback and scrape it: works offline.
     Demo,
 }
@@ -102,6 +114,11 @@ pub async fn run(cli: Cli) -> ExitCode {
             json,
             store,
         } => ledger::items(&config, source.as_deref(), combined, json, store.as_deref()).await,
+        Command::Run {
+            config,
+            listen,
+            store,
+        } => serve::run(&config, listen, store.as_deref()).await,
         Command::Demo => scrape::demo().await,
     };
     result.unwrap_or_else(|failure| {
@@ -112,7 +129,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 /// A command's failure: what to print and the exit status.
 pub(crate) struct Failure {
-    message: String,
+    pub(crate) message: String,
     code: u8,
 }
 

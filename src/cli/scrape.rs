@@ -70,7 +70,7 @@ pub(super) async fn scrape(
 }
 
 /// One full cycle over `sources`, concurrently; fails only if the store does.
-async fn refresh_all(
+pub(super) async fn refresh_all(
     fetcher: &Fetcher,
     store: &Arc<Store>,
     sources: &[Arc<Source>],

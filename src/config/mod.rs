@@ -44,6 +44,8 @@ pub const DEFAULT_STORE_PATH: &str = "/var/lib/wardfeed";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_FEED_LIMIT: usize = 100;
 pub const DEFAULT_TITLE: &str = "wardfeed";
+/// Names the feed routes use for themselves (`/feeds/all.rss`, `/feeds/group/…`).
+pub const RESERVED_IDS: &[&str] = &["all", "incidents", "group"];
 
 /// The User-Agent every request carries: who we are and where to read about us.
 pub fn default_user_agent() -> String {
@@ -515,6 +517,13 @@ impl Context<'_> {
         defaults: &file::DefaultsFile,
     ) -> Result<Source, ConfigError> {
         let source_id = SourceId::parse(id).map_err(|m| self.error(at, true, m))?;
+        if RESERVED_IDS.contains(&id) {
+            return Err(self.error(
+                at,
+                true,
+                format!("source id {id:?} is reserved (it names a feed route); choose another"),
+            ));
+        }
         let template = match &source.template {
             None => None,
             Some(name) => Some(templates.get(name).ok_or_else(|| {

@@ -102,6 +102,8 @@ impl Store {
             None
         };
         self.db.flush()?;
+        self.health_generation
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(incident)
     }
 

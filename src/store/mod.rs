@@ -77,6 +77,8 @@ pub struct Store {
     write_lock: Mutex<()>,
     /// Per-source change counters since open, for the renderer's cache.
     generations: Mutex<HashMap<SourceId, u64>>,
+    /// Bumped on every health record, for the dashboard's and incident feed's cache.
+    health_generation: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -170,6 +172,7 @@ impl Store {
             db,
             write_lock: Mutex::new(()),
             generations: Mutex::new(HashMap::new()),
+            health_generation: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -211,6 +214,11 @@ impl Store {
             .get(source)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// How many health records have been written since the store was opened.
+    pub fn health_generation(&self) -> u64 {
+        self.health_generation.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn bump_generation(&self, source: &SourceId) {

@@ -1,0 +1,485 @@
+//! Assembling render documents from the ledger: which items a feed holds, and how a stored
+//! item or story becomes a feed entry. Scopes: one source, one of its categories, a group of
+//! sources, everything (stories, cross-posts merged), and the incident log.
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
+
+use crate::config::{Config, Source};
+use crate::model::SourceId;
+use crate::normalize::{date::in_zone, fold_case, text::search_key};
+use crate::render::{
+    Dashboard, DashboardError, DashboardGroup, DashboardSource, Entry, EntrySource, Feed,
+    FeedLinks, Outline, OutlineFeed, OutlineGroup, OutlineSource,
+};
+use crate::store::{Incident, Story, Store, StoreError, StoredItem};
+
+/// How many stored items a filtered request (`q`, `since`) may examine, newest first: keeps a
+/// flood of searches from walking the whole history.
+pub const SEARCH_SCAN_LIMIT: usize = 5000;
+
+/// Weeks charted on the dashboard.
+pub const DASHBOARD_WEEKS: usize = 12;
+
+/// What a feed covers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Source(SourceId),
+    Category(SourceId, String),
+    Group(String),
+    All,
+    Incidents,
+}
+
+/// A reader's narrowing of a feed: `limit`, `q`, `since`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Filter {
+    pub limit: Option<usize>,
+    /// Search words, already diacritic-folded.
+    pub words: Vec<String>,
+    pub since: Option<DateTime<FixedOffset>>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        self.limit.is_none() && self.words.is_empty() && self.since.is_none()
+    }
+
+    fn narrows(&self) -> bool {
+        !self.words.is_empty() || self.since.is_some()
+    }
+
+    fn accepts(&self, stored: &StoredItem) -> bool {
+        if self.since.is_some_and(|since| stored.sort_time() < since) {
+            return false;
+        }
+        if self.words.is_empty() {
+            return true;
+        }
+        let haystack = search_key(&format!(
+            "{} {}",
+            stored.item.title,
+            stored.item.summary.as_deref().unwrap_or("")
+        ));
+        self.words.iter().all(|word| haystack.contains(word.as_str()))
+    }
+}
+
+/// Where our own pages live.
+#[derive(Debug, Clone)]
+pub struct Site {
+    /// `http://host:port`, no trailing slash.
+    pub base: String,
+}
+
+impl Site {
+    pub fn links(&self, stem: &str) -> FeedLinks {
+        FeedLinks {
+            rss: format!("{}/feeds/{stem}.rss", self.base),
+            atom: format!("{}/feeds/{stem}.atom", self.base),
+            json: format!("{}/feeds/{stem}.json", self.base),
+        }
+    }
+
+    pub fn scope_links(&self, scope: &Scope) -> FeedLinks {
+        match scope {
+            Scope::Source(id) => self.links(id.as_str()),
+            Scope::Category(id, slug) => self.links(&format!("{id}/{slug}")),
+            Scope::Group(group) => self.links(&format!("group/{group}")),
+            Scope::All => self.links("all"),
+            Scope::Incidents => self.links("incidents"),
+        }
+    }
+
+    pub fn index(&self) -> String {
+        format!("{}/", self.base)
+    }
+}
+
+/// The sources a scope draws from (disabled ones included: their stored items still serve).
+pub fn scope_sources<'a>(config: &'a Config, scope: &Scope) -> Vec<&'a Source> {
+    config
+        .sources
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|s| match scope {
+            Scope::Source(id) | Scope::Category(id, _) => s.id == *id,
+            Scope::Group(group) => s.group == *group,
+            Scope::All => true,
+            Scope::Incidents => false,
+        })
+        .collect()
+}
+
+fn entry_source(site: &Site, source: Option<&Source>, stored: &StoredItem) -> EntrySource {
+    let id = stored.item.source.to_string();
+    EntrySource {
+        name: source.map_or_else(|| id.clone(), |s| s.name.clone()),
+        home_url: source.map_or_else(|| stored.item.url.clone(), |s| s.home.to_string()),
+        feed_url: site.links(&id).atom,
+        url: stored.item.url.clone(),
+        id,
+    }
+}
+
+/// A stable `urn:uuid:` for things that have no URL of their own (stories, incidents).
+pub fn urn_uuid(kind: &str, id: &[u8]) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"wardfeed:");
+    hasher.update(kind.as_bytes());
+    hasher.update(id);
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+    // Version 5-style (name-based) and RFC 4122 variant bits, so validators accept it.
+    b[6] = (b[6] & 0x0f) | 0x50;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "urn:uuid:{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+fn item_entry(config: &Config, site: &Site, stored: &StoredItem) -> Entry {
+    let source = config.source(stored.item.source.as_str()).map(AsRef::as_ref);
+    let item = &stored.item;
+    Entry {
+        id: if item.url.is_empty() {
+            urn_uuid("item", &stored.key.0)
+        } else {
+            item.url.clone()
+        },
+        url: if item.url.is_empty() {
+            source.map_or_else(|| site.index(), |s| s.home.to_string())
+        } else {
+            item.url.clone()
+        },
+        title: item.title.clone(),
+        published: item.published,
+        updated: stored.modified(),
+        author: entry_source(site, source, stored),
+        categories: item.categories.clone(),
+        summary: item.summary.clone(),
+        content_html: item.content_html.clone(),
+        image: item.image.clone(),
+        also_published_by: Vec::new(),
+    }
+}
+
+fn story_entry(config: &Config, site: &Site, story: &Story) -> Entry {
+    let mut entry = item_entry(config, site, story.first());
+    entry.id = urn_uuid("story", &story.id.to_be_bytes());
+    if story.items.len() > 1 {
+        entry.also_published_by = story
+            .items
+            .iter()
+            .map(|member| {
+                let source = config.source(member.item.source.as_str()).map(AsRef::as_ref);
+                entry_source(site, source, member)
+            })
+            .collect();
+        for member in &story.items[1..] {
+            for category in &member.item.categories {
+                if !entry.categories.iter().any(|c| fold_case(c) == fold_case(category)) {
+                    entry.categories.push(category.clone());
+                }
+            }
+        }
+    }
+    entry
+}
+
+/// A fallback `updated` for a feed with no entries: stable, so its bytes (and ETag) are too.
+fn epoch() -> DateTime<FixedOffset> {
+    DateTime::<Utc>::UNIX_EPOCH.fixed_offset()
+}
+
+/// Builds a content feed. `None` when the scope names something that does not exist.
+pub fn content_feed(
+    config: &Config,
+    store: &Store,
+    site: &Site,
+    scope: &Scope,
+    filter: &Filter,
+) -> Result<Option<Feed>, StoreError> {
+    let limit = filter
+        .limit
+        .unwrap_or(config.server.feed_limit)
+        .min(config.server.feed_limit);
+    // With a search or a date bound, examine at most SEARCH_SCAN_LIMIT items.
+    let mut examined = 0usize;
+    let mut keep_filtered = |stored: &StoredItem| {
+        examined += 1;
+        examined <= SEARCH_SCAN_LIMIT && filter.accepts(stored)
+    };
+    let mut keep_all = |stored: &StoredItem| filter.accepts(stored);
+    let keep: &mut dyn FnMut(&StoredItem) -> bool =
+        if filter.narrows() { &mut keep_filtered } else { &mut keep_all };
+    let (title, description, home, author, entries) = match scope {
+        Scope::Source(id) => {
+            let Some(source) = config.source(id.as_str()) else { return Ok(None) };
+            let items = store.source_items(id, limit, keep)?;
+            (
+                source.name.clone(),
+                format!("Tin từ {} ({})", source.name, source.home),
+                source.home.to_string(),
+                source.name.clone(),
+                items.iter().map(|s| item_entry(config, site, s)).collect::<Vec<_>>(),
+            )
+        }
+        Scope::Category(id, slug) => {
+            let Some(source) = config.source(id.as_str()) else { return Ok(None) };
+            let Some(category) = source.categories.iter().find(|c| c.slug == *slug) else {
+                return Ok(None);
+            };
+            let label = fold_case(&category.label);
+            let mut in_category =
+                |s: &StoredItem| s.item.categories.iter().any(|c| fold_case(c) == label) && keep(s);
+            let items = store.source_items(id, limit, &mut in_category)?;
+            (
+                format!("{} — {}", source.name, category.label),
+                format!("Chuyên mục “{}” của {}", category.label, source.name),
+                source.home.to_string(),
+                source.name.clone(),
+                items.iter().map(|s| item_entry(config, site, s)).collect(),
+            )
+        }
+        Scope::Group(group) => {
+            let members: Vec<&SourceId> = scope_sources(config, scope).iter().map(|s| &s.id).collect();
+            if members.is_empty() {
+                return Ok(None);
+            }
+            let mut in_group = |s: &StoredItem| members.contains(&&s.item.source) && keep(s);
+            let stories = store.stories(limit, &mut in_group)?;
+            (
+                format!("{} — nhóm {group}", config.server.title),
+                format!("Tin của mọi nguồn trong nhóm {group}, bài đăng lại được gộp"),
+                site.index(),
+                config.server.title.clone(),
+                stories.iter().map(|s| story_entry(config, site, s)).collect(),
+            )
+        }
+        Scope::All => {
+            let stories = store.stories(limit, keep)?;
+            (
+                format!("{} — tất cả nguồn tin", config.server.title),
+                "Tin của mọi nguồn, bài đăng lại được gộp".to_owned(),
+                site.index(),
+                config.server.title.clone(),
+                stories.iter().map(|s| story_entry(config, site, s)).collect(),
+            )
+        }
+        Scope::Incidents => return incident_feed(config, store, site).map(Some),
+    };
+    Ok(Some(Feed {
+        title,
+        description,
+        home_url: home,
+        links: site.scope_links(scope),
+        updated: entries.iter().map(|e| e.updated).max().unwrap_or_else(epoch),
+        author,
+        language: "vi".to_owned(),
+        entries,
+    }))
+}
+
+/// Source health changes as a feed, so the office can subscribe to breakage.
+fn incident_feed(config: &Config, store: &Store, site: &Site) -> Result<Feed, StoreError> {
+    let incidents = store.incidents(config.server.feed_limit)?;
+    let entries: Vec<Entry> = incidents.iter().map(|i| incident_entry(config, site, i)).collect();
+    Ok(Feed {
+        title: format!("{} — sự cố nguồn tin", config.server.title),
+        description: "Mỗi lần một nguồn tin đổi trạng thái (hỏng, phục hồi, rỗng)".to_owned(),
+        home_url: site.index(),
+        links: site.scope_links(&Scope::Incidents),
+        updated: entries.iter().map(|e| e.updated).max().unwrap_or_else(epoch),
+        author: config.server.title.clone(),
+        language: "vi".to_owned(),
+        entries,
+    })
+}
+
+fn incident_entry(config: &Config, site: &Site, incident: &Incident) -> Entry {
+    let id = incident.source.to_string();
+    let name = config.source(&id).map_or_else(|| id.clone(), |s| s.name.clone());
+    let cause = incident
+        .error
+        .as_ref()
+        .map(|e| format!(" ({}, {})", e.kind.describe(), e.category))
+        .unwrap_or_default();
+    let title = format!("{name}: {} → {}{cause}", incident.from.as_str(), incident.to.as_str());
+    let summary = match &incident.error {
+        Some(error) => format!("{title}. {}", error.message),
+        None => title.clone(),
+    };
+    let dashboard = format!("{}#source-{id}", site.index());
+    Entry {
+        id: urn_uuid("incident", &incident.id.to_be_bytes()),
+        url: dashboard.clone(),
+        title,
+        published: Some(incident.at),
+        updated: incident.at,
+        author: EntrySource {
+            home_url: config.source(&id).map_or_else(|| site.index(), |s| s.home.to_string()),
+            feed_url: site.links(&id).atom,
+            url: dashboard,
+            name,
+            id,
+        },
+        categories: vec![incident.to.as_str().to_owned()],
+        content_html: Some(format!("<p>{}</p>", crate::render::escape_xml_text(&summary))),
+        summary: Some(summary),
+        image: None,
+        also_published_by: Vec::new(),
+    }
+}
+
+/// The OPML list of every feed, grouped.
+pub fn outline(config: &Config, site: &Site, now: DateTime<Utc>) -> Outline {
+    let mut groups: Vec<OutlineGroup> = Vec::new();
+    for source in &config.sources {
+        let feed = OutlineFeed {
+            title: source.name.clone(),
+            xml_url: site.links(source.id.as_str()).rss,
+            html_url: source.home.to_string(),
+        };
+        let categories = source
+            .categories
+            .iter()
+            .map(|c| OutlineFeed {
+                title: format!("{} — {}", source.name, c.label),
+                xml_url: site.links(&format!("{}/{}", source.id, c.slug)).rss,
+                html_url: source.home.to_string(),
+            })
+            .collect();
+        let entry = OutlineSource { feed, categories };
+        match groups.iter_mut().find(|g| g.name == source.group) {
+            Some(group) => group.sources.push(entry),
+            None => groups.push(OutlineGroup {
+                name: source.group.clone(),
+                feed: OutlineFeed {
+                    title: format!("{} — nhóm {}", config.server.title, source.group),
+                    xml_url: site.links(&format!("group/{}", source.group)).rss,
+                    html_url: site.index(),
+                },
+                sources: vec![entry],
+            }),
+        }
+    }
+    Outline {
+        title: config.server.title.clone(),
+        created: in_zone(now, chrono_tz::Asia::Ho_Chi_Minh),
+        general: vec![
+            OutlineFeed {
+                title: format!("{} — tất cả nguồn tin", config.server.title),
+                xml_url: site.links("all").rss,
+                html_url: site.index(),
+            },
+            OutlineFeed {
+                title: format!("{} — sự cố nguồn tin", config.server.title),
+                xml_url: site.links("incidents").atom,
+                html_url: site.index(),
+            },
+        ],
+        groups,
+    }
+}
+
+/// The Monday (local date) that starts the week of `day`.
+fn week_start(day: NaiveDate) -> NaiveDate {
+    day - Duration::days(i64::from(day.weekday().num_days_from_monday()))
+}
+
+/// The dashboard's numbers, per source, from the ledger and the health records.
+pub fn dashboard(config: &Config, store: &Store, site: &Site, now: DateTime<Utc>) -> Result<Dashboard, StoreError> {
+    let tz = chrono_tz::Asia::Ho_Chi_Minh;
+    let local_now = in_zone(now, tz);
+    let this_week = week_start(local_now.date_naive());
+    let weeks: Vec<NaiveDate> = (0..DASHBOARD_WEEKS)
+        .rev()
+        .map(|i| this_week - Duration::weeks(i as i64))
+        .collect();
+    let chart_start = tz
+        .from_local_datetime(&weeks[0].and_hms_opt(0, 0, 0).unwrap_or_default())
+        .earliest()
+        .map(|t| t.fixed_offset())
+        .unwrap_or(local_now);
+    let since_30d = local_now - Duration::days(30);
+    let scan_from = chart_start.min(since_30d);
+
+    let mut groups: Vec<DashboardGroup> = Vec::new();
+    for source in &config.sources {
+        let health = store.health(&source.id)?;
+        let newest = store.source_items(&source.id, 1, &mut |_| true)?;
+        let last_published = newest.first().map(StoredItem::sort_time);
+        // Recent items only: everything since the older of the chart start and 30 days ago.
+        let mut recent = Vec::new();
+        store.source_items(&source.id, usize::MAX, &mut |s| {
+            let fresh = s.sort_time() >= scan_from;
+            if fresh {
+                recent.push(s.sort_time());
+            }
+            fresh
+        })?;
+        let weekly_posts = weeks
+            .iter()
+            .map(|week| {
+                recent
+                    .iter()
+                    .filter(|t| week_start(t.with_timezone(&tz).date_naive()) == *week)
+                    .count() as u32
+            })
+            .collect();
+        let days_since = last_published.map(|t| (local_now - t).num_days().max(0));
+        let entry = DashboardSource {
+            id: source.id.to_string(),
+            name: source.name.clone(),
+            home_url: source.home.to_string(),
+            feeds: site.links(source.id.as_str()),
+            categories: source
+                .categories
+                .iter()
+                .map(|c| (c.label.clone(), site.links(&format!("{}/{}", source.id, c.slug))))
+                .collect(),
+            total_items: store.source_len(&source.id),
+            last_published,
+            items_7d: recent.iter().filter(|t| **t >= local_now - Duration::days(7)).count(),
+            items_30d: recent.iter().filter(|t| **t >= since_30d).count(),
+            days_since_last_post: days_since,
+            quiet: days_since.is_none_or(|d| d > i64::from(source.quiet_after_days)),
+            quiet_after_days: source.quiet_after_days,
+            status: health.status,
+            last_attempt: health.last_attempt,
+            last_success: health.last_success,
+            consecutive_failures: health.consecutive_failures,
+            last_error: health.last_error.map(|e| DashboardError {
+                at: e.at,
+                kind: e.kind.describe().to_owned(),
+                category: e.category,
+                message: e.message,
+            }),
+            empty_listings: health.empty_listings,
+            weekly_posts,
+        };
+        match groups.iter_mut().find(|g| g.name == source.group) {
+            Some(group) => group.sources.push(entry),
+            None => groups.push(DashboardGroup {
+                name: source.group.clone(),
+                feeds: site.links(&format!("group/{}", source.group)),
+                sources: vec![entry],
+            }),
+        }
+    }
+    Ok(Dashboard {
+        title: config.server.title.clone(),
+        generated: local_now,
+        opml_url: format!("{}/opml", site.base),
+        incidents_url: site.links("incidents").atom,
+        combined: site.links("all"),
+        weeks,
+        groups,
+    })
+}
