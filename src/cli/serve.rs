@@ -11,7 +11,11 @@ use crate::clock::SystemClock;
 use crate::fetch::Fetcher;
 use crate::serve::{self, AppState};
 
-pub(super) async fn run(path: &Path, listen: Option<SocketAddr>, store_dir: Option<&Path>) -> CommandResult {
+pub(super) async fn run(
+    path: &Path,
+    listen: Option<SocketAddr>,
+    store_dir: Option<&Path>,
+) -> CommandResult {
     let config = load_config(path)?;
     let store = Arc::new(open_store(&config, store_dir)?);
     let listen = listen.unwrap_or(config.server.listen);
@@ -19,14 +23,18 @@ pub(super) async fn run(path: &Path, listen: Option<SocketAddr>, store_dir: Opti
         .await
         .map_err(|e| Failure::runtime(format!("bind {listen}: {e}")))?;
     let bound = listener.local_addr().map_err(Failure::runtime)?;
-    let public = config
-        .server
-        .public_url
-        .as_ref()
-        .map_or_else(|| format!("http://{bound}"), |u| u.as_str().trim_end_matches('/').to_owned());
+    let public = config.server.public_url.as_ref().map_or_else(
+        || format!("http://{bound}"),
+        |u| u.as_str().trim_end_matches('/').to_owned(),
+    );
     let fetcher = Fetcher::new(&config.fetch).map_err(Failure::runtime)?;
     let sources = select_sources(&config, None)?;
-    let state = Arc::new(AppState::new(Arc::new(config), Arc::clone(&store), public.clone(), Arc::new(SystemClock)));
+    let state = Arc::new(AppState::new(
+        Arc::new(config),
+        Arc::clone(&store),
+        public.clone(),
+        Arc::new(SystemClock),
+    ));
     tracing::info!(listen = %bound, url = %public, "serving");
     println!("dashboard: {public}/\nfeeds:     {public}/feeds/all.atom\nopml:      {public}/opml");
 
@@ -48,14 +56,15 @@ pub(super) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::error!(error = %error, "cannot listen for SIGTERM");
-                let _ = interrupt.await;
-                return;
-            }
-        };
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(error) => {
+                    tracing::error!(error = %error, "cannot listen for SIGTERM");
+                    let _ = interrupt.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

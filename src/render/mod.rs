@@ -198,6 +198,5 @@ pub fn escape_xml_text(text: &str) -> String {
 
 /// Characters XML 1.0 allows (and that we keep: no C1 controls either).
 pub fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r')
-        || (!c.is_control() && !matches!(c, '\u{fffe}' | '\u{ffff}'))
+    matches!(c, '\t' | '\n' | '\r') || (!c.is_control() && !matches!(c, '\u{fffe}' | '\u{ffff}'))
 }

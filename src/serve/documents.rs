@@ -11,7 +11,7 @@ use crate::render::{
     Dashboard, DashboardError, DashboardGroup, DashboardSource, Entry, EntrySource, Feed,
     FeedLinks, Outline, OutlineFeed, OutlineGroup, OutlineSource,
 };
-use crate::store::{Incident, Story, Store, StoreError, StoredItem};
+use crate::store::{Incident, Store, StoreError, StoredItem, Story};
 
 /// How many stored items a filtered request (`q`, `since`) may examine, newest first: keeps a
 /// flood of searches from walking the whole history.
@@ -60,7 +60,9 @@ impl Filter {
             stored.item.title,
             stored.item.summary.as_deref().unwrap_or("")
         ));
-        self.words.iter().all(|word| haystack.contains(word.as_str()))
+        self.words
+            .iter()
+            .all(|word| haystack.contains(word.as_str()))
     }
 }
 
@@ -144,7 +146,9 @@ pub fn urn_uuid(kind: &str, id: &[u8]) -> String {
 }
 
 fn item_entry(config: &Config, site: &Site, stored: &StoredItem) -> Entry {
-    let source = config.source(stored.item.source.as_str()).map(AsRef::as_ref);
+    let source = config
+        .source(stored.item.source.as_str())
+        .map(AsRef::as_ref);
     let item = &stored.item;
     Entry {
         id: if item.url.is_empty() {
@@ -177,13 +181,19 @@ fn story_entry(config: &Config, site: &Site, story: &Story) -> Entry {
             .items
             .iter()
             .map(|member| {
-                let source = config.source(member.item.source.as_str()).map(AsRef::as_ref);
+                let source = config
+                    .source(member.item.source.as_str())
+                    .map(AsRef::as_ref);
                 entry_source(site, source, member)
             })
             .collect();
         for member in &story.items[1..] {
             for category in &member.item.categories {
-                if !entry.categories.iter().any(|c| fold_case(c) == fold_case(category)) {
+                if !entry
+                    .categories
+                    .iter()
+                    .any(|c| fold_case(c) == fold_case(category))
+                {
                     entry.categories.push(category.clone());
                 }
             }
@@ -216,22 +226,32 @@ pub fn content_feed(
         examined <= SEARCH_SCAN_LIMIT && filter.accepts(stored)
     };
     let mut keep_all = |stored: &StoredItem| filter.accepts(stored);
-    let keep: &mut dyn FnMut(&StoredItem) -> bool =
-        if filter.narrows() { &mut keep_filtered } else { &mut keep_all };
+    let keep: &mut dyn FnMut(&StoredItem) -> bool = if filter.narrows() {
+        &mut keep_filtered
+    } else {
+        &mut keep_all
+    };
     let (title, description, home, author, entries) = match scope {
         Scope::Source(id) => {
-            let Some(source) = config.source(id.as_str()) else { return Ok(None) };
+            let Some(source) = config.source(id.as_str()) else {
+                return Ok(None);
+            };
             let items = store.source_items(id, limit, keep)?;
             (
                 source.name.clone(),
                 format!("Tin từ {} ({})", source.name, source.home),
                 source.home.to_string(),
                 source.name.clone(),
-                items.iter().map(|s| item_entry(config, site, s)).collect::<Vec<_>>(),
+                items
+                    .iter()
+                    .map(|s| item_entry(config, site, s))
+                    .collect::<Vec<_>>(),
             )
         }
         Scope::Category(id, slug) => {
-            let Some(source) = config.source(id.as_str()) else { return Ok(None) };
+            let Some(source) = config.source(id.as_str()) else {
+                return Ok(None);
+            };
             let Some(category) = source.categories.iter().find(|c| c.slug == *slug) else {
                 return Ok(None);
             };
@@ -248,7 +268,8 @@ pub fn content_feed(
             )
         }
         Scope::Group(group) => {
-            let members: Vec<&SourceId> = scope_sources(config, scope).iter().map(|s| &s.id).collect();
+            let members: Vec<&SourceId> =
+                scope_sources(config, scope).iter().map(|s| &s.id).collect();
             if members.is_empty() {
                 return Ok(None);
             }
@@ -259,7 +280,10 @@ pub fn content_feed(
                 format!("Tin của mọi nguồn trong nhóm {group}, bài đăng lại được gộp"),
                 site.index(),
                 config.server.title.clone(),
-                stories.iter().map(|s| story_entry(config, site, s)).collect(),
+                stories
+                    .iter()
+                    .map(|s| story_entry(config, site, s))
+                    .collect(),
             )
         }
         Scope::All => {
@@ -269,7 +293,10 @@ pub fn content_feed(
                 "Tin của mọi nguồn, bài đăng lại được gộp".to_owned(),
                 site.index(),
                 config.server.title.clone(),
-                stories.iter().map(|s| story_entry(config, site, s)).collect(),
+                stories
+                    .iter()
+                    .map(|s| story_entry(config, site, s))
+                    .collect(),
             )
         }
         Scope::Incidents => return incident_feed(config, store, site).map(Some),
@@ -279,7 +306,11 @@ pub fn content_feed(
         description,
         home_url: home,
         links: site.scope_links(scope),
-        updated: entries.iter().map(|e| e.updated).max().unwrap_or_else(epoch),
+        updated: entries
+            .iter()
+            .map(|e| e.updated)
+            .max()
+            .unwrap_or_else(epoch),
         author,
         language: "vi".to_owned(),
         entries,
@@ -289,13 +320,20 @@ pub fn content_feed(
 /// Source health changes as a feed, so the office can subscribe to breakage.
 fn incident_feed(config: &Config, store: &Store, site: &Site) -> Result<Feed, StoreError> {
     let incidents = store.incidents(config.server.feed_limit)?;
-    let entries: Vec<Entry> = incidents.iter().map(|i| incident_entry(config, site, i)).collect();
+    let entries: Vec<Entry> = incidents
+        .iter()
+        .map(|i| incident_entry(config, site, i))
+        .collect();
     Ok(Feed {
         title: format!("{} — sự cố nguồn tin", config.server.title),
         description: "Mỗi lần một nguồn tin đổi trạng thái (hỏng, phục hồi, rỗng)".to_owned(),
         home_url: site.index(),
         links: site.scope_links(&Scope::Incidents),
-        updated: entries.iter().map(|e| e.updated).max().unwrap_or_else(epoch),
+        updated: entries
+            .iter()
+            .map(|e| e.updated)
+            .max()
+            .unwrap_or_else(epoch),
         author: config.server.title.clone(),
         language: "vi".to_owned(),
         entries,
@@ -304,13 +342,19 @@ fn incident_feed(config: &Config, store: &Store, site: &Site) -> Result<Feed, St
 
 fn incident_entry(config: &Config, site: &Site, incident: &Incident) -> Entry {
     let id = incident.source.to_string();
-    let name = config.source(&id).map_or_else(|| id.clone(), |s| s.name.clone());
+    let name = config
+        .source(&id)
+        .map_or_else(|| id.clone(), |s| s.name.clone());
     let cause = incident
         .error
         .as_ref()
         .map(|e| format!(" ({}, {})", e.kind.describe(), e.category))
         .unwrap_or_default();
-    let title = format!("{name}: {} → {}{cause}", incident.from.as_str(), incident.to.as_str());
+    let title = format!(
+        "{name}: {} → {}{cause}",
+        incident.from.as_str(),
+        incident.to.as_str()
+    );
     let summary = match &incident.error {
         Some(error) => format!("{title}. {}", error.message),
         None => title.clone(),
@@ -323,14 +367,19 @@ fn incident_entry(config: &Config, site: &Site, incident: &Incident) -> Entry {
         published: Some(incident.at),
         updated: incident.at,
         author: EntrySource {
-            home_url: config.source(&id).map_or_else(|| site.index(), |s| s.home.to_string()),
+            home_url: config
+                .source(&id)
+                .map_or_else(|| site.index(), |s| s.home.to_string()),
             feed_url: site.links(&id).atom,
             url: dashboard,
             name,
             id,
         },
         categories: vec![incident.to.as_str().to_owned()],
-        content_html: Some(format!("<p>{}</p>", crate::render::escape_xml_text(&summary))),
+        content_html: Some(format!(
+            "<p>{}</p>",
+            crate::render::escape_xml_text(&summary)
+        )),
         summary: Some(summary),
         image: None,
         also_published_by: Vec::new(),
@@ -394,7 +443,12 @@ fn week_start(day: NaiveDate) -> NaiveDate {
 }
 
 /// The dashboard's numbers, per source, from the ledger and the health records.
-pub fn dashboard(config: &Config, store: &Store, site: &Site, now: DateTime<Utc>) -> Result<Dashboard, StoreError> {
+pub fn dashboard(
+    config: &Config,
+    store: &Store,
+    site: &Site,
+    now: DateTime<Utc>,
+) -> Result<Dashboard, StoreError> {
     let tz = chrono_tz::Asia::Ho_Chi_Minh;
     let local_now = in_zone(now, tz);
     let this_week = week_start(local_now.date_naive());
@@ -442,11 +496,19 @@ pub fn dashboard(config: &Config, store: &Store, site: &Site, now: DateTime<Utc>
             categories: source
                 .categories
                 .iter()
-                .map(|c| (c.label.clone(), site.links(&format!("{}/{}", source.id, c.slug))))
+                .map(|c| {
+                    (
+                        c.label.clone(),
+                        site.links(&format!("{}/{}", source.id, c.slug)),
+                    )
+                })
                 .collect(),
             total_items: store.source_len(&source.id),
             last_published,
-            items_7d: recent.iter().filter(|t| **t >= local_now - Duration::days(7)).count(),
+            items_7d: recent
+                .iter()
+                .filter(|t| **t >= local_now - Duration::days(7))
+                .count(),
             items_30d: recent.iter().filter(|t| **t >= since_30d).count(),
             days_since_last_post: days_since,
             quiet: days_since.is_none_or(|d| d > i64::from(source.quiet_after_days)),

@@ -47,22 +47,33 @@ impl Coding {
 }
 
 impl Representation {
-    pub fn new(content_type: &'static str, body: Vec<u8>, modified: DateTime<FixedOffset>, effort: Effort) -> Representation {
+    pub fn new(
+        content_type: &'static str,
+        body: Vec<u8>,
+        modified: DateTime<FixedOffset>,
+        effort: Effort,
+    ) -> Representation {
         let hash = blake3::hash(&body);
-        let tag: String = hash.as_bytes()[..12].iter().map(|b| format!("{b:02x}")).collect();
+        let tag: String = hash.as_bytes()[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let gzip = gzip(&body, effort);
         let brotli = brotli(&body, effort);
         // HTTP dates have second precision; truncate so If-Modified-Since compares exactly.
         let modified = DateTime::<Utc>::from_timestamp(modified.timestamp(), 0).unwrap_or_default();
         let etag = |suffix: &str| {
-            HeaderValue::from_str(&format!("\"{tag}{suffix}\"")).unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+            HeaderValue::from_str(&format!("\"{tag}{suffix}\""))
+                .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
         };
         Representation {
             content_type: HeaderValue::from_static(content_type),
             etags: [etag(""), etag("-gz"), etag("-br")],
             bodies: [Bytes::from(body), Bytes::from(gzip), Bytes::from(brotli)],
-            last_modified: HeaderValue::from_str(&modified.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
-                .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
+            last_modified: HeaderValue::from_str(
+                &modified.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+            )
+            .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
             modified,
         }
     }
@@ -102,10 +113,16 @@ impl Representation {
     /// If-Modified-Since at or after our Last-Modified.
     fn is_current(&self, headers: &HeaderMap) -> bool {
         if let Some(value) = headers.get(header::IF_NONE_MATCH) {
-            let Ok(value) = value.to_str() else { return false };
+            let Ok(value) = value.to_str() else {
+                return false;
+            };
             return value.split(',').map(str::trim).any(|candidate| {
                 let candidate = candidate.strip_prefix("W/").unwrap_or(candidate);
-                candidate == "*" || self.etags.iter().any(|tag| tag.as_bytes() == candidate.as_bytes())
+                candidate == "*"
+                    || self
+                        .etags
+                        .iter()
+                        .any(|tag| tag.as_bytes() == candidate.as_bytes())
             });
         }
         headers
@@ -117,12 +134,16 @@ impl Representation {
 }
 
 fn cache_control(max_age: u64) -> HeaderValue {
-    HeaderValue::from_str(&format!("public, max-age={max_age}")).unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
+    HeaderValue::from_str(&format!("public, max-age={max_age}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("no-cache"))
 }
 
 /// The best encoding the client accepts: br, then gzip, then identity.
 fn negotiate(headers: &HeaderMap) -> Coding {
-    let Some(accept) = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()) else {
+    let Some(accept) = headers
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    else {
         return Coding::Identity;
     };
     let mut brotli = false;
@@ -199,14 +220,28 @@ mod tests {
 
     fn repr() -> Representation {
         let modified = DateTime::parse_from_rfc3339("2023-01-30T11:00:00.250+07:00").unwrap();
-        Representation::new("application/rss+xml; charset=utf-8", "<rss>Phúc Lợi</rss>".repeat(50).into_bytes(), modified, Effort::Best)
+        Representation::new(
+            "application/rss+xml; charset=utf-8",
+            "<rss>Phúc Lợi</rss>".repeat(50).into_bytes(),
+            modified,
+            Effort::Best,
+        )
     }
 
     #[test]
     fn negotiates_br_then_gzip_then_identity() {
-        assert_eq!(negotiate(&headers(&[("accept-encoding", "gzip, deflate, br")])), Coding::Brotli);
-        assert_eq!(negotiate(&headers(&[("accept-encoding", "gzip;q=0.8, br;q=0")])), Coding::Gzip);
-        assert_eq!(negotiate(&headers(&[("accept-encoding", "identity")])), Coding::Identity);
+        assert_eq!(
+            negotiate(&headers(&[("accept-encoding", "gzip, deflate, br")])),
+            Coding::Brotli
+        );
+        assert_eq!(
+            negotiate(&headers(&[("accept-encoding", "gzip;q=0.8, br;q=0")])),
+            Coding::Gzip
+        );
+        assert_eq!(
+            negotiate(&headers(&[("accept-encoding", "identity")])),
+            Coding::Identity
+        );
         assert_eq!(negotiate(&HeaderMap::new()), Coding::Identity);
     }
 
@@ -214,7 +249,9 @@ mod tests {
     fn compressed_bodies_decode_to_the_identity_body() {
         let repr = repr();
         let mut gunzipped = Vec::new();
-        flate2::read::GzDecoder::new(&repr.bodies[1][..]).read_to_end(&mut gunzipped).unwrap();
+        flate2::read::GzDecoder::new(&repr.bodies[1][..])
+            .read_to_end(&mut gunzipped)
+            .unwrap();
         assert_eq!(gunzipped, repr.bodies[0]);
         let mut unbrotli = Vec::new();
         brotli::BrotliDecompress(&mut &repr.bodies[2][..], &mut unbrotli).unwrap();
@@ -227,22 +264,38 @@ mod tests {
         let repr = repr();
         let etag = repr.etags[0].to_str().unwrap().to_owned();
         let gz_etag = repr.etags[1].to_str().unwrap().to_owned();
-        for inm in [etag.clone(), format!("W/{etag}"), format!("\"x\", {gz_etag}"), "*".into()] {
+        for inm in [
+            etag.clone(),
+            format!("W/{etag}"),
+            format!("\"x\", {gz_etag}"),
+            "*".into(),
+        ] {
             let response = repr.respond(&Method::GET, &headers(&[("if-none-match", &inm)]), 60);
             assert_eq!(response.status(), StatusCode::NOT_MODIFIED, "{inm}");
         }
-        let response = repr.respond(&Method::GET, &headers(&[("if-none-match", "\"other\"")]), 60);
+        let response = repr.respond(
+            &Method::GET,
+            &headers(&[("if-none-match", "\"other\"")]),
+            60,
+        );
         assert_eq!(response.status(), StatusCode::OK);
         let since = repr.last_modified.to_str().unwrap().to_owned();
         let response = repr.respond(&Method::GET, &headers(&[("if-modified-since", &since)]), 60);
         assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
         let earlier = "Mon, 30 Jan 2023 03:59:59 GMT";
-        let response = repr.respond(&Method::GET, &headers(&[("if-modified-since", earlier)]), 60);
+        let response = repr.respond(
+            &Method::GET,
+            &headers(&[("if-modified-since", earlier)]),
+            60,
+        );
         assert_eq!(response.status(), StatusCode::OK);
         // If-None-Match wins over If-Modified-Since.
         let response = repr.respond(
             &Method::GET,
-            &headers(&[("if-none-match", "\"other\""), ("if-modified-since", &since)]),
+            &headers(&[
+                ("if-none-match", "\"other\""),
+                ("if-modified-since", &since),
+            ]),
             60,
         );
         assert_eq!(response.status(), StatusCode::OK);
@@ -254,11 +307,17 @@ mod tests {
         let response = repr.respond(&Method::HEAD, &headers(&[("accept-encoding", "gzip")]), 300);
         let h = response.headers();
         assert_eq!(h[header::CONTENT_ENCODING], "gzip");
-        assert_eq!(h[header::CONTENT_LENGTH], repr.bodies[1].len().to_string().as_str());
+        assert_eq!(
+            h[header::CONTENT_LENGTH],
+            repr.bodies[1].len().to_string().as_str()
+        );
         assert_eq!(h[header::CACHE_CONTROL], "public, max-age=300");
         assert_eq!(h[header::VARY], "Accept-Encoding");
         assert_eq!(h[header::LAST_MODIFIED], "Mon, 30 Jan 2023 04:00:00 GMT");
         assert!(h[header::ETAG].to_str().unwrap().ends_with("-gz\""));
-        assert_eq!(h[header::CONTENT_TYPE], "application/rss+xml; charset=utf-8");
+        assert_eq!(
+            h[header::CONTENT_TYPE],
+            "application/rss+xml; charset=utf-8"
+        );
     }
 }

@@ -91,7 +91,12 @@ pub struct AppState {
 
 impl AppState {
     /// `public_base` is the URL readers reach us at (`http://host:port`, no trailing slash).
-    pub fn new(config: Arc<Config>, store: Arc<Store>, public_base: String, clock: Arc<dyn Clock>) -> AppState {
+    pub fn new(
+        config: Arc<Config>,
+        store: Arc<Store>,
+        public_base: String,
+        clock: Arc<dyn Clock>,
+    ) -> AppState {
         AppState {
             config: RwLock::new(config),
             config_generation: AtomicU64::new(0),
@@ -143,7 +148,11 @@ impl AppState {
         sources
             .iter()
             .filter(|s| s.enabled)
-            .filter_map(|s| runs.get(&s.id).copied().or_else(|| s.schedule.after(&now).next()))
+            .filter_map(|s| {
+                runs.get(&s.id)
+                    .copied()
+                    .or_else(|| s.schedule.after(&now).next())
+            })
             .map(|next| (next - now).num_seconds().max(0) as u64)
             .min()
             .unwrap_or(MAX_AGE_CAP)
@@ -153,7 +162,9 @@ impl AppState {
     /// A number that changes whenever anything `document` shows may have changed.
     fn version(&self, config: &Config, document: &Document) -> u64 {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        self.config_generation.load(Ordering::Relaxed).hash(&mut hasher);
+        self.config_generation
+            .load(Ordering::Relaxed)
+            .hash(&mut hasher);
         let scope = match document {
             Document::Feed(scope, _) => Some(scope),
             Document::Opml => return hasher.finish(),
@@ -175,10 +186,17 @@ impl AppState {
 
     /// The cached representation of `document`, rendered again if anything it shows changed.
     /// `Ok(None)`: the document does not exist (unknown source or category).
-    async fn cached(self: &Arc<Self>, document: Document) -> Result<Option<Arc<Representation>>, StoreError> {
+    async fn cached(
+        self: &Arc<Self>,
+        document: Document,
+    ) -> Result<Option<Arc<Representation>>, StoreError> {
         let config = self.config();
         let version = self.version(&config, &document);
-        if let Some(cached) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&document)
+        if let Some(cached) = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&document)
             && cached.version == version
             && (document != Document::Dashboard || cached.rendered_at.elapsed() < DASHBOARD_TTL)
         {
@@ -186,9 +204,11 @@ impl AppState {
         }
         let state = Arc::clone(self);
         let key = document.clone();
-        let rendered = tokio::task::spawn_blocking(move || state.render(&config, &key, &Filter::default(), Effort::Best))
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))??;
+        let rendered = tokio::task::spawn_blocking(move || {
+            state.render(&config, &key, &Filter::default(), Effort::Best)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))??;
         let Some(representation) = rendered.map(Arc::new) else {
             return Ok(None);
         };
@@ -203,11 +223,19 @@ impl AppState {
         Ok(Some(representation))
     }
 
-    fn render(&self, config: &Config, document: &Document, filter: &Filter, effort: Effort) -> Result<Option<Representation>, StoreError> {
+    fn render(
+        &self,
+        config: &Config,
+        document: &Document,
+        filter: &Filter,
+        effort: Effort,
+    ) -> Result<Option<Representation>, StoreError> {
         let now = self.clock.now();
         Ok(match document {
             Document::Feed(scope, format) => {
-                let Some(feed) = documents::content_feed(config, &self.store, &self.site, scope, filter)? else {
+                let Some(feed) =
+                    documents::content_feed(config, &self.store, &self.site, scope, filter)?
+                else {
                     return Ok(None);
                 };
                 let body = match format {
@@ -215,17 +243,32 @@ impl AppState {
                     Format::Atom => render::atom(&feed),
                     Format::Json => render::json_feed(&feed),
                 };
-                Some(Representation::new(format.content_type(), body.into_bytes(), feed.updated, effort))
+                Some(Representation::new(
+                    format.content_type(),
+                    body.into_bytes(),
+                    feed.updated,
+                    effort,
+                ))
             }
             Document::Opml => {
                 let outline = documents::outline(config, &self.site, now);
                 let body = render::opml(&outline);
-                Some(Representation::new("text/x-opml; charset=utf-8", body.into_bytes(), outline.created, effort))
+                Some(Representation::new(
+                    "text/x-opml; charset=utf-8",
+                    body.into_bytes(),
+                    outline.created,
+                    effort,
+                ))
             }
             Document::Dashboard => {
                 let dashboard = documents::dashboard(config, &self.store, &self.site, now)?;
                 let body = render::dashboard(&dashboard);
-                Some(Representation::new("text/html; charset=utf-8", body.into_bytes(), dashboard.generated, effort))
+                Some(Representation::new(
+                    "text/html; charset=utf-8",
+                    body.into_bytes(),
+                    dashboard.generated,
+                    effort,
+                ))
             }
         })
     }
@@ -245,12 +288,23 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
-pub async fn run(listener: tokio::net::TcpListener, state: Arc<AppState>, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 fn plain(status: StatusCode, message: &str) -> Response {
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{message}\n")).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("{message}\n"),
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {
@@ -271,11 +325,15 @@ fn split_file(file: &str) -> Option<(&str, Format)> {
 /// Parses `limit`, `q` and `since`; unknown parameters are ignored (trackers add their own).
 fn parse_filter(query: Option<&str>, config: &Config) -> Result<Filter, String> {
     let mut filter = Filter::default();
-    let Some(query) = query else { return Ok(filter) };
+    let Some(query) = query else {
+        return Ok(filter);
+    };
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
         match name.as_ref() {
             "limit" => {
-                let limit: usize = value.parse().map_err(|_| format!("limit: not a number: {value:?}"))?;
+                let limit: usize = value
+                    .parse()
+                    .map_err(|_| format!("limit: not a number: {value:?}"))?;
                 if limit == 0 {
                     return Err("limit: must be at least 1".into());
                 }
@@ -293,8 +351,10 @@ fn parse_filter(query: Option<&str>, config: &Config) -> Result<Filter, String> 
             }
             "since" => {
                 let tz = chrono_tz::Asia::Ho_Chi_Minh;
-                let since = crate::normalize::date::parse_datetime(&value, tz, &[])
-                    .map_err(|_| format!("since: not a date: {value:?} (use 2023-01-30 or RFC 3339)"))?;
+                let since =
+                    crate::normalize::date::parse_datetime(&value, tz, &[]).map_err(|_| {
+                        format!("since: not a date: {value:?} (use 2023-01-30 or RFC 3339)")
+                    })?;
                 filter.since = Some(since);
             }
             _ => {}
@@ -303,7 +363,14 @@ fn parse_filter(query: Option<&str>, config: &Config) -> Result<Filter, String> 
     Ok(filter)
 }
 
-async fn serve_feed(state: Arc<AppState>, scope: Scope, format: Format, query: Option<String>, method: Method, headers: HeaderMap) -> Response {
+async fn serve_feed(
+    state: Arc<AppState>,
+    scope: Scope,
+    format: Format,
+    query: Option<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
     let config = state.config();
     let filter = match parse_filter(query.as_deref(), &config) {
         Ok(filter) => filter,
@@ -320,9 +387,13 @@ async fn serve_feed(state: Arc<AppState>, scope: Scope, format: Format, query: O
         // Filtered views are one-offs: rendered per request, never cached (their variety is
         // the client's to choose, and the cache must stay bounded).
         let worker = Arc::clone(&state);
-        tokio::task::spawn_blocking(move || worker.render(&config, &document, &filter, Effort::Fast).map(|r| r.map(Arc::new)))
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
+        tokio::task::spawn_blocking(move || {
+            worker
+                .render(&config, &document, &filter, Effort::Fast)
+                .map(|r| r.map(Arc::new))
+        })
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
     };
     match representation {
         Ok(Some(representation)) => representation.respond(&method, &headers, max_age),
@@ -331,8 +402,16 @@ async fn serve_feed(state: Arc<AppState>, scope: Scope, format: Format, query: O
     }
 }
 
-async fn top_feed(State(state): State<Arc<AppState>>, Path(file): Path<String>, RawQuery(query): RawQuery, method: Method, headers: HeaderMap) -> Response {
-    let Some((stem, format)) = split_file(&file) else { return not_found().await };
+async fn top_feed(
+    State(state): State<Arc<AppState>>,
+    Path(file): Path<String>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let Some((stem, format)) = split_file(&file) else {
+        return not_found().await;
+    };
     let scope = match stem {
         "all" => Scope::All,
         "incidents" => Scope::Incidents,
@@ -344,9 +423,25 @@ async fn top_feed(State(state): State<Arc<AppState>>, Path(file): Path<String>, 
     serve_feed(state, scope, format, query, method, headers).await
 }
 
-async fn group_feed(State(state): State<Arc<AppState>>, Path(file): Path<String>, RawQuery(query): RawQuery, method: Method, headers: HeaderMap) -> Response {
-    let Some((group, format)) = split_file(&file) else { return not_found().await };
-    serve_feed(state, Scope::Group(group.to_owned()), format, query, method, headers).await
+async fn group_feed(
+    State(state): State<Arc<AppState>>,
+    Path(file): Path<String>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let Some((group, format)) = split_file(&file) else {
+        return not_found().await;
+    };
+    serve_feed(
+        state,
+        Scope::Group(group.to_owned()),
+        format,
+        query,
+        method,
+        headers,
+    )
+    .await
 }
 
 async fn category_feed(
@@ -359,7 +454,15 @@ async fn category_feed(
     let (Some((slug, format)), Ok(id)) = (split_file(&file), SourceId::parse(&source)) else {
         return not_found().await;
     };
-    serve_feed(state, Scope::Category(id, slug.to_owned()), format, query, method, headers).await
+    serve_feed(
+        state,
+        Scope::Category(id, slug.to_owned()),
+        format,
+        query,
+        method,
+        headers,
+    )
+    .await
 }
 
 async fn index(State(state): State<Arc<AppState>>, method: Method, headers: HeaderMap) -> Response {
@@ -388,7 +491,12 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     let mut failing = Vec::new();
     for source in config.sources.iter().filter(|s| s.enabled) {
         match state.store.health(&source.id) {
-            Ok(health) if matches!(health.status, SourceStatus::Failing | SourceStatus::Degraded) => {
+            Ok(health)
+                if matches!(
+                    health.status,
+                    SourceStatus::Failing | SourceStatus::Degraded
+                ) =>
+            {
                 failing.push(format!("{} ({})", source.id, health.status.as_str()));
             }
             Ok(_) => {}
@@ -401,8 +509,9 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
         format!("degraded: {}", failing.join(", "))
     };
     let mut response = plain(StatusCode::OK, &body);
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
     response
 }

@@ -218,7 +218,8 @@ impl Store {
 
     /// How many health records have been written since the store was opened.
     pub fn health_generation(&self) -> u64 {
-        self.health_generation.load(std::sync::atomic::Ordering::Relaxed)
+        self.health_generation
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn bump_generation(&self, source: &SourceId) {

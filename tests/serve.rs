@@ -1,0 +1,615 @@
+//! Feeds over HTTP against the fixture world: every feed of every source, category, group and
+//! the combined one, in all three formats, served correctly and passing the external judges;
+//! the combined feed equals the truth; HTTP caching semantics; search; hostile text.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::Arc;
+
+use common::*;
+use reqwest::StatusCode;
+use reqwest::header::{
+    ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE,
+    IF_NONE_MATCH, LAST_MODIFIED,
+};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+use wardfeed::store::Store;
+
+/// One ledger for the whole file: snapshot 1 then snapshot 2 ingested, as a daemon running
+/// through February 2023 would have it; served by an app on its own runtime thread.
+struct World {
+    portal_base: String,
+    app_base: String,
+    store_dir: std::path::PathBuf,
+}
+
+static WORLD: OnceCell<World> = OnceCell::const_new();
+
+async fn world() -> &'static World {
+    WORLD
+        .get_or_init(|| async {
+            // The servers must outlive every test's runtime: they run on a dedicated thread.
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let runtime = tokio::runtime::Runtime::new().unwrap();
+                runtime.block_on(async move {
+                    let portal = serve("s1").await;
+                    let config = fixture_config(&portal);
+                    // One fixed place per build: no leftovers pile up between runs.
+                    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("serve-world");
+                    let _ = std::fs::remove_dir_all(&dir);
+                    let store = Arc::new(Store::open(&dir).unwrap());
+                    refresh_all(&config, &store, snapshot_time("s1")).await;
+                    portal.switch(snapshot("s2"));
+                    refresh_all(&config, &store, snapshot_time("s2")).await;
+                    let app = App::start(config, store, snapshot_time("s2")).await;
+                    tx.send(World {
+                        portal_base: portal.base_url(),
+                        app_base: app.base.clone(),
+                        store_dir: dir,
+                    })
+                    .unwrap();
+                    std::future::pending::<()>().await;
+                    drop((portal, app));
+                });
+            });
+            rx.recv().unwrap()
+        })
+        .await
+}
+
+async fn get_json(path: &str) -> Value {
+    let body = get(path).await.text().await.unwrap();
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn url(world: &World, path: &str) -> String {
+    format!("{}{path}", world.app_base)
+}
+
+async fn get(path: &str) -> reqwest::Response {
+    let world = world().await;
+    http_client().get(url(world, path)).send().await.unwrap()
+}
+
+fn config_for(world: &World) -> wardfeed::config::Config {
+    let base = world.portal_base.clone();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fixtures.toml");
+    wardfeed::config::load(&path, &move |name| {
+        (name == "FIXTURES_BASE").then(|| base.clone())
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn every_feed_is_served_with_its_media_type_and_well_formed() {
+    let world = world().await;
+    let config = config_for(world);
+    let paths = feed_paths(&config);
+    assert_eq!(paths.len(), (1 + 5 + 14 + 1) * 3);
+    for (path, may_be_empty) in &paths {
+        let response = get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let content_type = response.headers()[CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = response.text().await.unwrap();
+        let entries = if path.ends_with(".json") {
+            assert_eq!(
+                content_type, "application/feed+json; charset=utf-8",
+                "{path}"
+            );
+            let doc: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}"));
+            assert_eq!(doc["feed_url"], url(world, path).as_str());
+            doc["items"].as_array().unwrap().len()
+        } else {
+            let want = if path.ends_with(".rss") {
+                "application/rss+xml; charset=utf-8"
+            } else {
+                "application/atom+xml; charset=utf-8"
+            };
+            assert_eq!(content_type, want, "{path}");
+            let doc = roxmltree::Document::parse(&body)
+                .unwrap_or_else(|e| panic!("{path}: not well-formed: {e}"));
+            doc.descendants()
+                .filter(|n| n.has_tag_name("item") || n.has_tag_name("entry"))
+                .count()
+        };
+        assert!(*may_be_empty || entries > 0, "{path} has no entries");
+    }
+}
+
+#[tokio::test]
+async fn every_feed_passes_the_external_judges() {
+    let world = world().await;
+    let judge = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/judges/judge-feed");
+    let missing: Vec<&str> = ["xmllint", "newsboat", "curl"]
+        .into_iter()
+        .filter(|tool| {
+            Command::new("sh")
+                .arg("-c")
+                .arg(format!("command -v {tool}"))
+                .output()
+                .map_or(true, |o| !o.status.success())
+        })
+        .collect();
+    if std::env::var_os("WARDFEED_SKIP_JUDGES").is_some() {
+        eprintln!("WARDFEED_SKIP_JUDGES set: judges not run");
+        return;
+    }
+    assert!(
+        missing.is_empty(),
+        "the judges need {missing:?}: run .ci/run's installs (or set WARDFEED_SKIP_JUDGES=1 knowingly)"
+    );
+    let config = config_for(world);
+    let (empty, full): (Vec<_>, Vec<_>) = feed_paths(&config)
+        .into_iter()
+        .partition(|(_, empty)| *empty);
+    for (group, min_entries) in [(full, "1"), (empty, "0")] {
+        let urls: Vec<String> = group.iter().map(|(path, _)| url(world, path)).collect();
+        let output = tokio::process::Command::new("bash")
+            .arg(&judge)
+            .args(&urls)
+            .env("JUDGE_MIN_ENTRIES", min_entries)
+            .output()
+            .await
+            .unwrap();
+        let report = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "judges failed:\n{report}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            report
+                .trim_end()
+                .ends_with(&format!("{} passed, 0 failed", urls.len())),
+            "{report}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_combined_feed_is_the_truths_stories() {
+    let world = world().await;
+    let doc: Value = get_json("/feeds/all.json").await;
+    let items = doc["items"].as_array().unwrap();
+    // The ledger holds snapshot 2 plus the one story that left every listing.
+    let truth = combined_truth("s2");
+    let deleted = "/tin-tuc/chi-tiet/trao-hoc-bong-nang-buoc-em-toi-truong-cho-hoc-sinh-co-hoan-canh-kho-khan-tai-749.html";
+    let ours: Vec<&Value> = items
+        .iter()
+        .filter(|i| !i["url"].as_str().unwrap().ends_with(deleted))
+        .collect();
+    assert_eq!(ours.len(), truth.len());
+    for (item, story) in ours.iter().zip(&truth) {
+        assert_eq!(item["title"], story.title.as_str());
+        assert_eq!(item["date_published"], story.published.as_str());
+        let first = &story.sources[0];
+        assert_eq!(
+            item["url"],
+            format!("{}/{}{}", world.portal_base, first.site, first.url_path).as_str()
+        );
+        let sources: Vec<(String, String)> = match item["_wardfeed"]["sources"].as_array() {
+            Some(sources) => sources
+                .iter()
+                .map(|s| {
+                    let site = s["id"].as_str().unwrap().to_owned();
+                    let path = s["url"]
+                        .as_str()
+                        .unwrap()
+                        .trim_start_matches(&format!("{}/{site}", world.portal_base))
+                        .to_owned();
+                    (site, path)
+                })
+                .collect(),
+            None => vec![(first.site.clone(), first.url_path.clone())],
+        };
+        let want: Vec<(String, String)> = story
+            .sources
+            .iter()
+            .map(|s| (s.site.clone(), s.url_path.clone()))
+            .collect();
+        assert_eq!(sources, want, "{}", story.title);
+        if want.len() > 1 {
+            let html = item["content_html"].as_str().unwrap();
+            assert!(
+                html.contains("Cũng được đăng bởi"),
+                "cross-posts name every source: {html:.200}"
+            );
+        }
+    }
+    // Atom names the provenance of merged stories.
+    let atom = get("/feeds/all.atom").await.text().await.unwrap();
+    let doc = roxmltree::Document::parse(&atom).unwrap();
+    let with_source = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("entry"))
+        .filter(|e| e.children().any(|c| c.has_tag_name("source")))
+        .count();
+    assert_eq!(
+        with_source,
+        truth.iter().filter(|s| s.sources.len() > 1).count()
+    );
+}
+
+#[tokio::test]
+async fn conditional_requests_head_and_compression() {
+    let world = world().await;
+    let client = http_client();
+    let feed = url(world, "/feeds/phucloi.atom");
+    let first = client.get(&feed).send().await.unwrap();
+    let etag = first.headers()[ETAG].to_str().unwrap().to_owned();
+    let modified = first.headers()[LAST_MODIFIED].to_str().unwrap().to_owned();
+    let body = first.bytes().await.unwrap();
+    assert!(
+        etag.starts_with('"') && !etag.starts_with("W/"),
+        "a strong ETag: {etag}"
+    );
+
+    let again = client.get(&feed).send().await.unwrap();
+    assert_eq!(
+        again.headers()[ETAG].to_str().unwrap(),
+        etag,
+        "cached bytes, same tag"
+    );
+    let not_modified = client
+        .get(&feed)
+        .header(IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
+    assert!(not_modified.bytes().await.unwrap().is_empty());
+    let not_modified = client
+        .get(&feed)
+        .header(IF_MODIFIED_SINCE, &modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_modified.status(), StatusCode::NOT_MODIFIED);
+
+    let head = client.head(&feed).send().await.unwrap();
+    assert_eq!(head.status(), StatusCode::OK);
+    assert_eq!(
+        head.headers()[CONTENT_LENGTH].to_str().unwrap(),
+        body.len().to_string()
+    );
+    assert!(head.bytes().await.unwrap().is_empty());
+
+    for (encoding, decode) in [
+        (
+            "gzip",
+            (|b: &[u8]| {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(b), &mut out).unwrap();
+                out
+            }) as fn(&[u8]) -> Vec<u8>,
+        ),
+        ("br", |b: &[u8]| {
+            let mut out = Vec::new();
+            brotli::BrotliDecompress(&mut &b[..], &mut out).unwrap();
+            out
+        }),
+    ] {
+        let response = client
+            .get(&feed)
+            .header(ACCEPT_ENCODING, encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()[CONTENT_ENCODING], encoding);
+        let compressed = response.bytes().await.unwrap();
+        assert!(
+            compressed.len() < body.len() / 2,
+            "{encoding}: {} of {}",
+            compressed.len(),
+            body.len()
+        );
+        assert_eq!(decode(&compressed), body, "{encoding}");
+    }
+    let cache_control = first_header(&client, &feed, "cache-control").await;
+    let max_age: u64 = cache_control
+        .trim_start_matches("public, max-age=")
+        .parse()
+        .unwrap();
+    assert!(
+        max_age <= 30 * 60,
+        "no longer than the 30-minute schedule: {cache_control}"
+    );
+}
+
+async fn first_header(client: &reqwest::Client, url: &str, name: &str) -> String {
+    client.get(url).send().await.unwrap().headers()[name]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn unknown_sources_categories_and_paths_are_404() {
+    for path in [
+        "/feeds/nowhere.rss",
+        "/feeds/phucloi.xml",
+        "/feeds/phucloi/no-such-category.atom",
+        "/feeds/group/nogroup.json",
+        "/feeds/incidents.rss",
+        "/feeds/",
+        "/feeds/phucloi",
+        "/static/../Cargo.toml",
+        "/feeds/..%2f..%2fCargo.toml",
+        "/robots.txt",
+    ] {
+        assert_eq!(get(path).await.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(
+        get("/feeds/phucloi.rss?limit=zero").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn search_ignores_diacritics_and_case() {
+    let plain: Value = get_json("/feeds/all.json?q=phuc%20loi").await;
+    let marked: Value = get_json("/feeds/all.json?q=PH%C3%9AC%20L%E1%BB%A2I").await;
+    let titles = |doc: &Value| -> Vec<String> {
+        doc["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let found = titles(&plain);
+    assert!(found.len() >= 10, "{found:?}");
+    assert_eq!(found, titles(&marked));
+    for item in plain["items"].as_array().unwrap() {
+        let text = format!(
+            "{} {}",
+            item["title"].as_str().unwrap(),
+            item["summary"].as_str().unwrap_or("")
+        );
+        assert!(
+            wardfeed::normalize::text::search_key(&text).contains("phuc loi"),
+            "{text}"
+        );
+    }
+    let limited: Value = get_json("/feeds/all.json?q=phuc%20loi&limit=3").await;
+    assert_eq!(titles(&limited), found[..3]);
+    let since: Value = get_json("/feeds/phucloi.json?since=2023-01-01").await;
+    for item in since["items"].as_array().unwrap() {
+        assert!(
+            item["date_published"].as_str().unwrap() >= "2023-01-01",
+            "{item}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn hostile_text_yields_well_formed_feeds_with_nothing_executable() {
+    for format in ["rss", "atom"] {
+        let body = get(&format!("/feeds/phucloi.{format}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let doc = roxmltree::Document::parse(&body).unwrap();
+        let text: String = doc.descendants().filter_map(|n| n.text()).collect();
+        assert!(
+            text.contains("]]>"),
+            "{format}: the ]]> of the sapo survives as text"
+        );
+        assert!(
+            text.contains("<script>"),
+            "{format}: <script> as text survives as text"
+        );
+        assert!(text.contains('🌸'), "{format}: the emoji survives");
+        assert!(!body.contains('\u{8}'), "{format}: U+0008 removed");
+        // Decoded content is HTML; it must hold no script element, handler or javascript: URL.
+        for node in doc
+            .descendants()
+            .filter(|n| n.has_tag_name("encoded") || n.has_tag_name("content"))
+        {
+            let html = scraper::Html::parse_fragment(node.text().unwrap_or(""));
+            let scripts = scraper::Selector::parse(
+                "script, iframe, [onclick], [onerror], a[href^='javascript:']",
+            )
+            .unwrap();
+            assert_eq!(
+                html.select(&scripts).count(),
+                0,
+                "{format}: executable content"
+            );
+        }
+    }
+    let json: Value = get_json("/feeds/phucloi.json").await;
+    assert!(
+        json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| !i["content_html"].as_str().unwrap_or("").contains("<script"))
+    );
+}
+
+#[tokio::test]
+async fn a_view_count_never_moves_updated() {
+    let body = get("/feeds/phucloi.atom").await.text().await.unwrap();
+    let doc = roxmltree::Document::parse(&body).unwrap();
+    let changes: Value = serde_json::from_slice(
+        &std::fs::read(fixtures_dir().join("expected/s2/changes.json")).unwrap(),
+    )
+    .unwrap();
+    let views_only: Vec<&str> = changes["phucloi"]["views_changed_only"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let retitled = changes["phucloi"]["title_changed"][0]["url_path"]
+        .as_str()
+        .unwrap();
+    let mut checked = 0;
+    for entry in doc.descendants().filter(|n| n.has_tag_name("entry")) {
+        let child = |name: &str| {
+            entry
+                .children()
+                .find(|c| c.has_tag_name(name))
+                .and_then(|c| c.text())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let id = child("id");
+        let updated = child("updated");
+        if views_only.iter().any(|p| id.ends_with(p)) {
+            assert_eq!(updated, child("published"), "{id}: only its views changed");
+            checked += 1;
+        }
+        if id.ends_with(retitled) {
+            assert_eq!(
+                updated, "2023-03-06T08:00:00+07:00",
+                "the retitled item moved"
+            );
+        }
+    }
+    assert!(checked > 30);
+}
+
+#[tokio::test]
+async fn the_dashboard_opml_and_health_check() {
+    let world = world().await;
+    let dashboard = get("/").await;
+    assert_eq!(
+        dashboard.headers()[CONTENT_TYPE],
+        "text/html; charset=utf-8"
+    );
+    let html = dashboard.text().await.unwrap();
+    for name in [
+        "Quận Long Biên",
+        "Phường Phúc Lợi",
+        "Phường Phúc Đồng",
+        "Phường Bồ Đề",
+        "Phường Thạch Bàn",
+        "<svg",
+    ] {
+        assert!(html.contains(name), "dashboard lacks {name}");
+    }
+    assert!(!html.contains("<script"));
+
+    let opml = get("/opml").await.text().await.unwrap();
+    let doc = roxmltree::Document::parse(&opml).unwrap();
+    let feeds: Vec<&str> = doc
+        .descendants()
+        .filter_map(|n| n.attribute("xmlUrl"))
+        .collect();
+    let config = config_for(world);
+    for (path, _) in feed_paths(&config)
+        .iter()
+        .filter(|(p, _)| p.ends_with(".rss"))
+    {
+        assert!(
+            feeds.contains(&url(world, path).as_str()),
+            "OPML lacks {path}"
+        );
+    }
+
+    let health = get("/healthz").await.text().await.unwrap();
+    assert_eq!(health.trim(), "ok", "snapshot 2 refreshed cleanly");
+    let incidents = get("/feeds/incidents.atom").await.text().await.unwrap();
+    let doc = roxmltree::Document::parse(&incidents).unwrap();
+    let titles: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("entry"))
+        .filter_map(|e| {
+            e.children()
+                .find(|c| c.has_tag_name("title"))
+                .and_then(|t| t.text())
+        })
+        .collect();
+    assert_eq!(
+        titles,
+        ["Phường Bồ Đề: degraded → ok"],
+        "bode recovered between the snapshots"
+    );
+}
+
+#[tokio::test]
+async fn rendered_bytes_change_only_when_the_ledger_does() {
+    // A private app over a copy of the ledger, so other tests see the shared one unchanged.
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&world.store_dir, dir.path());
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let app = App::start(config_for(world), Arc::clone(&store), snapshot_time("s2")).await;
+    let client = http_client();
+    let etag = |path: &'static str| {
+        let client = client.clone();
+        let feed = app.url(path);
+        async move {
+            client.get(&feed).send().await.unwrap().headers()[ETAG]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let before: BTreeMap<&str, String> = BTreeMap::from([
+        ("/feeds/bode.rss", etag("/feeds/bode.rss").await),
+        ("/feeds/phucloi.rss", etag("/feeds/phucloi.rss").await),
+        ("/feeds/all.rss", etag("/feeds/all.rss").await),
+    ]);
+    // An unchanged re-ingest: nothing moves.
+    let bode = wardfeed::model::SourceId::parse("bode").unwrap();
+    let items: Vec<_> = store
+        .source_items(&bode, usize::MAX, &mut |_| true)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.item)
+        .collect();
+    assert!(
+        !store
+            .ingest(&bode, &items, snapshot_time("s2"))
+            .unwrap()
+            .changed()
+    );
+    for (path, tag) in &before {
+        assert_eq!(
+            &etag(path).await,
+            tag,
+            "{path} changed without a ledger change"
+        );
+    }
+    // A real edit of one bode item: bode's and the combined feed change, phucloi's does not.
+    let mut edited = items[0].clone();
+    edited.title.push_str(" (cập nhật)");
+    assert_eq!(
+        store
+            .ingest(&bode, &[edited], snapshot_time("s2"))
+            .unwrap()
+            .updated
+            .len(),
+        1
+    );
+    assert_ne!(etag("/feeds/bode.rss").await, before["/feeds/bode.rss"]);
+    assert_ne!(etag("/feeds/all.rss").await, before["/feeds/all.rss"]);
+    assert_eq!(
+        etag("/feeds/phucloi.rss").await,
+        before["/feeds/phucloi.rss"]
+    );
+    app.stop().await;
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
