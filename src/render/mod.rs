@@ -200,3 +200,184 @@ pub fn escape_xml_text(text: &str) -> String {
 pub fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r') || (!c.is_control() && !matches!(c, '\u{fffe}' | '\u{ffff}'))
 }
+
+// Helpers shared by the feed renderers (RSS, Atom, JSON Feed, OPML), so that the three formats
+// of one feed carry the same text, the same body and the same dates.
+
+/// Text as every feed format carries it: without the characters XML 1.0 forbids (a U+0008
+/// would make the whole document unreadable), in NFC so that NFD titles display and compare like
+/// their precomposed twins. JSON could carry those characters, but the same entry must read the
+/// same in every format.
+pub(crate) fn feed_text(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.chars().filter(|&c| is_xml_char(c)).nfc().collect()
+}
+
+/// The entry's body as served: for a story of a combined feed, a line naming every source that
+/// published it comes first, so that a reader sees the cross-posting without our dashboard.
+pub(crate) fn entry_html(entry: &Entry) -> Option<String> {
+    let body = entry.content_html.as_deref().map(feed_text);
+    if entry.also_published_by.is_empty() {
+        return body;
+    }
+    let links: Vec<String> = entry
+        .also_published_by
+        .iter()
+        .map(|source| {
+            let name = escape_xml_text(&feed_text(&source.name));
+            if source.url.trim().is_empty() {
+                // A source we know by name only still counts as a publisher.
+                return name;
+            }
+            format!(
+                r#"<a href="{}">{name}</a>"#,
+                escape_xml_text(&feed_text(&source.url)),
+            )
+        })
+        .collect();
+    let sources = format!("<p><em>Cũng được đăng bởi: {}</em></p>", links.join(", "));
+    Some(match body {
+        Some(body) => format!("{sources}{body}"),
+        None => sources,
+    })
+}
+
+/// Media type of a lead image, from its file extension; portals serve JPEG unless they say
+/// otherwise, so that is the default.
+pub(crate) fn image_media_type(url: &str) -> &'static str {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let extension = path
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        _ => "image/jpeg",
+    }
+}
+
+/// RFC 822 date-time with the instant's own offset (`Wed, 04 Jan 2023 10:09:00 +0700`), spelled
+/// out rather than left to a locale or to chrono's RFC 2822 writer.
+pub(crate) fn rfc822(at: &DateTime<FixedOffset>) -> String {
+    at.format("%a, %d %b %Y %H:%M:%S %z").to_string()
+}
+
+/// RFC 3339 date-time to the second with the instant's own offset (`2023-01-04T10:09:00+07:00`).
+pub(crate) fn rfc3339(at: &DateTime<FixedOffset>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+/// Sample documents for the renderers' tests: the same hostile feed for every format.
+#[cfg(test)]
+pub(crate) mod samples {
+    use chrono::{DateTime, FixedOffset};
+
+    use super::{Entry, EntrySource, Feed, FeedLinks};
+
+    /// Everything portals have sent us that breaks naive feed writers: markup as text, a CDATA
+    /// terminator, a backspace, a C1 control, an emoji, and NFD Vietnamese ("Phường" decomposed).
+    pub const HOSTILE: &str = "Tin & \"sự kiện\" <script>alert('x')</script> ]]> a\u{8}b c\u{85}d 🎉 Phu\u{31b}o\u{31b}\u{300}ng";
+
+    pub fn at(text: &str) -> DateTime<FixedOffset> {
+        DateTime::parse_from_rfc3339(text).expect("sample dates are RFC 3339")
+    }
+
+    pub fn source(id: &str, name: &str) -> EntrySource {
+        EntrySource {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            home_url: format!("http://{id}.example.vn/"),
+            feed_url: format!("http://127.0.0.1:8080/sources/{id}.atom"),
+            url: format!("http://{id}.example.vn/tin-tuc/bai-1.html"),
+        }
+    }
+
+    /// A plain item: every field set, nothing hostile.
+    pub fn item() -> Entry {
+        Entry {
+            id: "http://phucloi.example.vn/tin-tuc/bai-1.html".to_owned(),
+            url: "http://phucloi.example.vn/tin-tuc/bai-1.html".to_owned(),
+            title: "Phường Phúc Lợi tổ chức Hội nghị".to_owned(),
+            published: Some(at("2023-01-04T10:09:00+07:00")),
+            updated: at("2023-01-05T08:00:00+07:00"),
+            author: source("phucloi", "Phường Phúc Lợi"),
+            categories: vec!["Tin tức".to_owned(), "Sự kiện".to_owned()],
+            summary: Some("Sáng 4/1, UBND phường tổ chức hội nghị.".to_owned()),
+            content_html: Some("<p>Sáng 4/1, <strong>UBND phường</strong> tổ chức.</p>".to_owned()),
+            image: Some("http://phucloi.example.vn/upload/anh.png".to_owned()),
+            also_published_by: Vec::new(),
+        }
+    }
+
+    /// Hostile text in every field that carries text.
+    pub fn hostile_item() -> Entry {
+        Entry {
+            id: "http://phucloi.example.vn/tin-tuc/bai-2.html?a=1&b=2".to_owned(),
+            url: "http://phucloi.example.vn/tin-tuc/bai-2.html?a=1&b=2".to_owned(),
+            title: HOSTILE.to_owned(),
+            summary: Some(HOSTILE.to_owned()),
+            content_html: Some(format!(
+                "<p>{}</p><p>raw ]]> and &amp; and <em>em</em></p>",
+                super::escape_xml_text(HOSTILE)
+            )),
+            categories: vec![HOSTILE.to_owned()],
+            author: source("phucloi", HOSTILE),
+            ..item()
+        }
+    }
+
+    /// No summary, no image, never given a publication date; a long body for the excerpt.
+    pub fn bare_item() -> Entry {
+        let sentence =
+            "Người dân phường Phúc Lợi tham gia dọn vệ sinh môi trường &amp; trồng cây. ";
+        Entry {
+            id: "http://phucloi.example.vn/tin-tuc/bai-3.html".to_owned(),
+            url: "http://phucloi.example.vn/tin-tuc/bai-3.html".to_owned(),
+            title: "Ra quân dọn vệ sinh".to_owned(),
+            published: None,
+            updated: at("2023-01-06T07:30:00+07:00"),
+            categories: Vec::new(),
+            summary: None,
+            content_html: Some(format!("<h2>Tin</h2><p>{}</p>", sentence.repeat(10))),
+            image: None,
+            ..item()
+        }
+    }
+
+    /// A story of the combined feed, first published by Phúc Lợi, re-posted by the district.
+    pub fn combined_item() -> Entry {
+        let first = source("phucloi", "Phường Phúc Lợi");
+        let mut second = source("longbien", "Quận Long Biên & \"các\" <phường>");
+        second.url = "http://longbien.example.vn/tin?id=7&lang=vi".to_owned();
+        Entry {
+            id: "urn:uuid:0b5f7a8e-3c1d-4f2a-9e6b-1d2c3b4a5f60".to_owned(),
+            author: first.clone(),
+            also_published_by: vec![first, second],
+            ..item()
+        }
+    }
+
+    pub fn feed(entries: Vec<Entry>) -> Feed {
+        Feed {
+            title: "Phường Phúc Lợi".to_owned(),
+            description: "Tin tức từ cổng thông tin phường Phúc Lợi".to_owned(),
+            home_url: "http://phucloi.example.vn/".to_owned(),
+            links: FeedLinks {
+                rss: "http://127.0.0.1:8080/sources/phucloi.rss".to_owned(),
+                atom: "http://127.0.0.1:8080/sources/phucloi.atom".to_owned(),
+                json: "http://127.0.0.1:8080/sources/phucloi.json".to_owned(),
+            },
+            updated: at("2023-01-06T07:30:00+07:00"),
+            author: "Phường Phúc Lợi".to_owned(),
+            language: "vi".to_owned(),
+            entries,
+        }
+    }
+
+    /// One entry of each kind, in the order a feed would list them.
+    pub fn full_feed() -> Feed {
+        feed(vec![bare_item(), hostile_item(), item(), combined_item()])
+    }
+}
