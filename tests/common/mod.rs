@@ -182,6 +182,9 @@ impl App {
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
+        .no_gzip()
+        .no_brotli()
+        .no_deflate()
         .no_proxy()
         .build()
         .unwrap()
