@@ -87,8 +87,19 @@ pub enum Command {
         #[arg(long)]
         store: Option<PathBuf>,
     },
-    /// Serve a bundled demo portal on loopback and scrape it: works offline.
-    Demo,
+    /// Serve a bundled demo portal on loopback and run wardfeed against it: works offline.
+    Demo {
+        /// Address to listen on (default: a free port on 127.0.0.1).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Store directory (default: a temporary one, removed at exit).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// A configuration to run instead of the built-in one; `${FIXTURES_BASE}` points at
+        /// the demo portal.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 /// Exit statuses: 0 success, 1 some source failed (partial results were still produced),
@@ -119,7 +130,11 @@ pub async fn run(cli: Cli) -> ExitCode {
             listen,
             store,
         } => serve::run(&config, listen, store.as_deref()).await,
-        Command::Demo => scrape::demo().await,
+        Command::Demo {
+            listen,
+            store,
+            config,
+        } => serve::demo(listen, store.as_deref(), config.as_deref()).await,
     };
     result.unwrap_or_else(|failure| {
         eprintln!("wardfeed: {}", failure.message);

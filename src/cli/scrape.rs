@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use super::{CommandResult, EXIT_PARTIAL, Failure, ItemJson, load_config, open_store, write_json};
+use crate::clock::Clock;
 use crate::config::{Config, Source};
 use crate::fetch::Fetcher;
 use crate::model::Item;
@@ -46,7 +47,7 @@ pub(super) async fn scrape(
     let fetcher = Fetcher::new(&config.fetch).map_err(Failure::runtime)?;
     let scrapes = if once {
         let store = Arc::new(open_store(&config, store_dir)?);
-        refresh_all(&fetcher, &store, &sources).await?
+        refresh_all(&fetcher, &store, &sources, &crate::clock::SystemClock).await?
     } else {
         futures_util::future::join_all(sources.iter().map(|s| pipeline::scrape_source(&fetcher, s)))
             .await
@@ -74,9 +75,10 @@ pub(super) async fn refresh_all(
     fetcher: &Fetcher,
     store: &Arc<Store>,
     sources: &[Arc<Source>],
+    clock: &dyn Clock,
 ) -> Result<Vec<SourceScrape>, Failure> {
     let refreshes = futures_util::future::join_all(sources.iter().map(|source| {
-        let now = in_zone(chrono::Utc::now(), source.timezone);
+        let now = in_zone(clock.now(), source.timezone);
         pipeline::refresh(fetcher, store, source, now)
     }))
     .await;
@@ -128,30 +130,4 @@ pub(super) fn print_item(out: &mut impl Write, item: &Item) -> std::io::Result<(
         .map(|p| p.format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_else(|| "(no date)       ".into());
     writeln!(out, "  {when}  {}  <{}>", item.title, item.url)
-}
-
-pub(super) async fn demo() -> CommandResult {
-    let snapshot = crate::demo::snapshot(crate::demo::Moment::First).map_err(Failure::runtime)?;
-    let portal = crate::portal::PortalServer::start(snapshot)
-        .await
-        .map_err(Failure::runtime)?;
-    println!(
-        "demo portal serving five Long Biên sites at {}/",
-        portal.base_url()
-    );
-    let config = crate::demo::config(&portal.base_url(), &|name| std::env::var(name).ok())
-        .map_err(Failure::config)?;
-    let fetcher = Fetcher::new(&config.fetch).map_err(Failure::runtime)?;
-    let scrapes: Vec<SourceScrape> = futures_util::future::join_all(
-        config
-            .sources
-            .iter()
-            .map(|s| pipeline::scrape_source(&fetcher, s)),
-    )
-    .await;
-    report_problems(&scrapes);
-    let printed = print_summary(&scrapes);
-    portal.shutdown().await;
-    printed.map_err(|e| Failure::runtime(format!("write output: {e}")))?;
-    Ok(ExitCode::SUCCESS)
 }

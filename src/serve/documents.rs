@@ -112,6 +112,18 @@ pub fn scope_sources<'a>(config: &'a Config, scope: &Scope) -> Vec<&'a Source> {
         .collect()
 }
 
+/// Whether a scope names something the configuration has (checked before anything is kept
+/// about it, so invented names cost nothing).
+pub fn scope_exists(config: &Config, scope: &Scope) -> bool {
+    match scope {
+        Scope::Category(id, slug) => config
+            .source(id.as_str())
+            .is_some_and(|s| s.categories.iter().any(|c| c.slug == *slug)),
+        Scope::All | Scope::Incidents => true,
+        _ => !scope_sources(config, scope).is_empty(),
+    }
+}
+
 fn entry_source(site: &Site, source: Option<&Source>, stored: &StoredItem) -> EntrySource {
     let id = stored.item.source.to_string();
     EntrySource {

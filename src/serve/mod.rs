@@ -1,9 +1,10 @@
 //! Serving over HTTP (axum): feeds per source, category, group and combined, the incident feed,
 //! the OPML, the dashboard and the health check.
 //!
-//! Documents are rendered once per ledger change and kept with their gzip and brotli forms,
-//! so a feed request costs what a static file costs. `run` takes an already-bound listener and
-//! a shutdown future, so tests serve on 127.0.0.1:0.
+//! Documents are rendered once per ledger change, with their gzip and brotli forms, and kept
+//! by request path: while the ledger is unchanged (one atomic load says so) a request costs a
+//! map lookup and a few reference-count increments, like a static file. `run` takes an
+//! already-bound listener and a shutdown future, so tests serve on 127.0.0.1:0.
 
 mod documents;
 mod http;
@@ -16,8 +17,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
@@ -63,7 +64,7 @@ impl Format {
     }
 }
 
-/// What a cached document is.
+/// What a served document is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Document {
     Feed(Scope, Format),
@@ -71,10 +72,38 @@ enum Document {
     Dashboard,
 }
 
-struct Cached {
-    version: u64,
-    rendered_at: Instant,
+impl Document {
+    fn scope(&self) -> Option<&Scope> {
+        match self {
+            Document::Feed(scope, _) => Some(scope),
+            _ => None,
+        }
+    }
+}
+
+/// A rendered document as the hot path keeps it.
+struct Hot {
     representation: Arc<Representation>,
+    /// `Store::any_generation` and the config generation when last known current.
+    store_stamp: u64,
+    config_stamp: u64,
+    /// When the first source of its scope is next refreshed: its Cache-Control horizon.
+    next_refresh: DateTime<Utc>,
+    rendered_at: Instant,
+    is_dashboard: bool,
+}
+
+impl Hot {
+    fn max_age(&self, now: DateTime<Utc>) -> u64 {
+        ((self.next_refresh - now).num_seconds().max(0) as u64).min(MAX_AGE_CAP)
+    }
+}
+
+/// What a document was rendered from, to tell whether it must be rendered again.
+struct Rendered {
+    version: u64,
+    representation: Arc<Representation>,
+    rendered_at: Instant,
 }
 
 /// Everything the handlers share.
@@ -84,7 +113,12 @@ pub struct AppState {
     store: Arc<Store>,
     site: Site,
     clock: Arc<dyn Clock>,
-    cache: Mutex<HashMap<Document, Cached>>,
+    /// Current documents by request path: the fast path.
+    hot: RwLock<HashMap<String, Hot>>,
+    /// Every rendered document with the version it shows, and a lock per document so that
+    /// concurrent requests after a change wait for one render instead of each rendering.
+    rendered: Mutex<HashMap<Document, Rendered>>,
+    render_locks: Mutex<HashMap<Document, Arc<tokio::sync::Mutex<()>>>>,
     /// When each source is next scheduled to refresh, as the scheduler publishes it.
     next_runs: Mutex<HashMap<SourceId, DateTime<Utc>>>,
 }
@@ -105,7 +139,9 @@ impl AppState {
                 base: public_base.trim_end_matches('/').to_owned(),
             },
             clock,
-            cache: Mutex::new(HashMap::new()),
+            hot: RwLock::new(HashMap::new()),
+            rendered: Mutex::new(HashMap::new()),
+            render_locks: Mutex::new(HashMap::new()),
             next_runs: Mutex::new(HashMap::new()),
         }
     }
@@ -114,10 +150,10 @@ impl AppState {
         Arc::clone(&self.config.read().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Swaps in a reloaded configuration; every cached document is re-rendered on demand.
+    /// Swaps in a reloaded configuration; every document is re-rendered on demand.
     pub fn set_config(&self, config: Arc<Config>) {
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = config;
-        self.config_generation.fetch_add(1, Ordering::Relaxed);
+        self.config_generation.fetch_add(1, Ordering::AcqRel);
     }
 
     pub fn store(&self) -> &Arc<Store> {
@@ -134,48 +170,52 @@ impl AppState {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(source.clone(), at);
+        // Cache-Control horizons are kept with hot documents: make them look again.
+        self.config_generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Seconds until the soonest scheduled refresh of the scope's sources: a reader (or
-    /// proxy) need not ask again before then.
-    fn max_age(&self, config: &Config, scope: Option<&Scope>) -> u64 {
-        let now = Utc::now();
-        let runs = self.next_runs.lock().unwrap_or_else(|p| p.into_inner());
+    /// When the soonest scheduled refresh of the scope's sources happens: a reader (or proxy)
+    /// need not ask again before then.
+    fn next_refresh(
+        &self,
+        config: &Config,
+        scope: Option<&Scope>,
+        now: DateTime<Utc>,
+    ) -> DateTime<Utc> {
         let sources = match scope {
             Some(scope) => documents::scope_sources(config, scope),
             None => config.sources.iter().map(AsRef::as_ref).collect(),
         };
+        let mut runs = self.next_runs.lock().unwrap_or_else(|p| p.into_inner());
         sources
             .iter()
             .filter(|s| s.enabled)
-            .filter_map(|s| {
-                runs.get(&s.id)
-                    .copied()
-                    .or_else(|| s.schedule.after(&now).next())
+            .filter_map(|s| match runs.get(&s.id) {
+                Some(next) if *next > now => Some(*next),
+                // Without a scheduler's word, the cron schedule says.
+                _ => {
+                    let next = s.schedule.after(&now).next()?;
+                    runs.insert(s.id.clone(), next);
+                    Some(next)
+                }
             })
-            .map(|next| (next - now).num_seconds().max(0) as u64)
             .min()
-            .unwrap_or(MAX_AGE_CAP)
-            .min(MAX_AGE_CAP)
+            .unwrap_or(now + chrono::Duration::seconds(MAX_AGE_CAP as i64))
     }
 
     /// A number that changes whenever anything `document` shows may have changed.
     fn version(&self, config: &Config, document: &Document) -> u64 {
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         self.config_generation
-            .load(Ordering::Relaxed)
+            .load(Ordering::Acquire)
             .hash(&mut hasher);
-        let scope = match document {
-            Document::Feed(scope, _) => Some(scope),
+        let sources = match document {
             Document::Opml => return hasher.finish(),
-            Document::Dashboard => None,
-        };
-        let sources = match scope {
-            Some(Scope::Incidents) | None => {
+            Document::Feed(Scope::Incidents, _) | Document::Dashboard => {
                 self.store.health_generation().hash(&mut hasher);
                 config.sources.iter().map(AsRef::as_ref).collect()
             }
-            Some(scope) => documents::scope_sources(config, scope),
+            Document::Feed(scope, _) => documents::scope_sources(config, scope),
         };
         for source in sources {
             source.id.hash(&mut hasher);
@@ -184,43 +224,102 @@ impl AppState {
         hasher.finish()
     }
 
-    /// The cached representation of `document`, rendered again if anything it shows changed.
-    /// `Ok(None)`: the document does not exist (unknown source or category).
-    async fn cached(
+    /// The hot representation for `path`, if nothing changed since it was rendered.
+    fn hot(&self, path: &str, now: DateTime<Utc>) -> Option<(Arc<Representation>, u64)> {
+        let hot = self.hot.read().unwrap_or_else(|p| p.into_inner());
+        let entry = hot.get(path)?;
+        let current = entry.store_stamp == self.store.any_generation()
+            && entry.config_stamp == self.config_generation.load(Ordering::Acquire)
+            && entry.next_refresh > now
+            && !(entry.is_dashboard && entry.rendered_at.elapsed() >= DASHBOARD_TTL);
+        current.then(|| (Arc::clone(&entry.representation), entry.max_age(now)))
+    }
+
+    /// The current representation of `document` (rendered again only if what it shows
+    /// changed), recorded as the hot entry of `path`. `Ok(None)`: no such document.
+    async fn current(
         self: &Arc<Self>,
+        path: &str,
         document: Document,
-    ) -> Result<Option<Arc<Representation>>, StoreError> {
+    ) -> Result<Option<(Arc<Representation>, u64)>, StoreError> {
+        // Stamps first: a change during rendering leaves the entry stale, not wrongly current.
+        let store_stamp = self.store.any_generation();
+        let config_stamp = self.config_generation.load(Ordering::Acquire);
         let config = self.config();
+        let now = Utc::now();
+        if let Some(scope) = document.scope()
+            && !documents::scope_exists(&config, scope)
+        {
+            return Ok(None);
+        }
         let version = self.version(&config, &document);
-        if let Some(cached) = self
-            .cache
+        let is_dashboard = document == Document::Dashboard;
+        let fresh = |rendered: &Rendered| {
+            rendered.version == version
+                && !(is_dashboard && rendered.rendered_at.elapsed() >= DASHBOARD_TTL)
+        };
+        let lock = Arc::clone(
+            self.render_locks
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(document.clone())
+                .or_default(),
+        );
+        let _rendering = lock.lock().await;
+        let known = self
+            .rendered
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&document)
-            && cached.version == version
-            && (document != Document::Dashboard || cached.rendered_at.elapsed() < DASHBOARD_TTL)
-        {
-            return Ok(Some(Arc::clone(&cached.representation)));
-        }
-        let state = Arc::clone(self);
-        let key = document.clone();
-        let rendered = tokio::task::spawn_blocking(move || {
-            state.render(&config, &key, &Filter::default(), Effort::Best)
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))??;
-        let Some(representation) = rendered.map(Arc::new) else {
-            return Ok(None);
+            .filter(|r| fresh(r))
+            .map(|r| (Arc::clone(&r.representation), r.rendered_at));
+        let (representation, rendered_at) = match known {
+            Some(known) => known,
+            None => {
+                let state = Arc::clone(self);
+                let key = document.clone();
+                let config = Arc::clone(&config);
+                let rendered = tokio::task::spawn_blocking(move || {
+                    state.render(&config, &key, &Filter::default(), Effort::Best)
+                })
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))??;
+                let Some(representation) = rendered.map(Arc::new) else {
+                    return Ok(None);
+                };
+                let rendered_at = Instant::now();
+                self.rendered
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(
+                        document.clone(),
+                        Rendered {
+                            version,
+                            representation: Arc::clone(&representation),
+                            rendered_at,
+                        },
+                    );
+                (representation, rendered_at)
+            }
         };
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(
-            document,
-            Cached {
-                version,
-                rendered_at: Instant::now(),
-                representation: Arc::clone(&representation),
-            },
-        );
-        Ok(Some(representation))
+        let hot = Hot {
+            representation: Arc::clone(&representation),
+            store_stamp,
+            config_stamp,
+            next_refresh: self.next_refresh(&config, document.scope(), now),
+            rendered_at,
+            is_dashboard,
+        };
+        let max_age = if is_dashboard {
+            DASHBOARD_TTL.as_secs()
+        } else {
+            hot.max_age(now)
+        };
+        let mut hot_map = self.hot.write().unwrap_or_else(|p| p.into_inner());
+        // The map is keyed by paths that name real documents, a number the configuration
+        // bounds; nothing a client invents gets in.
+        hot_map.insert(path.to_owned(), hot);
+        Ok(Some((representation, max_age)))
     }
 
     fn render(
@@ -277,12 +376,12 @@ impl AppState {
 /// The router over every route; nothing else is reachable.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/", get(index))
-        .route("/opml", get(opml))
+        .route("/", get(document))
+        .route("/opml", get(document))
         .route("/healthz", get(healthz))
-        .route("/feeds/{file}", get(top_feed))
-        .route("/feeds/group/{file}", get(group_feed))
-        .route("/feeds/{source}/{file}", get(category_feed))
+        .route("/feeds/{file}", get(document))
+        .route("/feeds/group/{file}", get(document))
+        .route("/feeds/{source}/{file}", get(document))
         .fallback(not_found)
         .with_state(state)
 }
@@ -312,22 +411,44 @@ async fn not_found() -> Response {
 }
 
 fn internal(error: &StoreError) -> Response {
+    // The detail goes to the log; a client learns only that it was our fault.
     tracing::error!(error = %error, "serving failed");
     plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
 }
 
-/// `name.ext` into its parts.
-fn split_file(file: &str) -> Option<(&str, Format)> {
+/// The document a request path names, if any.
+fn document_at(path: &str) -> Option<Document> {
+    let feed =
+        |stem: &str, ext: &str| Format::from_extension(ext).map(|format| (stem.to_owned(), format));
+    match path {
+        "/" => return Some(Document::Dashboard),
+        "/opml" => return Some(Document::Opml),
+        _ => {}
+    }
+    let rest = path.strip_prefix("/feeds/")?;
+    let (dir, file) = match rest.split_once('/') {
+        Some((dir, file)) => (Some(dir), file),
+        None => (None, rest),
+    };
     let (stem, ext) = file.rsplit_once('.')?;
-    Some((stem, Format::from_extension(ext)?))
+    if stem.contains('/') {
+        return None;
+    }
+    let (stem, format) = feed(stem, ext)?;
+    let scope = match (dir, stem.as_str()) {
+        (None, "all") => Scope::All,
+        (None, "incidents") if format == Format::Atom => Scope::Incidents,
+        (None, "incidents") => return None,
+        (None, id) => Scope::Source(SourceId::parse(id).ok()?),
+        (Some("group"), group) => Scope::Group(group.to_owned()),
+        (Some(source), slug) => Scope::Category(SourceId::parse(source).ok()?, slug.to_owned()),
+    };
+    Some(Document::Feed(scope, format))
 }
 
 /// Parses `limit`, `q` and `since`; unknown parameters are ignored (trackers add their own).
-fn parse_filter(query: Option<&str>, config: &Config) -> Result<Filter, String> {
+fn parse_filter(query: &str, config: &Config) -> Result<Filter, String> {
     let mut filter = Filter::default();
-    let Some(query) = query else {
-        return Ok(filter);
-    };
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
         match name.as_ref() {
             "limit" => {
@@ -363,122 +484,46 @@ fn parse_filter(query: Option<&str>, config: &Config) -> Result<Filter, String> 
     Ok(filter)
 }
 
-async fn serve_feed(
-    state: Arc<AppState>,
-    scope: Scope,
-    format: Format,
-    query: Option<String>,
-    method: Method,
-    headers: HeaderMap,
-) -> Response {
+/// Every document route: the hot path first, then the render path.
+async fn document(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let path = request.uri().path();
+    let method = request.method();
+    let headers = request.headers();
+    let query = request.uri().query().filter(|q| !q.is_empty());
+    let now = Utc::now();
+    if query.is_none()
+        && let Some((representation, max_age)) = state.hot(path, now)
+    {
+        return representation.respond(method, headers, max_age);
+    }
+    let Some(document) = document_at(path) else {
+        return not_found().await;
+    };
     let config = state.config();
-    let filter = match parse_filter(query.as_deref(), &config) {
-        Ok(filter) => filter,
+    let filter = match query.map(|q| parse_filter(q, &config)).transpose() {
+        Ok(filter) => filter.unwrap_or_default(),
         Err(message) => return plain(StatusCode::BAD_REQUEST, &message),
     };
-    if scope == Scope::Incidents && format != Format::Atom {
-        return not_found().await;
-    }
-    let max_age = state.max_age(&config, Some(&scope));
-    let document = Document::Feed(scope, format);
-    let representation = if filter.is_empty() {
-        state.cached(document).await
+    let answer = if filter.is_empty() {
+        state.current(path, document).await
     } else {
-        // Filtered views are one-offs: rendered per request, never cached (their variety is
-        // the client's to choose, and the cache must stay bounded).
+        // Filtered views are one-offs: rendered per request, never kept (their variety is the
+        // client's to choose, and what we keep must stay bounded).
+        let max_age = ((state.next_refresh(&config, document.scope(), now) - now)
+            .num_seconds()
+            .max(0) as u64)
+            .min(MAX_AGE_CAP);
         let worker = Arc::clone(&state);
         tokio::task::spawn_blocking(move || {
             worker
                 .render(&config, &document, &filter, Effort::Fast)
-                .map(|r| r.map(Arc::new))
+                .map(|r| r.map(|r| (Arc::new(r), max_age)))
         })
         .await
         .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
     };
-    match representation {
-        Ok(Some(representation)) => representation.respond(&method, &headers, max_age),
-        Ok(None) => plain(StatusCode::NOT_FOUND, "not found"),
-        Err(error) => internal(&error),
-    }
-}
-
-async fn top_feed(
-    State(state): State<Arc<AppState>>,
-    Path(file): Path<String>,
-    RawQuery(query): RawQuery,
-    method: Method,
-    headers: HeaderMap,
-) -> Response {
-    let Some((stem, format)) = split_file(&file) else {
-        return not_found().await;
-    };
-    let scope = match stem {
-        "all" => Scope::All,
-        "incidents" => Scope::Incidents,
-        id => match SourceId::parse(id) {
-            Ok(id) => Scope::Source(id),
-            Err(_) => return not_found().await,
-        },
-    };
-    serve_feed(state, scope, format, query, method, headers).await
-}
-
-async fn group_feed(
-    State(state): State<Arc<AppState>>,
-    Path(file): Path<String>,
-    RawQuery(query): RawQuery,
-    method: Method,
-    headers: HeaderMap,
-) -> Response {
-    let Some((group, format)) = split_file(&file) else {
-        return not_found().await;
-    };
-    serve_feed(
-        state,
-        Scope::Group(group.to_owned()),
-        format,
-        query,
-        method,
-        headers,
-    )
-    .await
-}
-
-async fn category_feed(
-    State(state): State<Arc<AppState>>,
-    Path((source, file)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    method: Method,
-    headers: HeaderMap,
-) -> Response {
-    let (Some((slug, format)), Ok(id)) = (split_file(&file), SourceId::parse(&source)) else {
-        return not_found().await;
-    };
-    serve_feed(
-        state,
-        Scope::Category(id, slug.to_owned()),
-        format,
-        query,
-        method,
-        headers,
-    )
-    .await
-}
-
-async fn index(State(state): State<Arc<AppState>>, method: Method, headers: HeaderMap) -> Response {
-    let max_age = DASHBOARD_TTL.as_secs();
-    match state.cached(Document::Dashboard).await {
-        Ok(Some(representation)) => representation.respond(&method, &headers, max_age),
-        Ok(None) => not_found().await,
-        Err(error) => internal(&error),
-    }
-}
-
-async fn opml(State(state): State<Arc<AppState>>, method: Method, headers: HeaderMap) -> Response {
-    let config = state.config();
-    let max_age = state.max_age(&config, None);
-    match state.cached(Document::Opml).await {
-        Ok(Some(representation)) => representation.respond(&method, &headers, max_age),
+    match answer {
+        Ok(Some((representation, max_age))) => representation.respond(method, headers, max_age),
         Ok(None) => not_found().await,
         Err(error) => internal(&error),
     }
@@ -509,9 +554,53 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
         format!("degraded: {}", failing.join(", "))
     };
     let mut response = plain(StatusCode::OK, &body);
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
     response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_documents() {
+        let id = |s: &str| SourceId::parse(s).unwrap();
+        assert_eq!(document_at("/"), Some(Document::Dashboard));
+        assert_eq!(
+            document_at("/feeds/all.rss"),
+            Some(Document::Feed(Scope::All, Format::Rss))
+        );
+        assert_eq!(
+            document_at("/feeds/incidents.atom"),
+            Some(Document::Feed(Scope::Incidents, Format::Atom))
+        );
+        assert_eq!(document_at("/feeds/incidents.rss"), None);
+        assert_eq!(
+            document_at("/feeds/phucloi.json"),
+            Some(Document::Feed(Scope::Source(id("phucloi")), Format::Json))
+        );
+        assert_eq!(
+            document_at("/feeds/phucloi/tin-moi-nhat.atom"),
+            Some(Document::Feed(
+                Scope::Category(id("phucloi"), "tin-moi-nhat".into()),
+                Format::Atom
+            ))
+        );
+        assert_eq!(
+            document_at("/feeds/group/longbien.rss"),
+            Some(Document::Feed(Scope::Group("longbien".into()), Format::Rss))
+        );
+        for bad in [
+            "/feeds/phucloi.xml",
+            "/feeds/",
+            "/feeds/PhucLoi.rss",
+            "/feeds/a/b/c.rss",
+            "/etc/passwd",
+            "/feeds/..%2f.rss",
+        ] {
+            assert_eq!(document_at(bad), None, "{bad}");
+        }
+    }
 }

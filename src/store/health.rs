@@ -104,6 +104,8 @@ impl Store {
         self.db.flush()?;
         self.health_generation
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.any_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         Ok(incident)
     }
 

@@ -79,6 +79,9 @@ pub struct Store {
     generations: Mutex<HashMap<SourceId, u64>>,
     /// Bumped on every health record, for the dashboard's and incident feed's cache.
     health_generation: std::sync::atomic::AtomicU64,
+    /// Bumped on any change at all (items or health): one atomic load tells a reader that
+    /// nothing changed since it last looked.
+    any_generation: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -173,6 +176,7 @@ impl Store {
             write_lock: Mutex::new(()),
             generations: Mutex::new(HashMap::new()),
             health_generation: std::sync::atomic::AtomicU64::new(0),
+            any_generation: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -222,7 +226,15 @@ impl Store {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// Changes of any kind since the store was opened.
+    pub fn any_generation(&self) -> u64 {
+        self.any_generation
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     fn bump_generation(&self, source: &SourceId) {
+        self.any_generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         *self
             .generations
             .lock()
