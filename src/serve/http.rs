@@ -1,7 +1,9 @@
 //! HTTP semantics of a rendered document: compressed once, strong ETags per encoding,
-//! Last-Modified, conditional requests (304), content negotiation, Cache-Control.
+//! Last-Modified, conditional requests (304), content negotiation, Cache-Control — decided
+//! once here and written either as a hyper response or as raw bytes by the fast path.
 
 use std::io::Write;
+use std::os::fd::OwnedFd;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -9,7 +11,7 @@ use axum::response::Response;
 use bytes::Bytes;
 use chrono::{DateTime, FixedOffset, Utc};
 
-/// How hard to compress: once per ledger change for cached documents, cheaply for one-off
+/// How hard to compress: once per ledger change for kept documents, cheaply for one-off
 /// (filtered) responses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effort {
@@ -17,33 +19,65 @@ pub enum Effort {
     Fast,
 }
 
-/// A document in every encoding we serve, with the header values precomputed so that a cached
-/// response costs a few reference-count increments.
+/// The request headers that decide an answer, however the request was parsed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Conditions<'a> {
+    pub accept_encoding: Option<&'a str>,
+    pub if_none_match: Option<&'a str>,
+    pub if_modified_since: Option<&'a str>,
+    pub head: bool,
+}
+
+impl<'a> Conditions<'a> {
+    pub fn from_headers(method: &Method, headers: &'a HeaderMap) -> Conditions<'a> {
+        let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+        Conditions {
+            accept_encoding: text(header::ACCEPT_ENCODING),
+            if_none_match: text(header::IF_NONE_MATCH),
+            if_modified_since: text(header::IF_MODIFIED_SINCE),
+            head: method == Method::HEAD,
+        }
+    }
+}
+
+/// A document in every encoding we serve, with the header values precomputed so that an
+/// answer costs a few reference-count increments. Each body also lives in a memfd, so the
+/// fast path can `sendfile` it as a static file server would.
 #[derive(Debug)]
 pub struct Representation {
     content_type: HeaderValue,
     bodies: [Bytes; 3],
+    files: [Option<OwnedFd>; 3],
     etags: [HeaderValue; 3],
     last_modified: HeaderValue,
     modified: DateTime<Utc>,
 }
 
-/// Index into `bodies`/`etags`.
+/// Index into `bodies`/`files`/`etags`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Coding {
+pub enum Coding {
     Identity = 0,
     Gzip = 1,
     Brotli = 2,
 }
 
 impl Coding {
-    fn header(self) -> Option<HeaderValue> {
+    fn name(self) -> Option<&'static str> {
         match self {
             Coding::Identity => None,
-            Coding::Gzip => Some(HeaderValue::from_static("gzip")),
-            Coding::Brotli => Some(HeaderValue::from_static("br")),
+            Coding::Gzip => Some("gzip"),
+            Coding::Brotli => Some("br"),
         }
     }
+}
+
+/// What to answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub not_modified: bool,
+    pub coding: Coding,
+    /// Whether a body goes out (not for 304, not for HEAD).
+    pub with_body: bool,
 }
 
 impl Representation {
@@ -66,54 +100,109 @@ impl Representation {
             HeaderValue::from_str(&format!("\"{tag}{suffix}\""))
                 .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
         };
+        let bodies = [Bytes::from(body), Bytes::from(gzip), Bytes::from(brotli)];
+        // Only kept documents are sent by the fast path; one-off renders skip the memfds.
+        let files = match effort {
+            Effort::Best => [0, 1, 2].map(|i| memfd(&bodies[i])),
+            Effort::Fast => [None, None, None],
+        };
         Representation {
             content_type: HeaderValue::from_static(content_type),
             etags: [etag(""), etag("-gz"), etag("-br")],
-            bodies: [Bytes::from(body), Bytes::from(gzip), Bytes::from(brotli)],
-            last_modified: HeaderValue::from_str(
-                &modified.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
-            )
-            .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
+            bodies,
+            files,
+            last_modified: HeaderValue::from_str(&http_date(modified))
+                .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
             modified,
         }
     }
 
-    /// The response to `method` with `headers`: 304 when the client's copy is current, else
-    /// the best encoding the client accepts. `max_age` is the Cache-Control lifetime.
+    /// 304 when the client's copy is current, else the best encoding it accepts.
+    pub fn decide(&self, conditions: &Conditions<'_>) -> Decision {
+        let coding = negotiate(conditions.accept_encoding);
+        let not_modified = self.is_current(conditions);
+        Decision {
+            not_modified,
+            coding,
+            with_body: !not_modified && !conditions.head,
+        }
+    }
+
+    /// The hyper response to a request. `max_age` is the Cache-Control lifetime.
     pub fn respond(&self, method: &Method, headers: &HeaderMap, max_age: u64) -> Response {
-        let coding = negotiate(headers);
-        let mut response = if self.is_current(headers) {
+        let decision = self.decide(&Conditions::from_headers(method, headers));
+        let coding = decision.coding as usize;
+        let mut response = if decision.not_modified {
             let mut response = Response::new(Body::empty());
             *response.status_mut() = StatusCode::NOT_MODIFIED;
             response
         } else {
-            let body = &self.bodies[coding as usize];
             // HEAD gets the body too: the server drops it but keeps its Content-Length.
-            let _ = method;
-            let mut response = Response::new(Body::from(body.clone()));
-            let response_headers = response.headers_mut();
-            response_headers.insert(header::CONTENT_TYPE, self.content_type.clone());
-            response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
-            if let Some(encoding) = coding.header() {
-                response_headers.insert(header::CONTENT_ENCODING, encoding);
+            let mut response = Response::new(Body::from(self.bodies[coding].clone()));
+            let h = response.headers_mut();
+            h.insert(header::CONTENT_TYPE, self.content_type.clone());
+            h.insert(
+                header::CONTENT_LENGTH,
+                HeaderValue::from(self.bodies[coding].len()),
+            );
+            if let Some(name) = decision.coding.name() {
+                h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
             }
             response
         };
-        let response_headers = response.headers_mut();
-        response_headers.insert(header::ETAG, self.etags[coding as usize].clone());
-        response_headers.insert(header::LAST_MODIFIED, self.last_modified.clone());
-        response_headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-        response_headers.insert(header::CACHE_CONTROL, cache_control(max_age));
+        let h = response.headers_mut();
+        h.insert(header::ETAG, self.etags[coding].clone());
+        h.insert(header::LAST_MODIFIED, self.last_modified.clone());
+        h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        h.insert(header::CACHE_CONTROL, cache_control(max_age));
         response
+    }
+
+    /// The status line and headers of the answer, as raw HTTP/1.1 bytes, for the fast path.
+    /// `date` is the current HTTP date; `close` adds `Connection: close`.
+    pub fn write_head(
+        &self,
+        decision: &Decision,
+        max_age: u64,
+        date: &str,
+        close: bool,
+        out: &mut Vec<u8>,
+    ) {
+        let coding = decision.coding as usize;
+        if decision.not_modified {
+            out.extend_from_slice(b"HTTP/1.1 304 Not Modified\r\n");
+        } else {
+            out.extend_from_slice(b"HTTP/1.1 200 OK\r\ncontent-type: ");
+            out.extend_from_slice(self.content_type.as_bytes());
+            let _ = write!(out, "\r\ncontent-length: {}\r\n", self.bodies[coding].len());
+            if let Some(name) = decision.coding.name() {
+                let _ = write!(out, "content-encoding: {name}\r\n");
+            }
+        }
+        out.extend_from_slice(b"etag: ");
+        out.extend_from_slice(self.etags[coding].as_bytes());
+        out.extend_from_slice(b"\r\nlast-modified: ");
+        out.extend_from_slice(self.last_modified.as_bytes());
+        let _ = write!(
+            out,
+            "\r\nvary: Accept-Encoding\r\ncache-control: public, max-age={max_age}\r\ndate: {date}\r\n"
+        );
+        if close {
+            out.extend_from_slice(b"connection: close\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+
+    /// The body of `coding` as a file, when one could be made.
+    pub fn file(&self, coding: Coding) -> Option<(&OwnedFd, usize)> {
+        let i = coding as usize;
+        self.files[i].as_ref().map(|fd| (fd, self.bodies[i].len()))
     }
 
     /// If-None-Match (any of our encodings' tags, weak comparison) or, without it,
     /// If-Modified-Since at or after our Last-Modified.
-    fn is_current(&self, headers: &HeaderMap) -> bool {
-        if let Some(value) = headers.get(header::IF_NONE_MATCH) {
-            let Ok(value) = value.to_str() else {
-                return false;
-            };
+    fn is_current(&self, conditions: &Conditions<'_>) -> bool {
+        if let Some(value) = conditions.if_none_match {
             return value.split(',').map(str::trim).any(|candidate| {
                 let candidate = candidate.strip_prefix("W/").unwrap_or(candidate);
                 candidate == "*"
@@ -123,12 +212,30 @@ impl Representation {
                         .any(|tag| tag.as_bytes() == candidate.as_bytes())
             });
         }
-        headers
-            .get(header::IF_MODIFIED_SINCE)
-            .and_then(|v| v.to_str().ok())
+        conditions
+            .if_modified_since
             .and_then(|v| DateTime::parse_from_rfc2822(v).ok())
             .is_some_and(|since| since >= self.modified)
     }
+}
+
+/// An HTTP date (IMF-fixdate).
+pub fn http_date(time: DateTime<Utc>) -> String {
+    time.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// The body in an anonymous in-memory file, for `sendfile`. `None` if the kernel refuses
+/// (the hyper path then serves it from memory).
+fn memfd(body: &[u8]) -> Option<OwnedFd> {
+    let fd = rustix::fs::memfd_create("wardfeed-document", rustix::fs::MemfdFlags::CLOEXEC).ok()?;
+    let mut written = 0;
+    while written < body.len() {
+        match rustix::io::write(&fd, &body[written..]) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => written += n,
+        }
+    }
+    Some(fd)
 }
 
 fn cache_control(max_age: u64) -> HeaderValue {
@@ -137,18 +244,15 @@ fn cache_control(max_age: u64) -> HeaderValue {
 }
 
 /// The best encoding the client accepts: br, then gzip, then identity.
-fn negotiate(headers: &HeaderMap) -> Coding {
-    let Some(accept) = headers
-        .get(header::ACCEPT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-    else {
+fn negotiate(accept: Option<&str>) -> Coding {
+    let Some(accept) = accept else {
         return Coding::Identity;
     };
     let mut brotli = false;
     let mut gzip = false;
     for part in accept.split(',') {
         let mut pieces = part.split(';');
-        let name = pieces.next().unwrap_or("").trim().to_ascii_lowercase();
+        let name = pieces.next().unwrap_or("").trim();
         let refused = pieces.any(|p| {
             p.trim()
                 .strip_prefix("q=")
@@ -158,14 +262,13 @@ fn negotiate(headers: &HeaderMap) -> Coding {
         if refused {
             continue;
         }
-        match name.as_str() {
-            "br" => brotli = true,
-            "gzip" | "x-gzip" => gzip = true,
-            "*" => {
-                brotli = true;
-                gzip = true;
-            }
-            _ => {}
+        if name.eq_ignore_ascii_case("br") {
+            brotli = true;
+        } else if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+            gzip = true;
+        } else if name == "*" {
+            brotli = true;
+            gzip = true;
         }
     }
     if brotli {
@@ -228,23 +331,14 @@ mod tests {
 
     #[test]
     fn negotiates_br_then_gzip_then_identity() {
-        assert_eq!(
-            negotiate(&headers(&[("accept-encoding", "gzip, deflate, br")])),
-            Coding::Brotli
-        );
-        assert_eq!(
-            negotiate(&headers(&[("accept-encoding", "gzip;q=0.8, br;q=0")])),
-            Coding::Gzip
-        );
-        assert_eq!(
-            negotiate(&headers(&[("accept-encoding", "identity")])),
-            Coding::Identity
-        );
-        assert_eq!(negotiate(&HeaderMap::new()), Coding::Identity);
+        assert_eq!(negotiate(Some("gzip, deflate, br")), Coding::Brotli);
+        assert_eq!(negotiate(Some("gzip;q=0.8, br;q=0")), Coding::Gzip);
+        assert_eq!(negotiate(Some("identity")), Coding::Identity);
+        assert_eq!(negotiate(None), Coding::Identity);
     }
 
     #[test]
-    fn compressed_bodies_decode_to_the_identity_body() {
+    fn compressed_bodies_and_files_hold_the_identity_body() {
         let repr = repr();
         let mut gunzipped = Vec::new();
         flate2::read::GzDecoder::new(&repr.bodies[1][..])
@@ -255,6 +349,12 @@ mod tests {
         brotli::BrotliDecompress(&mut &repr.bodies[2][..], &mut unbrotli).unwrap();
         assert_eq!(unbrotli, repr.bodies[0]);
         assert!(repr.bodies[1].len() < repr.bodies[0].len());
+        let (fd, len) = repr.file(Coding::Gzip).expect("memfd");
+        let mut file = std::fs::File::from(fd.try_clone().unwrap());
+        let mut copy = Vec::new();
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(0)).unwrap();
+        file.read_to_end(&mut copy).unwrap();
+        assert_eq!((copy.len(), &copy[..]), (len, &repr.bodies[1][..]));
     }
 
     #[test]
@@ -317,5 +417,44 @@ mod tests {
             h[header::CONTENT_TYPE],
             "application/rss+xml; charset=utf-8"
         );
+    }
+
+    #[test]
+    fn raw_heads_match_the_hyper_answer() {
+        let repr = repr();
+        let conditions = Conditions {
+            accept_encoding: Some("br"),
+            ..Conditions::default()
+        };
+        let decision = repr.decide(&conditions);
+        let mut head = Vec::new();
+        repr.write_head(
+            &decision,
+            120,
+            "Sun, 22 Nov 2026 20:00:00 GMT",
+            false,
+            &mut head,
+        );
+        let text = String::from_utf8(head).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+        assert!(text.contains(&format!("content-length: {}\r\n", repr.bodies[2].len())));
+        assert!(text.contains("content-encoding: br\r\n"));
+        assert!(text.contains("cache-control: public, max-age=120\r\n"));
+        assert!(text.ends_with("\r\n\r\n"));
+        let etag = repr.etags[2].to_str().unwrap();
+        let conditions = Conditions {
+            accept_encoding: Some("br"),
+            if_none_match: Some(etag),
+            ..Conditions::default()
+        };
+        let decision = repr.decide(&conditions);
+        assert!(decision.not_modified && !decision.with_body);
+        let mut head = Vec::new();
+        repr.write_head(&decision, 0, "x", true, &mut head);
+        let text = String::from_utf8(head).unwrap();
+        assert!(
+            text.starts_with("HTTP/1.1 304 Not Modified\r\n") && !text.contains("content-length")
+        );
+        assert!(text.contains("connection: close\r\n"));
     }
 }

@@ -7,6 +7,7 @@
 //! already-bound listener and a shutdown future, so tests serve on 127.0.0.1:0.
 
 mod documents;
+mod fast;
 mod http;
 
 use std::collections::HashMap;
@@ -386,15 +387,51 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish.
+/// Most connections served at once; beyond it a new connection is closed at once, so a
+/// flood of idle sockets cannot exhaust memory or file descriptors.
+pub const MAX_CONNECTIONS: usize = 20_000;
+
+/// Serves until `shutdown` resolves, then stops accepting, closes idle connections, and
+/// returns once in-flight requests are answered.
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let router = router(Arc::clone(&state));
+    let (stopping, stop_signal) = tokio::sync::watch::channel(false);
+    let connections = tokio_util::task::TaskTracker::new();
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                        // Full: closing is kinder than queueing without bound.
+                        drop(stream);
+                        continue;
+                    };
+                    let (state, router, stop) = (Arc::clone(&state), router.clone(), stop_signal.clone());
+                    connections.spawn(async move {
+                        fast::connection(stream, state, router, stop).await;
+                        drop(permit);
+                    });
+                }
+                Err(error) => {
+                    // Out of file descriptors and the like: say so, and do not spin.
+                    tracing::warn!(error = %error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    let _ = stopping.send(true);
+    connections.close();
+    connections.wait().await;
+    Ok(())
 }
 
 fn plain(status: StatusCode, message: &str) -> Response {
