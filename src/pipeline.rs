@@ -65,6 +65,16 @@ pub struct ListingReport {
     pub entries: usize,
 }
 
+impl ListingReport {
+    fn new(category: &str) -> ListingReport {
+        ListingReport {
+            category: category.to_owned(),
+            pages: 0,
+            entries: 0,
+        }
+    }
+}
+
 /// Everything one refresh of a source produced.
 #[derive(Debug, Clone)]
 pub struct SourceScrape {
@@ -193,11 +203,7 @@ async fn scrape_listing(
     first: &Url,
     drafts: &mut IndexMap<String, Draft>,
 ) -> ListingResult {
-    let mut report = ListingReport {
-        category: slug.to_owned(),
-        pages: 0,
-        entries: 0,
-    };
+    let mut report = ListingReport::new(slug);
     let mut seen_pages = vec![first.clone()];
     let mut next = Some(first.clone());
     while let Some(page_url) = next.take() {
@@ -262,11 +268,7 @@ async fn scrape_feed(
     url: &Url,
     drafts: &mut IndexMap<String, Draft>,
 ) -> ListingResult {
-    let mut report = ListingReport {
-        category: slug.to_owned(),
-        pages: 0,
-        entries: 0,
-    };
+    let mut report = ListingReport::new(slug);
     let fetched = match fetch_page(fetcher, source, url).await {
         Ok(fetched) => fetched,
         Err(error) => return Err((report, error.into())),

@@ -102,30 +102,12 @@ impl Store {
         let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut report = IngestReport::default();
         for batch in items.chunks(BATCH) {
-            let trees = (
-                &self.items,
-                &self.by_source,
-                &self.by_time,
-                &self.titles,
-                &self.story_of,
-                &self.stories,
-            );
-            let changes = unwrap_tx(trees.transaction(
-                |(items, by_source, by_time, titles, story_of, stories)| {
-                    let tx = Tx {
-                        items,
-                        by_source,
-                        by_time,
-                        titles,
-                        story_of,
-                        stories,
-                    };
-                    batch
-                        .iter()
-                        .map(|item| upsert(&tx, source, item, now))
-                        .collect::<TxResult<Vec<_>>>()
-                },
-            ))?;
+            let changes = self.transaction(|tx| {
+                batch
+                    .iter()
+                    .map(|item| upsert(tx, source, item, now))
+                    .collect::<TxResult<Vec<_>>>()
+            })?;
             for change in changes {
                 report.add(change.0, change.1);
             }
@@ -176,36 +158,45 @@ impl Store {
             }
         }
         for batch in doomed.chunks(BATCH) {
-            let trees = (
-                &self.items,
-                &self.by_source,
-                &self.by_time,
-                &self.titles,
-                &self.story_of,
-                &self.stories,
-            );
-            unwrap_tx(trees.transaction(
-                |(items, by_source, by_time, titles, story_of, stories)| {
-                    let tx = Tx {
-                        items,
-                        by_source,
-                        by_time,
-                        titles,
-                        story_of,
-                        stories,
-                    };
-                    for stored in batch {
-                        remove(&tx, stored)?;
-                    }
-                    Ok(())
-                },
-            ))?;
+            self.transaction(|tx| {
+                for stored in batch {
+                    remove(tx, stored)?;
+                }
+                Ok(())
+            })?;
         }
         if !doomed.is_empty() {
             self.db.flush()?;
             self.bump_generation(source);
         }
         Ok(doomed.len())
+    }
+}
+
+impl Store {
+    /// Runs `work` as one sled transaction over the item trees. sled may run it more than once
+    /// (on conflict), so it must only touch the transaction.
+    fn transaction<T>(&self, work: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<T, StoreError> {
+        let trees = (
+            &self.items,
+            &self.by_source,
+            &self.by_time,
+            &self.titles,
+            &self.story_of,
+            &self.stories,
+        );
+        unwrap_tx(
+            trees.transaction(|(items, by_source, by_time, titles, story_of, stories)| {
+                work(&Tx {
+                    items,
+                    by_source,
+                    by_time,
+                    titles,
+                    story_of,
+                    stories,
+                })
+            }),
+        )
     }
 }
 
