@@ -60,3 +60,27 @@ impl Clock for ManualClock {
         *self.now.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
+
+/// Wall time that advances with tokio's clock: under `tokio::time::pause()` it moves only
+/// when tests advance time, so schedules can be tested without waiting.
+#[derive(Debug, Clone, Copy)]
+pub struct TokioClock {
+    start_wall: DateTime<Utc>,
+    start: tokio::time::Instant,
+}
+
+impl TokioClock {
+    pub fn starting_at(start_wall: DateTime<Utc>) -> TokioClock {
+        TokioClock {
+            start_wall,
+            start: tokio::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        let elapsed = tokio::time::Instant::now() - self.start;
+        self.start_wall + Duration::from_std(elapsed).unwrap_or_else(|_| Duration::zero())
+    }
+}

@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod daemon;
 pub mod demo;
 pub mod extract;
 pub mod fetch;
@@ -17,5 +18,6 @@ pub mod pipeline;
 pub mod portal;
 pub mod render;
 pub mod sanitize;
+pub mod schedule;
 pub mod serve;
 pub mod store;

@@ -14,7 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
+    init_tracing(cli.log_format());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -30,14 +30,14 @@ fn main() -> ExitCode {
 
 /// Logs go to stderr: plain text without colours unless stderr is a terminal (the journal
 /// stores escape codes verbatim), or JSON lines; `RUST_LOG` overrides the default level.
-fn init_tracing(format: Option<LogFormatArg>) {
+fn init_tracing(format: LogFormatArg) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
     match format {
-        Some(LogFormatArg::Json) => builder.json().init(),
-        _ => builder.init(),
+        LogFormatArg::Json => builder.json().init(),
+        LogFormatArg::Text => builder.init(),
     }
 }

@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::config::{CategoryKind, Source};
 use crate::extract::{self, ExtractError, FieldWarning};
-use crate::fetch::{FetchError, Fetched, Fetcher};
+use crate::fetch::{Crawler, FetchError, Fetched};
 use crate::ingest::{self, IngestError};
 use crate::model::{ErrorKind, Item, ItemWarning, SourceId};
 use crate::normalize::{canonical_url, fold_case};
@@ -46,6 +46,16 @@ impl StageError {
             },
             StageError::Extract(ExtractError::ContainerNotFound { .. }) => ErrorKind::LayoutChanged,
             StageError::Ingest(_) => ErrorKind::FeedParse,
+        }
+    }
+}
+
+impl StageError {
+    /// How long the server asked us to stay away, if it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            StageError::Fetch(error) => error.retry_after(),
+            _ => None,
         }
     }
 }
@@ -141,17 +151,17 @@ impl Draft {
 }
 
 /// Fetches and extracts every category of `source` once, and the article page of each item.
-pub async fn scrape_source(fetcher: &Fetcher, source: &Source) -> SourceScrape {
+pub async fn scrape_source(crawler: &Crawler, source: &Source) -> SourceScrape {
     let mut drafts: IndexMap<String, Draft> = IndexMap::new();
     let mut failures = Vec::new();
     let mut listings = Vec::new();
     for category in &source.categories {
         let result = match &category.kind {
             CategoryKind::Listing(first) => {
-                scrape_listing(fetcher, source, &category.slug, first, &mut drafts).await
+                scrape_listing(crawler, source, &category.slug, first, &mut drafts).await
             }
             CategoryKind::Feed(url) => {
-                scrape_feed(fetcher, source, &category.slug, url, &mut drafts).await
+                scrape_feed(crawler, source, &category.slug, url, &mut drafts).await
             }
         };
         match result {
@@ -170,7 +180,7 @@ pub async fn scrape_source(fetcher: &Fetcher, source: &Source) -> SourceScrape {
     let mut items = Vec::with_capacity(drafts.len());
     let mut warnings = Vec::new();
     for (_, draft) in drafts {
-        let (item, item_warnings) = finish_item(fetcher, source, draft).await;
+        let (item, item_warnings) = finish_item(crawler, source, draft).await;
         warnings.extend(item_warnings);
         items.push(item);
     }
@@ -190,14 +200,14 @@ pub async fn scrape_source(fetcher: &Fetcher, source: &Source) -> SourceScrape {
 
 type ListingResult = Result<ListingReport, (ListingReport, StageError)>;
 
-async fn fetch_page(fetcher: &Fetcher, source: &Source, url: &Url) -> Result<Fetched, FetchError> {
-    fetcher.get(url, Some(source.timeout), None).await
+async fn fetch_page(crawler: &Crawler, source: &Source, url: &Url) -> Result<Fetched, FetchError> {
+    crawler.get(source, url).await
 }
 
 /// Walks a listing's pages: next-page links (or the page parameter) until there is none,
 /// a page repeats, a page adds nothing new, or `max_pages` is reached.
 async fn scrape_listing(
-    fetcher: &Fetcher,
+    crawler: &Crawler,
     source: &Source,
     slug: &str,
     first: &Url,
@@ -207,7 +217,7 @@ async fn scrape_listing(
     let mut seen_pages = vec![first.clone()];
     let mut next = Some(first.clone());
     while let Some(page_url) = next.take() {
-        let fetched = match fetch_page(fetcher, source, &page_url).await {
+        let fetched = match fetch_page(crawler, source, &page_url).await {
             Ok(fetched) => fetched,
             // Counting pages up by parameter, a missing page is the end of the listing.
             Err(error)
@@ -262,14 +272,14 @@ async fn scrape_listing(
 }
 
 async fn scrape_feed(
-    fetcher: &Fetcher,
+    crawler: &Crawler,
     source: &Source,
     slug: &str,
     url: &Url,
     drafts: &mut IndexMap<String, Draft>,
 ) -> ListingResult {
     let mut report = ListingReport::new(slug);
-    let fetched = match fetch_page(fetcher, source, url).await {
+    let fetched = match fetch_page(crawler, source, url).await {
         Ok(fetched) => fetched,
         Err(error) => return Err((report, error.into())),
     };
@@ -323,7 +333,7 @@ fn merge(drafts: &mut IndexMap<String, Draft>, draft: Draft) -> bool {
 
 /// Fetches the article page (when configured) and turns the draft into an item.
 async fn finish_item(
-    fetcher: &Fetcher,
+    crawler: &Crawler,
     source: &Source,
     mut draft: Draft,
 ) -> (Item, Vec<ItemWarning>) {
@@ -334,7 +344,7 @@ async fn finish_item(
         .take()
         .map(|html| sanitize::article_html(&html, draft.link.as_ref().unwrap_or(&source.base)));
     if let (true, Some(link)) = (source.fetch_articles, draft.link.clone()) {
-        match fetch_page(fetcher, source, &link).await {
+        match fetch_page(crawler, source, &link).await {
             Ok(fetched) => {
                 article_status = Some(fetched.status);
                 let html = fetched.text(source.charset);
@@ -429,13 +439,13 @@ pub struct Refresh {
 /// retention policy, record the source's health. A failing listing is recorded, never fatal;
 /// only a store failure is an error.
 pub async fn refresh(
-    fetcher: &Fetcher,
+    crawler: &Crawler,
     store: &Arc<Store>,
     source: &Arc<crate::config::Source>,
     now: DateTime<FixedOffset>,
 ) -> Result<Refresh, StoreError> {
     let started = Instant::now();
-    let scrape = scrape_source(fetcher, source).await;
+    let scrape = scrape_source(crawler, source).await;
     let outcome = RunOutcome {
         listings: source.categories.len(),
         failures: scrape

@@ -85,8 +85,10 @@ async fn check_accepts_the_example_and_names_a_missing_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scrape_prints_every_item_and_flags_the_failing_source() {
     let server = serve("s1").await;
+    let dir = tempfile::tempdir().unwrap();
     let output = wardfeed()
-        .args(["scrape", "--config", "config/fixtures.toml", "--json"])
+        .args(["scrape", "--json", "--config"])
+        .arg(quick_config_file(dir.path()))
         .env("FIXTURES_BASE", server.base_url())
         .output()
         .await
@@ -184,13 +186,9 @@ async fn scrape_once_stores_and_items_prints_the_ledger() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     let output = wardfeed()
-        .args([
-            "scrape",
-            "--config",
-            "config/fixtures.toml",
-            "--once",
-            "--store",
-        ])
+        .args(["scrape", "--once", "--config"])
+        .arg(quick_config_file(dir.path()))
+        .arg("--store")
         .arg(&store)
         .env("FIXTURES_BASE", server.base_url())
         .output()

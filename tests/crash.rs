@@ -39,19 +39,16 @@ struct Cycle {
 /// Runs one cycle; kills it after `kill_after` unless it ends first.
 async fn run_cycle(
     server: &PortalServer,
+    config: &std::path::Path,
     store: &std::path::Path,
     kill_after: Option<Duration>,
 ) -> Cycle {
     let started = tokio::time::Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_wardfeed"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "scrape",
-            "--config",
-            "config/fixtures.toml",
-            "--once",
-            "--store",
-        ])
+        .args(["scrape", "--once", "--config"])
+        .arg(config)
+        .arg("--store")
         .arg(store)
         .env("FIXTURES_BASE", server.base_url())
         .env("RUST_LOG", "info")
@@ -159,7 +156,9 @@ async fn sigkill_at_any_point_loses_and_doubles_nothing() {
     // An undisturbed cycle on a scratch store tells when, on this machine, the ingests
     // happen; kill points then spread over the whole cycle with most inside that window.
     let probe_dir = tempfile::tempdir().unwrap();
-    let probe = run_cycle(&server, probe_dir.path(), None).await;
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = quick_config_file(config_dir.path());
+    let probe = run_cycle(&server, &config, probe_dir.path(), None).await;
     let first_ingest = probe.report_times[0].as_millis() as u64;
     let last_ingest = probe.report_times[probe.report_times.len() - 1].as_millis() as u64;
     let window_start = first_ingest * 9 / 10;
@@ -178,7 +177,7 @@ async fn sigkill_at_any_point_loses_and_doubles_nothing() {
         } else {
             window_start + random.next() % window
         };
-        let cycle = run_cycle(&server, dir.path(), Some(Duration::from_millis(kill_ms))).await;
+        let cycle = run_cycle(&server, &config, dir.path(), Some(Duration::from_millis(kill_ms))).await;
         if cycle.killed && !cycle.reported.is_empty() && cycle.reported.len() < SITES.len() {
             killed_mid_cycle += 1;
         }
@@ -195,7 +194,7 @@ async fn sigkill_at_any_point_loses_and_doubles_nothing() {
 
     // A clean cycle after all that: the ledger is whole and a further cycle changes nothing.
     server.switch(common::snapshot("s2"));
-    let cycle = run_cycle(&server, dir.path(), None).await;
+    let cycle = run_cycle(&server, &config, dir.path(), None).await;
     assert!(!cycle.killed);
     assert_eq!(cycle.reported.len(), SITES.len());
     let count = check_ledger(&server, dir.path(), "s2", &cycle.reported);

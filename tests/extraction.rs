@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use wardfeed::extract::html_text;
-use wardfeed::fetch::{FailureKind, Fetcher};
+use wardfeed::fetch::{Crawler, FailureKind};
 use wardfeed::model::Item;
 use wardfeed::pipeline::{self, SourceScrape, StageError};
 use wardfeed::portal::PortalServer;
@@ -184,8 +184,8 @@ async fn a_short_timeout_fails_the_slow_listing_only() {
     let mut bode = (**config.source("bode").unwrap()).clone();
     bode.timeout = Duration::from_secs(2);
     let bode = Arc::new(bode);
-    let fetcher = Fetcher::new(&config.fetch).unwrap();
-    let scrape = pipeline::scrape_source(&fetcher, &bode).await;
+    let crawler = Crawler::new(&config.fetch).unwrap();
+    let scrape = pipeline::scrape_source(&crawler, &bode).await;
 
     assert_eq!(
         scrape.failures.len(),
@@ -222,9 +222,9 @@ async fn a_short_timeout_fails_the_slow_listing_only() {
 async fn scraping_is_deterministic() {
     let server = serve("s1").await;
     let config = fixture_config(&server);
-    let fetcher = Fetcher::new(&config.fetch).unwrap();
+    let crawler = Crawler::new(&config.fetch).unwrap();
     let source = config.source("phucdong").unwrap();
-    let first = pipeline::scrape_source(&fetcher, source).await;
-    let second = pipeline::scrape_source(&fetcher, source).await;
+    let first = pipeline::scrape_source(&crawler, source).await;
+    let second = pipeline::scrape_source(&crawler, source).await;
     assert_eq!(first.items, second.items);
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, FixedOffset};
 use common::*;
 use serde::Deserialize;
 use wardfeed::config::Config;
-use wardfeed::fetch::Fetcher;
+use wardfeed::fetch::Crawler;
 use wardfeed::model::ItemKey;
 use wardfeed::pipeline::{self, Refresh};
 use wardfeed::portal::PortalServer;
@@ -50,12 +50,12 @@ async fn refresh_all(
     store: &Arc<Store>,
     now: DateTime<FixedOffset>,
 ) -> BTreeMap<String, Refresh> {
-    let fetcher = Fetcher::new(&config.fetch).unwrap();
+    let crawler = Crawler::new(&config.fetch).unwrap();
     let refreshes = futures_util::future::join_all(
         config
             .sources
             .iter()
-            .map(|source| pipeline::refresh(&fetcher, store, source, now)),
+            .map(|source| pipeline::refresh(&crawler, store, source, now)),
     )
     .await;
     refreshes
@@ -301,12 +301,12 @@ async fn an_article_that_turns_404_keeps_its_item_and_body() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
     let bode = Arc::clone(config.source("bode").unwrap());
-    let fetcher = Fetcher::new(&config.fetch).unwrap();
-    pipeline::refresh(&fetcher, &store, &bode, snapshot_time("s1"))
+    let crawler = Crawler::new(&config.fetch).unwrap();
+    pipeline::refresh(&crawler, &store, &bode, snapshot_time("s1"))
         .await
         .unwrap();
     server.switch(snapshot("s2"));
-    pipeline::refresh(&fetcher, &store, &bode, snapshot_time("s2"))
+    pipeline::refresh(&crawler, &store, &bode, snapshot_time("s2"))
         .await
         .unwrap();
 

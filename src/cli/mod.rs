@@ -2,6 +2,7 @@
 //! sets up logging and calls `run`.
 
 mod ledger;
+mod probe;
 mod scrape;
 mod serve;
 
@@ -87,6 +88,23 @@ pub enum Command {
         #[arg(long)]
         store: Option<PathBuf>,
     },
+    /// Fetch a source once (or a page, with a template) and show every extracted item with
+    /// its warnings: for writing selectors for a new ward. Stores nothing.
+    Probe {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The configured source to probe.
+        #[arg(long, conflicts_with_all = ["template", "url"])]
+        source: Option<String>,
+        /// Read URL as a listing page with this template's rules.
+        #[arg(long, requires = "url")]
+        template: Option<String>,
+        /// The listing page to probe with --template.
+        url: Option<url::Url>,
+        /// How many article pages to fetch and show.
+        #[arg(long, default_value_t = 3)]
+        articles: usize,
+    },
     /// Serve a bundled demo portal on loopback and run wardfeed against it: works offline.
     Demo {
         /// Address to listen on (default: a free port on 127.0.0.1).
@@ -100,6 +118,29 @@ pub enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+}
+
+impl Cli {
+    /// The log format to start with: `--log-format`, else the configuration's `[log] format`
+    /// (read leniently: a broken file is reported properly once the command loads it).
+    pub fn log_format(&self) -> LogFormatArg {
+        if let Some(format) = self.log_format {
+            return format;
+        }
+        let path = match &self.command {
+            Command::Check { config } | Command::Scrape { config, .. } | Command::Items { config, .. } => Some(config),
+            Command::Run { config, .. } | Command::Probe { config, .. } => Some(config),
+            Command::Demo { config, .. } => config.as_ref(),
+        };
+        let configured = path
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|text| text.parse::<toml::Table>().ok())
+            .and_then(|table| table.get("log")?.get("format")?.as_str().map(str::to_owned));
+        match configured.as_deref() {
+            Some("json") => LogFormatArg::Json,
+            _ => LogFormatArg::Text,
+        }
+    }
 }
 
 /// Exit statuses: 0 success, 1 some source failed (partial results were still produced),
@@ -130,6 +171,23 @@ pub async fn run(cli: Cli) -> ExitCode {
             listen,
             store,
         } => serve::run(&config, listen, store.as_deref()).await,
+        Command::Probe {
+            config,
+            source,
+            template,
+            url,
+            articles,
+        } => {
+            let target = match (source, template, url) {
+                (Some(id), _, _) => Some(probe::Target::Source(id)),
+                (None, Some(template), Some(url)) => Some(probe::Target::Page { template, url }),
+                _ => None,
+            };
+            match target {
+                Some(target) => probe::probe(&config, target, articles).await,
+                None => Err(Failure::config("probe: give --source ID, or --template NAME and a URL")),
+            }
+        }
         Command::Demo {
             listen,
             store,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::{CommandResult, EXIT_PARTIAL, Failure, ItemJson, load_config, open_store, write_json};
 use crate::clock::Clock;
 use crate::config::{Config, Source};
-use crate::fetch::Fetcher;
+use crate::fetch::Crawler;
 use crate::model::Item;
 use crate::normalize::date::in_zone;
 use crate::pipeline::{self, SourceScrape};
@@ -44,12 +44,14 @@ pub(super) async fn scrape(
 ) -> CommandResult {
     let config = load_config(path)?;
     let sources = select_sources(&config, only)?;
-    let fetcher = Fetcher::new(&config.fetch).map_err(Failure::runtime)?;
+    let crawler = Crawler::new(&config.fetch).map_err(Failure::runtime)?;
     let scrapes = if once {
         let store = Arc::new(open_store(&config, store_dir)?);
-        refresh_all(&fetcher, &store, &sources, &crate::clock::SystemClock).await?
+        // Revalidate with what earlier cycles kept: unchanged pages come back as 304s.
+        let crawler = crawler.with_page_cache(Arc::clone(&store));
+        refresh_all(&crawler, &store, &sources, &crate::clock::SystemClock).await?
     } else {
-        futures_util::future::join_all(sources.iter().map(|s| pipeline::scrape_source(&fetcher, s)))
+        futures_util::future::join_all(sources.iter().map(|s| pipeline::scrape_source(&crawler, s)))
             .await
     };
     let any_failed = report_problems(&scrapes);
@@ -71,15 +73,15 @@ pub(super) async fn scrape(
 }
 
 /// One full cycle over `sources`, concurrently; fails only if the store does.
-pub(super) async fn refresh_all(
-    fetcher: &Fetcher,
+async fn refresh_all(
+    crawler: &Crawler,
     store: &Arc<Store>,
     sources: &[Arc<Source>],
     clock: &dyn Clock,
 ) -> Result<Vec<SourceScrape>, Failure> {
     let refreshes = futures_util::future::join_all(sources.iter().map(|source| {
         let now = in_zone(clock.now(), source.timezone);
-        pipeline::refresh(fetcher, store, source, now)
+        pipeline::refresh(crawler, store, source, now)
     }))
     .await;
     refreshes

@@ -42,6 +42,7 @@ pub struct DefaultsFile {
     pub quiet_after_days: Option<u32>,
     pub min_host_interval_ms: Option<u64>,
     pub retries: Option<u32>,
+    pub max_crawl_delay_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -39,6 +39,7 @@ pub const DEFAULT_MAX_PAGES: u32 = 10;
 pub const DEFAULT_JITTER_SECS: u64 = 30;
 pub const DEFAULT_MIN_HOST_INTERVAL_MS: u64 = 1000;
 pub const DEFAULT_RETRIES: u32 = 2;
+pub const DEFAULT_MAX_CRAWL_DELAY_SECS: u64 = 30;
 pub const DEFAULT_QUIET_AFTER_DAYS: u32 = 14;
 pub const DEFAULT_DROP_QUERY_PARAMS: &[&str] = &["utm_*", "fbclid", "gclid", "zarsrc"];
 pub const DEFAULT_STORE_PATH: &str = "/var/lib/wardfeed";
@@ -77,6 +78,8 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
+    /// Compiled templates by name (for probing a page with a template).
+    pub templates: indexmap::IndexMap<String, SiteRules>,
     pub fetch: FetchSettings,
     pub store: StoreSettings,
     pub server: ServerSettings,
@@ -97,6 +100,8 @@ pub struct FetchSettings {
     pub retries: u32,
     /// Upper bound of the random delay added to each scheduled run.
     pub jitter: Duration,
+    /// The longest robots.txt Crawl-delay honoured; a site asking more gets this.
+    pub max_crawl_delay: Duration,
 }
 
 impl Default for FetchSettings {
@@ -110,6 +115,7 @@ impl Default for FetchSettings {
             min_host_interval: Duration::from_millis(DEFAULT_MIN_HOST_INTERVAL_MS),
             retries: DEFAULT_RETRIES,
             jitter: Duration::from_secs(DEFAULT_JITTER_SECS),
+            max_crawl_delay: Duration::from_secs(DEFAULT_MAX_CRAWL_DELAY_SECS),
         }
     }
 }
@@ -190,6 +196,43 @@ pub enum CategoryKind {
 impl Config {
     pub fn source(&self, id: &str) -> Option<&Arc<Source>> {
         self.sources.iter().find(|s| s.id.as_str() == id)
+    }
+
+    /// A throwaway source that reads `url` as a listing page with template `name`'s rules:
+    /// for trying a template on a new ward's page before writing a source for it.
+    pub fn probe_source(&self, name: &str, url: &Url) -> Result<Source, String> {
+        let rules = self.templates.get(name).ok_or_else(|| {
+            let known: Vec<&str> = self.templates.keys().map(String::as_str).collect();
+            format!("no template {name:?} (defined: {})", known.join(", "))
+        })?;
+        let mut base = url.clone();
+        base.set_path("");
+        base.set_query(None);
+        base.set_fragment(None);
+        Ok(Source {
+            id: SourceId::parse("probe").map_err(|e| e.to_string())?,
+            name: format!("probe of {url}"),
+            group: "probe".to_owned(),
+            home: base.clone(),
+            base,
+            enabled: true,
+            charset: None,
+            timezone: chrono_tz::Asia::Ho_Chi_Minh,
+            schedule: parse_schedule(DEFAULT_SCHEDULE)?,
+            timeout: self.fetch.timeout,
+            fetch_articles: rules.article.body.is_some(),
+            max_pages: 1,
+            query_filter: QueryFilter::new(DEFAULT_DROP_QUERY_PARAMS),
+            quiet_after_days: DEFAULT_QUIET_AFTER_DAYS,
+            ignore_robots: false,
+            retention: Retention::default(),
+            rules: rules.clone(),
+            categories: vec![Category {
+                slug: "probe".to_owned(),
+                label: "probe".to_owned(),
+                kind: CategoryKind::Listing(url.clone()),
+            }],
+        })
     }
 }
 

@@ -102,6 +102,11 @@ impl Context<'_> {
             ),
             retries: defaults.retries.unwrap_or(DEFAULT_RETRIES),
             jitter: Duration::from_secs(defaults.jitter_secs.unwrap_or(DEFAULT_JITTER_SECS)),
+            max_crawl_delay: Duration::from_secs(
+                defaults
+                    .max_crawl_delay_secs
+                    .unwrap_or(DEFAULT_MAX_CRAWL_DELAY_SECS),
+            ),
         };
         for (key, zero) in [
             ("timeout_secs", fetch.timeout.is_zero()),
@@ -212,6 +217,10 @@ impl Context<'_> {
         };
         Ok(Config {
             path: PathBuf::new(),
+            templates: templates
+                .iter()
+                .map(|(name, t)| (name.clone(), t.rules.clone()))
+                .collect(),
             fetch,
             store: StoreSettings {
                 cache_bytes: raw

@@ -1,6 +1,8 @@
 //! Fetching pages: one HTTP client with timeouts, a body-size cap, a redirect limit, compressed
 //! transfer, conditional requests, and charset detection for the bytes that come back.
 
+pub mod polite;
+
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -9,6 +11,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::Url;
 
 use crate::config::FetchSettings;
+pub use polite::Crawler;
 
 /// What a page was fetched with, to ask next time whether it changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

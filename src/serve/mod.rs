@@ -122,6 +122,7 @@ pub struct AppState {
     render_locks: Mutex<HashMap<Document, Arc<tokio::sync::Mutex<()>>>>,
     /// When each source is next scheduled to refresh, as the scheduler publishes it.
     next_runs: Mutex<HashMap<SourceId, DateTime<Utc>>>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -144,7 +145,18 @@ impl AppState {
             rendered: Mutex::new(HashMap::new()),
             render_locks: Mutex::new(HashMap::new()),
             next_runs: Mutex::new(HashMap::new()),
+            metrics: Arc::new(crate::metrics::Metrics::new()),
         }
+    }
+
+    /// Counts requests (and serves `/metrics`) from the daemon's registry.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> AppState {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.metrics
     }
 
     pub fn config(&self) -> Arc<Config> {
@@ -380,11 +392,43 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/", get(document))
         .route("/opml", get(document))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
         .route("/feeds/{file}", get(document))
         .route("/feeds/group/{file}", get(document))
         .route("/feeds/{source}/{file}", get(document))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), count_request))
         .with_state(state)
+}
+
+/// The metrics route label of a path: a fixed vocabulary, whatever clients send.
+pub fn route_label(path: &str) -> &'static str {
+    match path {
+        "/" => "dashboard",
+        "/opml" => "opml",
+        "/healthz" => "healthz",
+        "/metrics" => "metrics",
+        p if p.starts_with("/feeds/") => "feed",
+        _ => "other",
+    }
+}
+
+async fn count_request(State(state): State<Arc<AppState>>, request: Request, next: axum::middleware::Next) -> Response {
+    let route = route_label(request.uri().path());
+    let response = next.run(request).await;
+    state.metrics.record_http(route, response.status().as_u16());
+    response
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        state.metrics.render(),
+    )
+        .into_response()
 }
 
 /// Most connections served at once; beyond it a new connection is closed at once, so a

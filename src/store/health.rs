@@ -1,10 +1,10 @@
-//! Per-source health, the incident log of health changes, and per-URL fetch validators.
+//! Per-source health, the incident log of health changes, and per-URL cached pages with
+//! their validators (for conditional requests).
 
 use chrono::{DateTime, FixedOffset};
 
-use super::records::{HealthError, Incident, SourceHealth, decode, encode};
+use super::records::{CachedPage, HealthError, Incident, SourceHealth, decode, encode};
 use super::{Store, StoreError};
-use crate::fetch::Validators;
 use crate::model::{SourceId, SourceStatus};
 
 /// How one refresh of a source went, as the pipeline reports it to the store.
@@ -34,15 +34,18 @@ impl RunOutcome {
 }
 
 impl Store {
-    pub fn validators(&self, url: &str) -> Result<Option<Validators>, StoreError> {
-        self.validators.get(url)?.map(|b| decode(&b)).transpose()
+    /// The last answer with validators stored for `url`: what a 304 stands for.
+    pub fn page(&self, url: &str) -> Result<Option<CachedPage>, StoreError> {
+        self.pages.get(url)?.map(|b| decode(&b)).transpose()
     }
 
-    pub fn set_validators(&self, url: &str, validators: &Validators) -> Result<(), StoreError> {
-        if validators.is_empty() {
-            self.validators.remove(url)?;
+    /// Keeps a page's validators and body for the next conditional request; a page without
+    /// validators cannot be revalidated, so nothing (or nothing more) is kept for it.
+    pub fn set_page(&self, url: &str, page: &CachedPage) -> Result<(), StoreError> {
+        if page.validators.is_empty() {
+            self.pages.remove(url)?;
         } else {
-            self.validators.insert(url, encode(validators)?)?;
+            self.pages.insert(url, encode(page)?)?;
         }
         Ok(())
     }

@@ -6,7 +6,7 @@
 //! - `by_time`: sort time + key → (): every item, newest last
 //! - `titles`: story title key → [`TitleMembers`]: the items a story could gather
 //! - `story_of`: item key → story id; `stories`: story id → [`StoryRecord`]
-//! - `validators`: URL → ETag / Last-Modified of the last fetch
+//! - `pages`: URL → the last answer with ETag / Last-Modified, for conditional requests
 //! - `health`: source → [`SourceHealth`]; `incidents`: id → [`Incident`]
 //! - `meta`: schema version
 //!
@@ -68,7 +68,7 @@ pub struct Store {
     titles: Tree,
     story_of: Tree,
     stories: Tree,
-    validators: Tree,
+    pages: Tree,
     health: Tree,
     incidents: Tree,
     /// One writer at a time: sled would retry conflicting transactions, but ingests are short
@@ -169,7 +169,7 @@ impl Store {
             titles: db.open_tree("titles")?,
             story_of: db.open_tree("story_of")?,
             stories: db.open_tree("stories")?,
-            validators: db.open_tree("validators")?,
+            pages: db.open_tree("pages")?,
             health: db.open_tree("health")?,
             incidents: db.open_tree("incidents")?,
             db,

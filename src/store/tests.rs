@@ -3,6 +3,7 @@
 use chrono::{DateTime, Duration, FixedOffset, TimeZone};
 
 use super::*;
+use crate::store::records::CachedPage;
 use crate::config::Retention;
 use crate::model::{ErrorKind, Item, SourceStatus};
 
@@ -357,13 +358,18 @@ fn health_changes_are_incidents() {
 }
 
 #[test]
-fn validators_round_trip() {
+fn cached_pages_round_trip_and_need_validators() {
     let (_dir, store) = open();
-    let validators = crate::fetch::Validators {
-        etag: Some("\"x\"".into()),
-        last_modified: None,
+    let page = CachedPage {
+        validators: crate::fetch::Validators { etag: Some("\"x\"".into()), last_modified: None },
+        final_url: "http://h/a".into(),
+        content_type: Some("text/html".into()),
+        body: b"<p>a</p>".to_vec(),
     };
-    store.set_validators("http://h/a", &validators).unwrap();
-    assert_eq!(store.validators("http://h/a").unwrap(), Some(validators));
-    assert_eq!(store.validators("http://h/b").unwrap(), None);
+    store.set_page("http://h/a", &page).unwrap();
+    assert_eq!(store.page("http://h/a").unwrap(), Some(page.clone()));
+    assert_eq!(store.page("http://h/b").unwrap(), None);
+    let unvalidated = CachedPage { validators: crate::fetch::Validators::default(), ..page };
+    store.set_page("http://h/a", &unvalidated).unwrap();
+    assert_eq!(store.page("http://h/a").unwrap(), None, "nothing to revalidate with");
 }

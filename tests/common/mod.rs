@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use wardfeed::clock::{Clock, ManualClock};
 use wardfeed::config::{self, Config, Source};
-use wardfeed::fetch::Fetcher;
+use wardfeed::fetch::Crawler;
 use wardfeed::pipeline::{self, SourceScrape};
 use wardfeed::portal::{PortalServer, Snapshot};
 use wardfeed::serve::AppState;
@@ -31,8 +31,8 @@ pub async fn serve(name: &str) -> PortalServer {
         .expect("start fixture server")
 }
 
-/// `config/fixtures.toml` pointed at `server`.
-pub fn fixture_config(server: &PortalServer) -> Config {
+/// `config/fixtures.toml` pointed at `server`, as it is: robots.txt Crawl-delay honoured.
+pub fn polite_fixture_config(server: &PortalServer) -> Config {
     let base = server.base_url();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fixtures.toml");
     config::load(&path, &move |name| match name {
@@ -42,10 +42,18 @@ pub fn fixture_config(server: &PortalServer) -> Config {
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// `config/fixtures.toml` pointed at `server`, with Crawl-delays capped to nothing, for tests
+/// that are about what is extracted, not how politely (robots.txt rules still hold).
+pub fn fixture_config(server: &PortalServer) -> Config {
+    let mut config = polite_fixture_config(server);
+    config.fetch.max_crawl_delay = std::time::Duration::ZERO;
+    config
+}
+
 pub async fn scrape_all(config: &Config) -> Vec<SourceScrape> {
-    let fetcher = Fetcher::new(&config.fetch).expect("fetcher");
+    let crawler = Crawler::new(&config.fetch).expect("crawler");
     let sources: Vec<Arc<Source>> = config.sources.clone();
-    futures_util::future::join_all(sources.iter().map(|s| pipeline::scrape_source(&fetcher, s)))
+    futures_util::future::join_all(sources.iter().map(|s| pipeline::scrape_source(&crawler, s)))
         .await
 }
 
@@ -110,12 +118,12 @@ pub async fn refresh_all(
     store: &Arc<Store>,
     now: chrono::DateTime<chrono::FixedOffset>,
 ) {
-    let fetcher = Fetcher::new(&config.fetch).expect("fetcher");
+    let crawler = Crawler::new(&config.fetch).expect("crawler");
     for refresh in futures_util::future::join_all(
         config
             .sources
             .iter()
-            .map(|source| pipeline::refresh(&fetcher, store, source, now)),
+            .map(|source| pipeline::refresh(&crawler, store, source, now)),
     )
     .await
     {
@@ -213,4 +221,15 @@ pub fn feed_paths(config: &Config) -> Vec<(String, bool)> {
             ["rss", "atom", "json"].map(|ext| (format!("/feeds/{stem}.{ext}"), empty))
         })
         .collect()
+}
+
+/// `config/fixtures.toml` written to `dir` with Crawl-delays capped to nothing (for tests of
+/// the binary that are not about politeness); `${FIXTURES_BASE}` is left for the environment.
+pub fn quick_config_file(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fixtures.toml"))
+        .unwrap()
+        .replace("max_crawl_delay_secs = 30", "max_crawl_delay_secs = 0");
+    let path = dir.join("fixtures-quick.toml");
+    std::fs::write(&path, text).unwrap();
+    path
 }

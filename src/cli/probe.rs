@@ -1,0 +1,175 @@
+//! `wardfeed probe`: fetch a source (or a page with a template) once and show every extracted
+//! item with its warnings, to help an admin write selectors for a new ward.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use url::Url;
+
+use super::{CommandResult, Failure, load_config};
+use crate::config::{CategoryKind, Source};
+use crate::extract::{self, FieldWarning};
+use crate::fetch::Crawler;
+use crate::ingest;
+
+/// What to probe.
+pub(super) enum Target {
+    Source(String),
+    Page { template: String, url: Url },
+}
+
+pub(super) async fn probe(config_path: &std::path::Path, target: Target, articles: usize) -> CommandResult {
+    let config = load_config(config_path)?;
+    let source = match target {
+        Target::Source(id) => (**config
+            .source(&id)
+            .ok_or_else(|| Failure::config(format!("no source {id:?} in {}", config_path.display())))?)
+        .clone(),
+        Target::Page { template, url } => config.probe_source(&template, &url).map_err(Failure::config)?,
+    };
+    let crawler = Crawler::new(&config.fetch).map_err(Failure::runtime)?;
+    let mut out = String::new();
+    let mut problems = 0;
+    let _ = writeln!(out, "probe {} ({}), base {}", source.id, source.name, source.base);
+    let mut links = Vec::new();
+    for category in &source.categories {
+        match &category.kind {
+            CategoryKind::Listing(url) => {
+                problems += probe_listing(&crawler, &source, &category.slug, url, &mut links, &mut out).await;
+            }
+            CategoryKind::Feed(url) => {
+                problems += probe_feed(&crawler, &source, &category.slug, url, &mut links, &mut out).await;
+            }
+        }
+    }
+    if source.fetch_articles && articles > 0 {
+        let _ = writeln!(out, "\narticles (the first {articles}):");
+        for link in links.iter().take(articles) {
+            problems += probe_article(&crawler, &source, link, &mut out).await;
+        }
+    }
+    let _ = writeln!(out, "\n{problems} problem(s)");
+    print!("{out}");
+    Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_PARTIAL) })
+}
+
+fn warnings(warnings: &[FieldWarning], out: &mut String) -> usize {
+    for warning in warnings {
+        let _ = writeln!(out, "     warning: {}: {}", warning.field, warning.message);
+    }
+    warnings.len()
+}
+
+async fn probe_listing(crawler: &Crawler, source: &Source, slug: &str, url: &Url, links: &mut Vec<Url>, out: &mut String) -> usize {
+    let _ = write!(out, "\nlisting {slug}: GET {url} → ");
+    let fetched = match crawler.get(source, url).await {
+        Ok(fetched) => fetched,
+        Err(error) => {
+            let _ = writeln!(out, "failed\n   {error}");
+            return 1;
+        }
+    };
+    let html = fetched.text(source.charset);
+    let page = match extract::listing(&html, &fetched.url, &source.rules.listing, source.timezone) {
+        Ok(page) => page,
+        Err(error) => {
+            let _ = writeln!(out, "{}\n   {error}", fetched.status);
+            let _ = writeln!(out, "   hint: check `list` (and `item`) against the page's HTML");
+            return 1;
+        }
+    };
+    let _ = writeln!(
+        out,
+        "{}, {} items ({} elements without a link skipped), next page: {}",
+        fetched.status,
+        page.entries.len(),
+        page.skipped,
+        page.next.as_ref().map_or_else(|| "none".to_owned(), Url::to_string)
+    );
+    let mut problems = 0;
+    if page.entries.is_empty() {
+        let _ = writeln!(out, "   warning: no items (empty listing, or `item` matches nothing)");
+        problems += 1;
+    }
+    for (i, entry) in page.entries.iter().enumerate() {
+        let when = entry.published.map_or_else(|| "(no date)".to_owned(), |p| p.to_rfc3339());
+        let _ = writeln!(out, "  {:>2}. {when}  {}", i + 1, entry.title.as_deref().unwrap_or("(no title)"));
+        let _ = writeln!(out, "     link:    {}", entry.link);
+        if let Some(views) = entry.views {
+            let _ = writeln!(out, "     views:   {views}");
+        }
+        if let Some(image) = &entry.image {
+            let _ = writeln!(out, "     image:   {image}");
+        }
+        if let Some(summary) = &entry.summary {
+            let _ = writeln!(out, "     summary: {}", shorten(summary, 100));
+        }
+        problems += warnings(&entry.warnings, out);
+        links.push(entry.link.clone());
+    }
+    problems
+}
+
+async fn probe_feed(crawler: &Crawler, source: &Source, slug: &str, url: &Url, links: &mut Vec<Url>, out: &mut String) -> usize {
+    let _ = write!(out, "\nfeed {slug}: GET {url} → ");
+    let fetched = match crawler.get(source, url).await {
+        Ok(fetched) => fetched,
+        Err(error) => {
+            let _ = writeln!(out, "failed\n   {error}");
+            return 1;
+        }
+    };
+    match ingest::parse_feed(&fetched.body, &fetched.url, source.timezone) {
+        Ok(entries) => {
+            let _ = writeln!(out, "{}, {} entries", fetched.status, entries.len());
+            for (i, entry) in entries.iter().enumerate() {
+                let when = entry.published.map_or_else(|| "(no date)".to_owned(), |p| p.to_rfc3339());
+                let _ = writeln!(out, "  {:>2}. {when}  {}", i + 1, entry.title.as_deref().unwrap_or("(no title)"));
+                if let Some(link) = &entry.link {
+                    let _ = writeln!(out, "     link:    {link}");
+                    links.push(link.clone());
+                }
+            }
+            0
+        }
+        Err(error) => {
+            let _ = writeln!(out, "{}\n   {error}", fetched.status);
+            1
+        }
+    }
+}
+
+async fn probe_article(crawler: &Crawler, source: &Source, url: &Url, out: &mut String) -> usize {
+    let _ = write!(out, "  GET {url} → ");
+    let fetched = match crawler.get(source, url).await {
+        Ok(fetched) => fetched,
+        Err(error) => {
+            let _ = writeln!(out, "failed\n     {error}");
+            return 1;
+        }
+    };
+    let html = fetched.text(source.charset);
+    let article = extract::article(&html, &fetched.url, &source.rules.article, source.timezone);
+    let _ = writeln!(out, "{}", fetched.status);
+    let _ = writeln!(out, "     title:   {}", article.title.as_deref().unwrap_or("(none)"));
+    let _ = writeln!(out, "     date:    {}", article.published.map_or_else(|| "(none)".to_owned(), |p| p.to_rfc3339()));
+    let _ = writeln!(out, "     image:   {}", article.image.as_ref().map_or_else(|| "(none)".to_owned(), Url::to_string));
+    match &article.body_html {
+        Some(body) => {
+            let text = extract::html_text(body);
+            let _ = writeln!(out, "     body:    {} characters: {}", text.chars().count(), shorten(&text, 100));
+        }
+        None => {
+            let _ = writeln!(out, "     body:    (none)");
+        }
+    }
+    warnings(&article.warnings, out)
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max).collect();
+    format!("{cut}…")
+}

@@ -1,0 +1,323 @@
+//! The daemon: scheduler and HTTP server in one process, and its life under systemd.
+//!
+//! Start: load the configuration, open the store, bind, serve, schedule every source, tell
+//! systemd READY=1. SIGHUP: reload the configuration (a bad one is logged, the old one kept;
+//! RELOADING=1 … READY=1). SIGTERM/SIGINT: STOPPING=1, stop accepting, let in-flight refreshes
+//! and requests finish within a deadline, flush the store, return. WATCHDOG=1 at half the
+//! interval systemd asks for. Only startup errors end the process.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::clock::Clock;
+use crate::config::{self, Config, ConfigError, Source};
+use crate::fetch::{Crawler, FetchError};
+use crate::metrics::Metrics;
+use crate::model::{SourceId, SourceStatus};
+use crate::normalize::date::in_zone;
+use crate::schedule::{self, PlanListener, Refresher, RunReport};
+use crate::serve::{self, AppState};
+use crate::store::{Store, StoreError};
+
+/// How long stopping waits for in-flight refreshes and requests before it abandons them.
+/// Nothing is lost by abandoning: every ingest is one transaction.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("bind {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("start the fetcher: {0}")]
+    Fetch(#[from] FetchError),
+    #[error("listen for signals: {0}")]
+    Signals(std::io::Error),
+}
+
+/// Where the configuration comes from, so that a reload reads it again the same way.
+#[derive(Debug, Clone)]
+pub enum ConfigOrigin {
+    /// A file, with `${VAR}` from the process environment.
+    File(PathBuf),
+    /// The demo's built-in configuration (or a file), with `${FIXTURES_BASE}` at the demo portal.
+    Demo {
+        portal_base: String,
+        file: Option<PathBuf>,
+    },
+}
+
+impl ConfigOrigin {
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok();
+        match self {
+            ConfigOrigin::File(path) => config::load(path, &env),
+            ConfigOrigin::Demo { portal_base, file } => {
+                let lookup = |name: &str| {
+                    if name == "FIXTURES_BASE" {
+                        Some(portal_base.clone())
+                    } else {
+                        env(name)
+                    }
+                };
+                match file {
+                    Some(path) => config::load(path, &lookup),
+                    None => crate::demo::config(portal_base, &lookup),
+                }
+            }
+        }
+    }
+}
+
+/// What to run and where.
+pub struct DaemonOptions {
+    pub origin: ConfigOrigin,
+    /// Replaces the configuration's `[server] listen`.
+    pub listen: Option<SocketAddr>,
+    /// Replaces the configuration's `[store] path`.
+    pub store: Option<PathBuf>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Tells systemd (when it supervises us) how we are. Without NOTIFY_SOCKET this does nothing.
+fn notify(states: &[sd_notify::NotifyState<'_>]) {
+    if let Err(error) = sd_notify::notify(states) {
+        tracing::warn!(error = %error, "sd_notify failed");
+    }
+}
+
+/// Everything a source's refresh needs, shared by the scheduler tasks.
+struct Runtime {
+    store: Arc<Store>,
+    crawler: Arc<Crawler>,
+    metrics: Arc<Metrics>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Runtime {
+    /// The scheduler's refresh: scrape, store, and report to metrics and the scheduler.
+    fn refresher(self: &Arc<Self>) -> Refresher {
+        let runtime = Arc::clone(self);
+        Arc::new(move |source: Arc<Source>| {
+            let runtime = Arc::clone(&runtime);
+            Box::pin(async move { runtime.refresh(&source).await })
+        })
+    }
+
+    async fn refresh(&self, source: &Arc<Source>) -> RunReport {
+        if source.ignore_robots {
+            tracing::warn!(source = %source.id, "robots.txt ignored for this source (ignore_robots = true)");
+        }
+        let started = std::time::Instant::now();
+        let now = in_zone(self.clock.now(), source.timezone);
+        let refresh = match crate::pipeline::refresh(&self.crawler, &self.store, source, now).await {
+            Ok(refresh) => refresh,
+            Err(error) => {
+                // The store failing is the one thing a refresh cannot survive; the source
+                // is tried again on schedule.
+                tracing::error!(source = %source.id, error = %error, "refresh could not be stored");
+                return RunReport { consecutive_failures: 1, retry_after: None };
+            }
+        };
+        self.metrics.record_refresh(
+            source.id.as_str(),
+            refresh.ingest.new.len() as u64,
+            refresh.ingest.updated.len() as u64,
+            refresh.scrape.failures.len() as u64,
+            started.elapsed(),
+        );
+        let health = self.store.health(&source.id).unwrap_or_default();
+        self.publish_health(source, &health);
+        RunReport {
+            consecutive_failures: if health.status == SourceStatus::Failing { health.consecutive_failures } else { 0 },
+            retry_after: refresh.scrape.failures.iter().filter_map(|f| f.error.retry_after()).max(),
+        }
+    }
+
+    fn publish_health(&self, source: &Source, health: &crate::store::SourceHealth) {
+        self.metrics.set_source_health(
+            source.id.as_str(),
+            health.status.as_str(),
+            health.consecutive_failures,
+            self.store.source_len(&source.id) as u64,
+            health.last_success.map(|t| t.timestamp()),
+        );
+    }
+}
+
+/// The source tasks of the current configuration.
+struct Schedule {
+    runtime: Arc<Runtime>,
+    planned: PlanListener,
+    jitter: Duration,
+    tasks: TaskTracker,
+    running: HashMap<SourceId, CancellationToken>,
+    stop: CancellationToken,
+}
+
+impl Schedule {
+    /// Starts (or restarts, after a reload) one task per enabled source. Sources already
+    /// running keep their timing: they are not refreshed again just because of a reload.
+    fn apply(&mut self, config: &Config) {
+        for token in self.running.values() {
+            token.cancel();
+        }
+        let previous: Vec<SourceId> = self.running.drain().map(|(id, _)| id).collect();
+        self.jitter = config.fetch.jitter;
+        for source in config.sources.iter().filter(|s| s.enabled) {
+            let token = self.stop.child_token();
+            let run_now = !previous.contains(&source.id);
+            self.tasks.spawn(schedule::drive_source(
+                Arc::clone(source),
+                run_now,
+                self.jitter,
+                Arc::clone(&self.runtime.clock),
+                self.runtime.refresher(),
+                Arc::clone(&self.planned),
+                token.clone(),
+            ));
+            self.running.insert(source.id.clone(), token);
+        }
+        for gone in previous.iter().filter(|id| config.source(id.as_str()).is_none()) {
+            self.runtime.metrics.forget_source(gone.as_str());
+        }
+    }
+}
+
+/// Runs the daemon until SIGTERM or SIGINT. `listener`, when given, is used instead of
+/// binding (tests bind 127.0.0.1:0 themselves).
+pub async fn run(options: DaemonOptions, listener: Option<tokio::net::TcpListener>) -> Result<(), DaemonError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
+
+    let config = Arc::new(options.origin.load()?);
+    let store_path = options.store.clone().unwrap_or_else(|| config.store.path.clone());
+    let store = Arc::new(Store::open_with_cache(&store_path, config.store.cache_bytes)?);
+    let listener = match listener {
+        Some(listener) => listener,
+        None => {
+            let address = options.listen.unwrap_or(config.server.listen);
+            tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|source| DaemonError::Bind { address, source })?
+        }
+    };
+    let bound = listener.local_addr().map_err(|source| DaemonError::Bind {
+        address: options.listen.unwrap_or(config.server.listen),
+        source,
+    })?;
+    let public = match (&config.server.public_url, options.listen) {
+        (Some(url), None) => url.as_str().trim_end_matches('/').to_owned(),
+        _ => format!("http://{bound}"),
+    };
+    let metrics = Arc::new(Metrics::new());
+    let crawler = Arc::new(
+        Crawler::new(&config.fetch)?
+            .with_page_cache(Arc::clone(&store))
+            .with_metrics(Arc::clone(&metrics)),
+    );
+    let state = Arc::new(
+        AppState::new(Arc::clone(&config), Arc::clone(&store), public.clone(), Arc::clone(&options.clock))
+            .with_metrics(Arc::clone(&metrics)),
+    );
+    let runtime = Arc::new(Runtime {
+        store: Arc::clone(&store),
+        crawler,
+        metrics: Arc::clone(&metrics),
+        clock: Arc::clone(&options.clock),
+    });
+    for source in &config.sources {
+        runtime.publish_health(source, &store.health(&source.id)?);
+    }
+
+    let server_stop = CancellationToken::new();
+    let server = tokio::spawn(serve::run(listener, Arc::clone(&state), server_stop.clone().cancelled_owned()));
+    let planned: PlanListener = {
+        let state = Arc::clone(&state);
+        Arc::new(move |source, at| state.set_next_run(source, at))
+    };
+    let mut schedule = Schedule {
+        runtime: Arc::clone(&runtime),
+        planned,
+        jitter: config.fetch.jitter,
+        tasks: TaskTracker::new(),
+        running: HashMap::new(),
+        stop: CancellationToken::new(),
+    };
+    schedule.apply(&config);
+    tracing::info!(listen = %bound, url = %public, sources = config.sources.len(), "serving");
+    println!("dashboard:   {public}/\ncombined:    {public}/feeds/all.atom\nopml:        {public}/opml\nmetrics:     {public}/metrics");
+    notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("serving")]);
+
+    let watchdog = sd_notify::watchdog_enabled().map(|interval| {
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(interval / 2);
+            loop {
+                ticks.tick().await;
+                notify(&[sd_notify::NotifyState::Watchdog]);
+            }
+        })
+    });
+
+    loop {
+        tokio::select! {
+            _ = hangup.recv() => {
+                let monotonic = sd_notify::NotifyState::monotonic_usec_now().ok();
+                let mut states = vec![sd_notify::NotifyState::Reloading];
+                states.extend(monotonic);
+                notify(&states);
+                match options.origin.load() {
+                    Ok(reloaded) => {
+                        if reloaded.store.path != config.store.path || reloaded.server.listen != config.server.listen {
+                            tracing::warn!("store path and listen address changes take effect at the next restart");
+                        }
+                        let reloaded = Arc::new(reloaded);
+                        state.set_config(Arc::clone(&reloaded));
+                        schedule.apply(&reloaded);
+                        tracing::info!(sources = reloaded.sources.len(), "configuration reloaded");
+                        notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("serving (configuration reloaded)")]);
+                    }
+                    Err(error) => {
+                        tracing::error!(error = %error, "configuration reload failed; keeping the running configuration");
+                        notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("serving (reload failed: old configuration kept)")]);
+                    }
+                }
+            }
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+
+    tracing::info!("stopping");
+    notify(&[sd_notify::NotifyState::Stopping]);
+    schedule.stop.cancel();
+    server_stop.cancel();
+    schedule.tasks.close();
+    let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
+        schedule.tasks.wait().await;
+        let _ = server.await;
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(deadline_secs = DRAIN_DEADLINE.as_secs(), "in-flight work abandoned at the drain deadline");
+    }
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
+    store.flush()?;
+    tracing::info!("stopped");
+    Ok(())
+}

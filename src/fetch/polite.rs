@@ -1,0 +1,446 @@
+//! Fetching as a good citizen: one request at a time per host, spaced by a minimum interval;
+//! robots.txt fetched, cached and obeyed (Crawl-delay too); transient failures retried with
+//! exponential backoff and `Retry-After`; conditional requests from the last answer kept in
+//! the store, whose body stands in for a 304.
+//!
+//! Many wards share one government host, so the host, not the source, is the unit of
+//! politeness; Crawl-delay, which a site's robots.txt sets, spaces that site's own requests.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+use url::Url;
+
+use super::robots::Robots;
+use super::{FetchError, Fetched, Fetcher, Validators};
+use crate::config::{FetchSettings, Source};
+use crate::store::{CachedPage, Store};
+
+/// How long a fetched robots.txt is trusted.
+pub const ROBOTS_TTL: Duration = Duration::from_secs(24 * 3600);
+/// First retry delay; doubled at each further attempt.
+pub const RETRY_BASE: Duration = Duration::from_secs(2);
+/// Longest wait between two attempts of one request. A `Retry-After` longer than this ends the
+/// attempts: the source waits for its next scheduled run instead of holding a request open.
+pub const RETRY_CAP: Duration = Duration::from_secs(60);
+
+/// Per-host request slots: one request at a time, `min_interval` apart (end to start).
+#[derive(Debug, Default)]
+pub struct HostGate {
+    hosts: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>,
+}
+
+/// The right to send one request to a host; dropping it records when the request ended.
+pub struct HostPermit {
+    last: tokio::sync::OwnedMutexGuard<Option<Instant>>,
+}
+
+impl Drop for HostPermit {
+    fn drop(&mut self) {
+        *self.last = Some(Instant::now());
+    }
+}
+
+impl HostGate {
+    /// Waits for the host to be free and `min_interval` past its previous request.
+    pub async fn acquire(&self, host: &str, min_interval: Duration) -> HostPermit {
+        let slot = Arc::clone(
+            self.hosts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(host.to_owned())
+                .or_default(),
+        );
+        // tokio's Mutex is fair: waiters are served in arrival order, so no source starves.
+        let last = slot.lock_owned().await;
+        if let Some(previous) = *last {
+            tokio::time::sleep_until(previous + min_interval).await;
+        }
+        HostPermit { last }
+    }
+}
+
+/// How a failed request is retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts after the first.
+    pub retries: u32,
+    pub base: Duration,
+    pub cap: Duration,
+}
+
+impl RetryPolicy {
+    /// The wait before retry number `attempt` (0-based): the server's `Retry-After` when it
+    /// gave one (`None` if it asks for more than `cap`: give up), else `base × 2^attempt`,
+    /// capped, scaled by `jitter` in [0.5, 1] so that sources failing together do not retry
+    /// together.
+    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>, jitter: f64) -> Option<Duration> {
+        if let Some(asked) = retry_after {
+            return (asked <= self.cap).then_some(asked);
+        }
+        let exponential = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.cap);
+        Some(exponential.mul_f64(jitter.clamp(0.5, 1.0)))
+    }
+}
+
+/// Runs `attempt` until it succeeds, fails for good, or the policy gives up.
+pub async fn with_retries<T, F, Fut>(policy: RetryPolicy, mut attempt: F) -> Result<T, FetchError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, FetchError>>,
+{
+    let mut tried = 0;
+    loop {
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err(error) if error.is_transient() && tried < policy.retries => {
+                let jitter = 0.5 + rand::random::<f64>() / 2.0;
+                let Some(wait) = policy.delay(tried, error.retry_after(), jitter) else {
+                    return Err(error);
+                };
+                tracing::debug!(error = %error, wait_ms = wait.as_millis() as u64, "retrying");
+                tokio::time::sleep(wait).await;
+                tried += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// How long an unreadable robots.txt keeps a site closed before we ask again.
+pub const ROBOTS_RETRY: Duration = Duration::from_secs(600);
+
+/// The robots.txt of one site, with when we read it and for how long it holds.
+#[derive(Debug, Clone)]
+struct KnownRobots {
+    robots: Robots,
+    read_at: Instant,
+    ttl: Duration,
+}
+
+/// The polite fetcher every scrape goes through.
+#[derive(Debug)]
+pub struct Crawler {
+    fetcher: Fetcher,
+    gate: HostGate,
+    min_host_interval: Duration,
+    max_crawl_delay: Duration,
+    retry: RetryPolicy,
+    user_agent_token: String,
+    robots: Mutex<HashMap<String, KnownRobots>>,
+    /// When each source last sent a request, for its site's Crawl-delay.
+    source_last: Mutex<HashMap<String, Instant>>,
+    /// Where the last answers with validators are kept; none for one-off scrapes.
+    pages: Option<Arc<Store>>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
+}
+
+impl Crawler {
+    pub fn new(settings: &FetchSettings) -> Result<Crawler, FetchError> {
+        Ok(Crawler {
+            fetcher: Fetcher::new(settings)?,
+            gate: HostGate::default(),
+            min_host_interval: settings.min_host_interval,
+            max_crawl_delay: settings.max_crawl_delay,
+            retry: RetryPolicy {
+                retries: settings.retries,
+                base: RETRY_BASE,
+                cap: RETRY_CAP,
+            },
+            user_agent_token: "wardfeed".to_owned(),
+            robots: Mutex::new(HashMap::new()),
+            source_last: Mutex::new(HashMap::new()),
+            pages: None,
+            metrics: None,
+        })
+    }
+
+    /// Keeps answers with validators in `store` and revalidates with them.
+    pub fn with_page_cache(mut self, store: Arc<Store>) -> Crawler {
+        self.pages = Some(store);
+        self
+    }
+
+    /// Counts every fetch in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Crawler {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Fetches `url` for `source`, politely. A 304 comes back as the stored answer (status
+    /// 304, its body).
+    pub async fn get(&self, source: &Source, url: &Url) -> Result<Fetched, FetchError> {
+        let crawl_delay = if source.ignore_robots {
+            None
+        } else {
+            let robots = self.robots(source).await;
+            let path = site_relative(&source.base, url);
+            if !robots.allows(&path) {
+                return Err(FetchError::Robots { url: url.to_string() });
+            }
+            robots.crawl_delay().map(|delay| delay.min(self.max_crawl_delay))
+        };
+        let cached = self.cached_page(url);
+        let validators = cached.as_ref().map(|c| &c.validators);
+        let fetched = with_retries(self.retry, move || async move {
+            self.wait_crawl_delay(source, crawl_delay).await;
+            self.fetch_once(source, url, validators).await
+        })
+        .await?;
+        Ok(self.remember(url, fetched, cached))
+    }
+
+    /// One request through the host gate, counted.
+    async fn fetch_once(&self, source: &Source, url: &Url, validators: Option<&Validators>) -> Result<Fetched, FetchError> {
+        let host = url.host_str().map(|h| format!("{h}:{}", url.port_or_known_default().unwrap_or(0))).unwrap_or_default();
+        let _permit = self.gate.acquire(&host, self.min_host_interval).await;
+        let started = std::time::Instant::now();
+        let result = self.fetcher.get(url, Some(source.timeout), validators).await;
+        self.source_last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(source.id.to_string(), Instant::now());
+        if let Some(metrics) = &self.metrics {
+            let (outcome, bytes) = match &result {
+                Ok(fetched) => (fetched.status.to_string(), fetched.body.len() as u64),
+                Err(FetchError::Status { status, .. }) => (status.to_string(), 0),
+                Err(error) => (failure_label(error).to_owned(), 0),
+            };
+            metrics.record_fetch(source.id.as_str(), &outcome, started.elapsed(), bytes);
+        }
+        result
+    }
+
+    /// Honours the site's Crawl-delay between this source's own requests.
+    async fn wait_crawl_delay(&self, source: &Source, delay: Option<Duration>) {
+        let Some(delay) = delay else { return };
+        let last = self
+            .source_last
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(source.id.as_str())
+            .copied();
+        if let Some(last) = last {
+            tokio::time::sleep_until(last + delay).await;
+        }
+    }
+
+    fn cached_page(&self, url: &Url) -> Option<CachedPage> {
+        let store = self.pages.as_ref()?;
+        match store.page(url.as_str()) {
+            Ok(page) => page,
+            Err(error) => {
+                tracing::warn!(url = %url, error = %error, "cached page unreadable; fetching in full");
+                None
+            }
+        }
+    }
+
+    /// Turns a 304 into the stored answer and keeps a fresh answer that has validators.
+    fn remember(&self, url: &Url, fetched: Fetched, cached: Option<CachedPage>) -> Fetched {
+        if fetched.not_modified() {
+            if let Some(page) = cached {
+                return Fetched {
+                    url: Url::parse(&page.final_url).unwrap_or(fetched.url),
+                    status: 304,
+                    body: Bytes::from(page.body),
+                    content_type: page.content_type,
+                    validators: page.validators,
+                };
+            }
+            return fetched;
+        }
+        if let Some(store) = &self.pages {
+            let page = CachedPage {
+                validators: fetched.validators.clone(),
+                final_url: fetched.url.to_string(),
+                content_type: fetched.content_type.clone(),
+                body: fetched.body.to_vec(),
+            };
+            if let Err(error) = store.set_page(url.as_str(), &page) {
+                tracing::warn!(url = %url, error = %error, "cannot keep the page for revalidation");
+            }
+        }
+        fetched
+    }
+
+    /// The site's robots.txt: cached for a day; absent (4xx) allows all; unreachable or 5xx
+    /// disallows all until it can be read (RFC 9309), which the source records as an error.
+    async fn robots(&self, source: &Source) -> Robots {
+        let Ok(robots_url) = crate::config::join_base(&source.base, "/robots.txt") else {
+            return Robots::allow_all();
+        };
+        let key = robots_url.to_string();
+        if let Some(known) = self.robots.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+            && known.read_at.elapsed() < known.ttl
+        {
+            return known.robots.clone();
+        }
+        let host = robots_url
+            .host_str()
+            .map(|h| format!("{h}:{}", robots_url.port_or_known_default().unwrap_or(0)))
+            .unwrap_or_default();
+        let answer = {
+            let _permit = self.gate.acquire(&host, self.min_host_interval).await;
+            self.fetcher.get(&robots_url, Some(source.timeout), None).await
+        };
+        let (robots, ttl) = match answer {
+            Ok(fetched) => (Robots::parse(&fetched.body, &self.user_agent_token), ROBOTS_TTL),
+            Err(FetchError::Status { status, .. }) if (400..500).contains(&status) => (Robots::allow_all(), ROBOTS_TTL),
+            Err(error) => {
+                tracing::warn!(source = %source.id, url = %robots_url, error = %error, "robots.txt unreachable: fetching nothing from the site until it is");
+                (Robots::disallow_all(), ROBOTS_RETRY)
+            }
+        };
+        self.robots.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            key,
+            KnownRobots {
+                robots: robots.clone(),
+                read_at: Instant::now(),
+                ttl,
+            },
+        );
+        robots
+    }
+}
+
+fn failure_label(error: &FetchError) -> &'static str {
+    match error.kind() {
+        super::FailureKind::Timeout => "timeout",
+        super::FailureKind::Http => "http",
+        super::FailureKind::TooLarge => "too_large",
+        super::FailureKind::Redirects => "redirects",
+        super::FailureKind::Network => "network",
+        super::FailureKind::Robots => "robots",
+    }
+}
+
+/// The URL's path and query relative to the site's base path: robots.txt rules are written
+/// for the site as deployed under its base (a portal under `/phucloi` writes `/admin/`).
+fn site_relative(base: &Url, url: &Url) -> String {
+    let prefix = base.path().trim_end_matches('/');
+    let path = url.path();
+    let relative = path.strip_prefix(prefix).filter(|p| p.starts_with('/')).unwrap_or(path);
+    match url.query() {
+        Some(query) => format!("{relative}?{query}"),
+        None => relative.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn one_request_per_host_at_a_time_and_spaced() {
+        let gate = Arc::new(HostGate::default());
+        let spacing = Duration::from_millis(700);
+        let started = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..3 {
+            let gate = Arc::clone(&gate);
+            tasks.push(tokio::spawn(async move {
+                let _permit = gate.acquire("portal.hanoi.gov.vn:443", spacing).await;
+                let start = Instant::now();
+                // A request takes 300 ms.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                (start, Instant::now())
+            }));
+        }
+        let mut spans = Vec::new();
+        for task in tasks {
+            spans.push(task.await.unwrap());
+        }
+        spans.sort();
+        assert_eq!(spans[0].0, started, "the first request goes at once");
+        for pair in spans.windows(2) {
+            assert!(pair[1].0 >= pair[0].1 + spacing, "requests overlap or come too soon: {pair:?}");
+        }
+        // Another host is not held up.
+        let other = gate.acquire("other.gov.vn:443", spacing).await;
+        drop(other);
+    }
+
+    #[test]
+    fn backoff_doubles_is_capped_and_honours_retry_after() {
+        let policy = RetryPolicy { retries: 5, base: Duration::from_secs(2), cap: Duration::from_secs(60) };
+        assert_eq!(policy.delay(0, None, 1.0), Some(Duration::from_secs(2)));
+        assert_eq!(policy.delay(1, None, 1.0), Some(Duration::from_secs(4)));
+        assert_eq!(policy.delay(3, None, 1.0), Some(Duration::from_secs(16)));
+        assert_eq!(policy.delay(10, None, 1.0), Some(Duration::from_secs(60)));
+        assert_eq!(policy.delay(1, None, 0.5), Some(Duration::from_secs(2)));
+        assert_eq!(policy.delay(1, None, 0.1), Some(Duration::from_secs(2)), "jitter never halves twice");
+        assert_eq!(policy.delay(0, Some(Duration::from_secs(30)), 1.0), Some(Duration::from_secs(30)));
+        assert_eq!(policy.delay(0, Some(Duration::from_secs(3600)), 1.0), None, "too long a wait: give up");
+    }
+
+    fn busy(retry_after: Option<Duration>) -> FetchError {
+        FetchError::Status { url: "http://h/".into(), status: 503, retry_after }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_wait_between_attempts_then_succeed() {
+        let policy = RetryPolicy { retries: 3, base: Duration::from_secs(2), cap: Duration::from_secs(60) };
+        let started = Instant::now();
+        let mut calls = Vec::new();
+        let result = with_retries(policy, || {
+            calls.push(Instant::now() - started);
+            let n = calls.len();
+            async move { if n < 3 { Err(busy(None)) } else { Ok(n) } }
+        })
+        .await;
+        assert_eq!(result.unwrap(), 3);
+        // Waits of 2 s then 4 s, each scaled by a jitter in [0.5, 1].
+        assert_eq!(calls[0], Duration::ZERO);
+        assert!(calls[1] >= Duration::from_secs(1) && calls[1] <= Duration::from_secs(2), "{calls:?}");
+        let second_wait = calls[2] - calls[1];
+        assert!(second_wait >= Duration::from_secs(2) && second_wait <= Duration::from_secs(4), "{calls:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_honoured_and_permanent_errors_are_not_retried() {
+        let policy = RetryPolicy { retries: 2, base: Duration::from_secs(2), cap: Duration::from_secs(60) };
+        let started = Instant::now();
+        let mut attempts = 0;
+        let _ = with_retries(policy, || {
+            attempts += 1;
+            async { Err::<(), _>(busy(Some(Duration::from_secs(45)))) }
+        })
+        .await;
+        assert_eq!(attempts, 3);
+        assert_eq!(Instant::now() - started, Duration::from_secs(90), "two waits of exactly 45 s");
+
+        let mut attempts = 0;
+        let error = with_retries(policy, || {
+            attempts += 1;
+            async { Err::<(), _>(FetchError::Status { url: "http://h/".into(), status: 404, retry_after: None }) }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!((attempts, error.status()), (1, Some(404)));
+
+        let started = Instant::now();
+        let mut attempts = 0;
+        let _ = with_retries(policy, || {
+            attempts += 1;
+            async { Err::<(), _>(busy(Some(Duration::from_secs(7200)))) }
+        })
+        .await;
+        assert_eq!((attempts, Instant::now() - started), (1, Duration::ZERO), "a two-hour Retry-After ends the attempts");
+    }
+
+    #[test]
+    fn robots_paths_are_relative_to_the_site_base() {
+        let base = Url::parse("http://127.0.0.1:9/bode").unwrap();
+        let url = Url::parse("http://127.0.0.1:9/bode/admin/x?y=1").unwrap();
+        assert_eq!(site_relative(&base, &url), "/admin/x?y=1");
+        let root = Url::parse("https://bode.longbien.hanoi.gov.vn").unwrap();
+        let url = Url::parse("https://bode.longbien.hanoi.gov.vn/tim-kiem").unwrap();
+        assert_eq!(site_relative(&root, &url), "/tim-kiem");
+        let other = Url::parse("http://127.0.0.1:9/bodeX/a").unwrap();
+        assert_eq!(site_relative(&base, &other), "/bodeX/a");
+    }
+}
