@@ -1,0 +1,535 @@
+//! The district dashboard: one self-contained HTML page (inline CSS and SVG, no script) that
+//! shows the district office which ward posted what and when, who has gone quiet, and which
+//! source is failing and why.
+//!
+//! Every string from configuration, portals or errors goes through `escape_xml_text`, and every
+//! link through `safe_href`, so a hostile ward name or error message renders as text. The page
+//! carries no JavaScript at all: it must be safe to open from an intranet without review, and the
+//! chart is plain SVG so it prints and works in any browser.
+//!
+//! This file holds the page structure (header, summary, group tables) and its escaping helpers;
+//! the weekly chart of each group is in `chart`.
+
+mod chart;
+#[cfg(test)]
+mod tests;
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, FixedOffset};
+
+use super::{Dashboard, DashboardGroup, DashboardSource, FeedLinks, escape_xml_text as esc};
+use crate::model::SourceStatus;
+use chart::chart;
+
+// Writing into a `String` cannot fail, so every `write!` below discards its `fmt::Result`.
+
+/// Renders the whole page. The output depends on nothing but `dashboard` (no clock, no maps
+/// iterated in hash order), so the same input always gives the same bytes.
+pub fn render(dashboard: &Dashboard) -> String {
+    let mut out = String::with_capacity(48 * 1024);
+    head(&mut out, &dashboard.title);
+    header(&mut out, dashboard);
+    out.push_str("<main id=\"main\" class=\"wrap\">\n");
+    overview(&mut out, dashboard);
+    if dashboard.groups.is_empty() {
+        out.push_str("<p class=\"empty-state\">Chưa có nguồn tin nào được cấu hình.</p>\n");
+    }
+    for (index, group) in dashboard.groups.iter().enumerate() {
+        group_section(&mut out, dashboard, index + 1, group);
+    }
+    out.push_str("</main>\n");
+    footer(&mut out);
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+const STYLE: &str = r#"
+:root { color-scheme: light; --ink: #1b1f24; --muted: #57606a; --line: #d0d7de;
+  --bg: #f3f5f7; --panel: #fff; --brand: #0b3563; --flag: #c8102e; --quiet: #fff4d1; }
+* { box-sizing: border-box; }
+html { -webkit-text-size-adjust: 100%; text-size-adjust: 100%; }
+body { margin: 0; background: var(--bg); color: var(--ink);
+  font: 15px/1.5 system-ui, "Segoe UI", Roboto, "Noto Sans", "Helvetica Neue", Arial,
+    "Liberation Sans", "DejaVu Sans", sans-serif; }
+a { color: #0a4f9e; }
+a:focus-visible, summary:focus-visible, .table-scroll:focus-visible {
+  outline: 3px solid #f0b400; outline-offset: 2px; }
+.skip { position: absolute; left: -9999px; }
+.skip:focus { left: 8px; top: 8px; background: #fff; padding: 6px 10px; z-index: 2; }
+.wrap { max-width: 1320px; margin: 0 auto; padding: 0 20px; }
+.page-header { background: var(--brand); color: #fff; border-bottom: 4px solid var(--flag); }
+.page-header .wrap { padding-top: 18px; padding-bottom: 16px; }
+.page-header h1 { margin: 0 0 2px; font-size: 1.6rem; line-height: 1.25; font-weight: 700; }
+.page-header .eyebrow { margin: 0; font-size: 13px; letter-spacing: .04em;
+  text-transform: uppercase; color: #b9cbe0; }
+.page-header .generated { margin: 0 0 12px; color: #d5e0ee; }
+.page-header a { color: #fff; }
+.feed-nav { list-style: none; margin: 0; padding: 0; display: flex; flex-wrap: wrap;
+  gap: 6px 28px; font-size: 14px; }
+.feed-nav .label { color: #d5e0ee; }
+main.wrap { padding-top: 20px; padding-bottom: 28px; }
+h2 { font-size: 1.25rem; margin: 0; }
+.panel { background: var(--panel); border: 1px solid var(--line); border-radius: 6px;
+  padding: 16px 18px; margin-bottom: 20px; }
+.stats { display: grid; grid-template-columns: repeat(5, minmax(0, 1fr)); gap: 12px;
+  margin: 0 0 16px; }
+.stats div { background: var(--panel); border: 1px solid var(--line); border-radius: 6px;
+  padding: 10px 14px; border-top: 4px solid #8c959f; }
+.stats dt { font-size: 13px; color: var(--muted); }
+.stats dd { margin: 0; font-size: 1.6rem; font-weight: 700; font-variant-numeric: tabular-nums; }
+.stats .stat-ok { border-top-color: #1f7a45; }
+.stats .stat-failing { border-top-color: #b02a37; }
+.stats .stat-quiet { border-top-color: #b7791f; }
+.stats .stat-posts { border-top-color: var(--brand); }
+.attention h2 { margin-bottom: 8px; }
+.attention ul { margin: 0; padding-left: 20px; }
+.attention li { margin: 2px 0; }
+.attention .all-good { margin: 0; color: #1f5f3a; }
+.group-head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 20px;
+  margin-bottom: 12px; }
+.group-head p { margin: 0; font-size: 14px; color: var(--muted); }
+.table-scroll { overflow-x: auto; border: 1px solid var(--line); border-radius: 4px; }
+table { border-collapse: collapse; width: 100%; font-size: 14px; }
+table.sources { min-width: 1040px; }
+caption { text-align: left; padding: 8px 10px; font-weight: 600; color: var(--muted);
+  font-size: 13px; background: #f6f8fa; border-bottom: 1px solid var(--line); }
+th, td { padding: 8px 9px; border-bottom: 1px solid var(--line); text-align: left;
+  vertical-align: top; }
+thead th { background: #eaeef2; font-size: 13px; font-weight: 600; line-height: 1.3; }
+tbody tr:last-child > * { border-bottom: 0; }
+tbody th { font-weight: 600; background: var(--panel); position: sticky; left: 0; min-width: 140px; }
+.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.when { white-space: nowrap; font-variant-numeric: tabular-nums; }
+.when .detail { white-space: normal; }
+td.status { min-width: 210px; max-width: 290px; }
+.detail { display: block; color: var(--muted); font-size: 12.5px; line-height: 1.4;
+  margin-top: 2px; overflow-wrap: anywhere; }
+.error { display: block; color: #8f1d2c; font-weight: 600; margin-top: 4px; }
+.error.past { color: var(--muted); font-weight: 400; }
+.badge { display: inline-block; padding: 0 9px; border-radius: 999px; font-size: 13px;
+  font-weight: 600; border: 1px solid; white-space: nowrap; }
+.badge-ok { color: #0f5132; background: #e3f4ea; border-color: #9fd3b3; }
+.badge-empty { color: #3d4349; background: #eceff3; border-color: #bcc3cb; }
+.badge-degraded { color: #6e3b00; background: #fff0d4; border-color: #e5b35c; }
+.badge-failing { color: #fff; background: #b02a37; border-color: #b02a37; }
+.badge-pending { color: #3d4349; background: #fff; border-color: #8c959f; border-style: dashed; }
+tr.quiet > * { background: var(--quiet); }
+tr.quiet > th { box-shadow: inset 4px 0 0 #b7791f; }
+.quiet-tag { display: inline-block; margin-left: 4px; padding: 0 6px; border-radius: 3px;
+  background: #8a5a00; color: #fff; font-size: 12px; font-weight: 600; }
+td.feeds { min-width: 140px; white-space: nowrap; }
+td.feeds li { white-space: normal; }
+td.feeds details { margin-top: 4px; font-size: 13px; }
+td.feeds summary { cursor: pointer; color: var(--muted); }
+td.feeds ul { margin: 4px 0 0; padding-left: 16px; }
+.chart { margin: 18px 0 0; }
+.chart figcaption { font-weight: 600; margin-bottom: 6px; }
+.chart figcaption .note { font-weight: 400; color: var(--muted); font-size: 13px; }
+.chart-scroll { overflow-x: auto; }
+.chart-scroll svg { display: block; width: 100%; min-width: 640px; height: auto; }
+.chart text { font-size: 12px; fill: #3d4349; }
+.chart .axis-label { fill: #57606a; }
+.chart .series-label { fill: #1b1f24; font-weight: 600; }
+.chart .empty-chart { font-size: 14px; fill: #57606a; }
+.legend { list-style: none; margin: 8px 0 0; padding: 0; display: flex; flex-wrap: wrap;
+  gap: 4px 20px; font-size: 13px; }
+.legend svg { vertical-align: middle; margin-right: 6px; }
+.chart details { margin-top: 10px; font-size: 13px; }
+.chart details summary { cursor: pointer; color: #0a4f9e; }
+.chart details .table-scroll { margin-top: 6px; }
+.empty-state { background: var(--panel); border: 1px dashed var(--line); padding: 24px;
+  text-align: center; color: var(--muted); border-radius: 6px; }
+.page-footer { color: var(--muted); font-size: 13px; padding-bottom: 24px; }
+@media (max-width: 720px) {
+  body { font-size: 14px; }
+  .wrap { padding: 0 12px; }
+  .page-header h1 { font-size: 1.3rem; }
+  .stats { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  .stats div:last-child { grid-column: 1 / -1; }
+  .panel { padding: 12px; }
+}
+"#;
+
+fn head(out: &mut String, title: &str) {
+    out.push_str("<!DOCTYPE html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n");
+    out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
+    let _ = writeln!(out, "<title>{} — Bảng theo dõi</title>", esc(title));
+    let _ = writeln!(out, "<style>{STYLE}</style>");
+    out.push_str("</head>\n<body>\n");
+    out.push_str("<a class=\"skip\" href=\"#main\">Bỏ qua, đến nội dung chính</a>\n");
+}
+
+fn header(out: &mut String, dashboard: &Dashboard) {
+    let generated = &dashboard.generated;
+    let _ = write!(
+        out,
+        "<header class=\"page-header\"><div class=\"wrap\">\n\
+         <p class=\"eyebrow\">Bảng theo dõi nguồn tin các phường</p>\n<h1>{}</h1>\n\
+         <p class=\"generated\">Cập nhật lúc <time datetime=\"{}\">{}</time></p>\n\
+         <nav aria-label=\"Nguồn cấp chung\"><ul class=\"feed-nav\">\n\
+         <li><span class=\"label\">Tin tất cả các phường:</span> {}</li>\n\
+         <li><a href=\"{}\">Sự cố nguồn tin (Atom)</a></li>\n\
+         <li><a href=\"{}\">Danh sách nguồn cấp (OPML)</a></li>\n\
+         </ul></nav>\n</div></header>\n",
+        esc(&dashboard.title),
+        esc(&generated.to_rfc3339()),
+        datetime(generated),
+        format_links(&dashboard.combined, "Tin tất cả các phường"),
+        safe_href(&dashboard.incidents_url),
+        safe_href(&dashboard.opml_url),
+    );
+}
+
+/// The counts and the short list of sources needing attention, so the office sees at a glance
+/// what the tables below say in detail.
+fn overview(out: &mut String, dashboard: &Dashboard) {
+    let sources = || {
+        dashboard.groups.iter().enumerate().flat_map(|(g, group)| {
+            group
+                .sources
+                .iter()
+                .enumerate()
+                .map(move |(s, source)| (row_id(g + 1, s + 1), source))
+        })
+    };
+    let total = sources().count();
+    let ok = sources()
+        .filter(|(_, s)| s.status == SourceStatus::Ok)
+        .count();
+    let failing = sources()
+        .filter(|(_, s)| matches!(s.status, SourceStatus::Failing | SourceStatus::Degraded))
+        .count();
+    let quiet = sources().filter(|(_, s)| s.quiet).count();
+    let posts_7d: usize = sources().map(|(_, s)| s.items_7d).sum();
+    if total == 0 {
+        return;
+    }
+
+    out.push_str("<dl class=\"stats\">\n");
+    for (class, label, value) in [
+        ("stat-total", "Nguồn tin", total),
+        ("stat-ok", "Hoạt động bình thường", ok),
+        ("stat-failing", "Lỗi hoặc lỗi một phần", failing),
+        ("stat-quiet", "Im lặng quá ngưỡng", quiet),
+        ("stat-posts", "Bài đăng trong 7 ngày", posts_7d),
+    ] {
+        let _ = writeln!(
+            out,
+            "<div class=\"{class}\"><dt>{label}</dt><dd>{value}</dd></div>"
+        );
+    }
+    out.push_str("</dl>\n");
+
+    out.push_str(
+        "<section class=\"panel attention\" aria-labelledby=\"attention-title\">\n\
+         <h2 id=\"attention-title\">Cần chú ý</h2>\n",
+    );
+    let needing: Vec<_> = sources()
+        .filter(|(_, s)| {
+            s.quiet || matches!(s.status, SourceStatus::Failing | SourceStatus::Degraded)
+        })
+        .collect();
+    if needing.is_empty() {
+        out.push_str(
+            "<p class=\"all-good\">Tất cả nguồn tin đều hoạt động và đăng bài đều đặn.</p>\n",
+        );
+    } else {
+        out.push_str("<ul>\n");
+        for (id, source) in needing {
+            let mut reasons = Vec::new();
+            if matches!(
+                source.status,
+                SourceStatus::Failing | SourceStatus::Degraded
+            ) {
+                let mut reason = status_label(source.status).to_owned();
+                if let Some(error) = &source.last_error {
+                    let _ = write!(reason, ": {}", esc(&error.kind));
+                }
+                if source.consecutive_failures > 0 {
+                    let _ = write!(reason, " ({} lần liên tiếp)", source.consecutive_failures);
+                }
+                reasons.push(reason);
+            }
+            if source.quiet {
+                reasons.push(quiet_phrase(source));
+            }
+            let _ = writeln!(
+                out,
+                "<li><a href=\"#{id}\">{}</a> — {}</li>",
+                esc(&source.name),
+                reasons.join("; ")
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</section>\n");
+}
+
+fn quiet_phrase(source: &DashboardSource) -> String {
+    match source.days_since_last_post {
+        Some(days) => format!(
+            "im lặng {days} ngày (ngưỡng {} ngày)",
+            source.quiet_after_days
+        ),
+        None => format!(
+            "im lặng, chưa có bài nào (ngưỡng {} ngày)",
+            source.quiet_after_days
+        ),
+    }
+}
+
+fn group_section(out: &mut String, dashboard: &Dashboard, index: usize, group: &DashboardGroup) {
+    let name = esc(&group.name);
+    let _ = write!(
+        out,
+        "<section class=\"panel group\" aria-labelledby=\"g{index}-title\">\n\
+         <div class=\"group-head\"><h2 id=\"g{index}-title\">{name}</h2>\n\
+         <p>Nguồn cấp của nhóm: {}</p></div>\n",
+        format_links(&group.feeds, &group.name),
+    );
+    if group.sources.is_empty() {
+        out.push_str("<p class=\"empty-state\">Nhóm này chưa có nguồn tin.</p>\n");
+    } else {
+        sources_table(out, index, group);
+    }
+    chart(out, dashboard, index, group);
+    out.push_str("</section>\n");
+}
+
+fn sources_table(out: &mut String, index: usize, group: &DashboardGroup) {
+    // The region is focusable so keyboard users can scroll the table sideways on a phone.
+    let _ = write!(
+        out,
+        "<div class=\"table-scroll\" role=\"region\" aria-labelledby=\"g{index}-caption\" \
+         tabindex=\"0\">\n<table class=\"sources\">\n\
+         <caption id=\"g{index}-caption\">Tình trạng nguồn tin — {}</caption>\n\
+         <thead><tr><th scope=\"col\">Nguồn tin</th><th scope=\"col\">Trạng thái</th>\
+         <th scope=\"col\">Bài mới nhất</th><th scope=\"col\" class=\"num\">7 ngày</th>\
+         <th scope=\"col\" class=\"num\">30 ngày</th><th scope=\"col\" class=\"num\">Tổng số</th>\
+         <th scope=\"col\" class=\"num\">Số ngày chưa đăng</th>\
+         <th scope=\"col\">Lần lấy tin gần nhất</th><th scope=\"col\">Nguồn cấp</th></tr></thead>\n\
+         <tbody>\n",
+        esc(&group.name),
+    );
+    for (s, source) in group.sources.iter().enumerate() {
+        source_row(out, &row_id(index, s + 1), source);
+    }
+    out.push_str("</tbody>\n</table>\n</div>\n");
+}
+
+fn row_id(group: usize, source: usize) -> String {
+    format!("s{group}-{source}")
+}
+
+fn source_row(out: &mut String, id: &str, source: &DashboardSource) {
+    let status = source.status.as_str();
+    let quiet = if source.quiet { " quiet" } else { "" };
+    let _ = write!(
+        out,
+        "<tr id=\"{id}\" class=\"status-{status}{quiet}\">\n\
+         <th scope=\"row\"><a href=\"{}\">{}</a></th>\n",
+        safe_href(&source.home_url),
+        esc(&source.name),
+    );
+
+    out.push_str("<td class=\"status\">");
+    status_cell(out, source);
+    out.push_str("</td>\n");
+
+    let _ = writeln!(
+        out,
+        "<td class=\"when\">{}</td>\n<td class=\"num\">{}</td>\n<td class=\"num\">{}</td>\n\
+         <td class=\"num\">{}</td>",
+        optional_datetime(source.last_published.as_ref()),
+        source.items_7d,
+        source.items_30d,
+        source.total_items,
+    );
+
+    let days = source
+        .days_since_last_post
+        .map_or_else(|| "—".to_owned(), |days| days.to_string());
+    if source.quiet {
+        // Marked in words as well as colour: the highlight alone says nothing to a screen
+        // reader or on a greyscale printout.
+        let _ = writeln!(
+            out,
+            "<td class=\"num quiet\">{days} <span class=\"quiet-tag\">im lặng</span>\
+             <span class=\"detail\">ngưỡng {} ngày</span></td>",
+            source.quiet_after_days
+        );
+    } else {
+        let _ = writeln!(out, "<td class=\"num\">{days}</td>");
+    }
+
+    out.push_str("<td class=\"when\">");
+    out.push_str(&optional_datetime(source.last_attempt.as_ref()));
+    if source.last_success != source.last_attempt {
+        let _ = write!(
+            out,
+            "<span class=\"detail\">Thành công: {}</span>",
+            optional_datetime(source.last_success.as_ref())
+        );
+    }
+    out.push_str("</td>\n");
+
+    let _ = write!(
+        out,
+        "<td class=\"feeds\">{}",
+        format_links(&source.feeds, &source.name)
+    );
+    if !source.categories.is_empty() {
+        let _ = write!(
+            out,
+            "<details><summary>{} chuyên mục</summary><ul>",
+            source.categories.len()
+        );
+        for (label, feeds) in &source.categories {
+            let _ = write!(
+                out,
+                "<li>{}: {}</li>",
+                esc(label),
+                format_links(feeds, &format!("{} — {}", source.name, label))
+            );
+        }
+        out.push_str("</ul></details>");
+    }
+    out.push_str("</td>\n</tr>\n");
+}
+
+fn status_cell(out: &mut String, source: &DashboardSource) {
+    let status = source.status.as_str();
+    let _ = write!(
+        out,
+        "<span class=\"badge badge-{status}\" title=\"{status}\"><span aria-hidden=\"true\">{}\
+         </span> {}</span>",
+        status_icon(source.status),
+        status_label(source.status)
+    );
+    if let Some(error) = &source.last_error {
+        // An error from before the source recovered is history, not an alarm.
+        let current = source.consecutive_failures > 0
+            || matches!(
+                source.status,
+                SourceStatus::Failing | SourceStatus::Degraded
+            );
+        let tooltip = format!(
+            "{} lúc {} — chuyên mục {}: {}",
+            error.kind,
+            datetime(&error.at),
+            error.category,
+            error.message
+        );
+        let _ = write!(
+            out,
+            "<span class=\"error{}\" title=\"{}\">{}{}</span>\
+             <span class=\"detail\">Chuyên mục {}: {}</span>",
+            if current { "" } else { " past" },
+            esc(&tooltip),
+            if current {
+                ""
+            } else {
+                "Lỗi trước đây: "
+            },
+            esc(&error.kind),
+            esc(&error.category),
+            esc(&truncate(&error.message, 140)),
+        );
+    }
+    if source.consecutive_failures > 0 {
+        let _ = write!(
+            out,
+            "<span class=\"detail\">{} lần lỗi liên tiếp</span>",
+            source.consecutive_failures
+        );
+    }
+    if !source.empty_listings.is_empty() {
+        let _ = write!(
+            out,
+            "<span class=\"detail\">empty listing: {}</span>",
+            esc(&source.empty_listings.join(", "))
+        );
+    }
+}
+
+fn status_label(status: SourceStatus) -> &'static str {
+    match status {
+        SourceStatus::Ok => "Bình thường",
+        SourceStatus::Empty => "Danh mục trống",
+        SourceStatus::Degraded => "Lỗi một phần",
+        SourceStatus::Failing => "Lỗi",
+        SourceStatus::Pending => "Chờ lấy tin",
+    }
+}
+
+/// A shape beside the colour, so the status reads in greyscale and for colour-blind readers.
+fn status_icon(status: SourceStatus) -> &'static str {
+    match status {
+        SourceStatus::Ok => "✓",
+        SourceStatus::Empty => "○",
+        SourceStatus::Degraded => "!",
+        SourceStatus::Failing => "✕",
+        SourceStatus::Pending => "…",
+    }
+}
+
+/// "RSS · Atom · JSON" links; `about` names the feed for screen readers, which would otherwise
+/// hear a page of identical "RSS" links.
+fn format_links(links: &FeedLinks, about: &str) -> String {
+    [
+        ("RSS", &links.rss),
+        ("Atom", &links.atom),
+        ("JSON", &links.json),
+    ]
+    .iter()
+    .map(|(format, url)| {
+        format!(
+            "<a href=\"{}\" aria-label=\"{}\">{format}</a>",
+            safe_href(url),
+            esc(&format!("{about}: {format}"))
+        )
+    })
+    .collect::<Vec<_>>()
+    .join(" · ")
+}
+
+/// The escaped href for a URL. Escaping keeps a URL inside its attribute, but a
+/// `javascript:` or `data:` URL would still run when clicked, so only http(s) and relative URLs
+/// are linked.
+fn safe_href(url: &str) -> String {
+    let url = url.trim();
+    let scheme_end = url.find([':', '/', '?', '#']);
+    let allowed = match scheme_end {
+        Some(at) if url[at..].starts_with(':') => {
+            let scheme = url[..at].to_ascii_lowercase();
+            scheme == "http" || scheme == "https"
+        }
+        _ => true,
+    };
+    if allowed { esc(url) } else { "#".to_owned() }
+}
+
+fn datetime(at: &DateTime<FixedOffset>) -> String {
+    at.format("%d/%m/%Y %H:%M").to_string()
+}
+
+fn optional_datetime(at: Option<&DateTime<FixedOffset>>) -> String {
+    at.map_or_else(|| "—".to_owned(), datetime)
+}
+
+/// At most `max` characters, cut on a character boundary, with an ellipsis when cut.
+fn truncate(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", text[..at].trim_end()),
+        None => text.to_owned(),
+    }
+}
+
+fn footer(out: &mut String) {
+    out.push_str(
+        "<footer class=\"page-footer wrap\"><p>Thời gian theo giờ Việt Nam (UTC+07:00). \
+         Một nguồn tin được đánh dấu <strong>im lặng</strong> khi không đăng bài quá số ngày \
+         ngưỡng của nguồn đó. Trang do wardfeed tạo, không dùng JavaScript.</p></footer>\n",
+    );
+}
