@@ -1,6 +1,8 @@
 //! Fetching pages: one HTTP client with timeouts, a body-size cap, a redirect limit, compressed
 //! transfer, conditional requests, and charset detection for the bytes that come back.
 
+pub mod robots;
+
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
