@@ -1,7 +1,9 @@
 //! Fetching pages: one HTTP client with timeouts, a body-size cap, a redirect limit, compressed
-//! transfer, conditional requests, and charset detection for the bytes that come back.
+//! transfer, conditional requests, and charset detection for the bytes that come back;
+//! `polite` adds robots.txt, per-host spacing and retries on top.
 
 pub mod polite;
+pub mod robots;
 
 use std::time::Duration;
 
