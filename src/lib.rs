@@ -12,6 +12,7 @@ pub mod demo;
 pub mod extract;
 pub mod fetch;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 pub mod normalize;
 pub mod pipeline;
