@@ -121,13 +121,17 @@ impl Runtime {
         }
         let started = std::time::Instant::now();
         let now = in_zone(self.clock.now(), source.timezone);
-        let refresh = match crate::pipeline::refresh(&self.crawler, &self.store, source, now).await {
+        let refresh = match crate::pipeline::refresh(&self.crawler, &self.store, source, now).await
+        {
             Ok(refresh) => refresh,
             Err(error) => {
                 // The store failing is the one thing a refresh cannot survive; the source
                 // is tried again on schedule.
                 tracing::error!(source = %source.id, error = %error, "refresh could not be stored");
-                return RunReport { consecutive_failures: 1, retry_after: None };
+                return RunReport {
+                    consecutive_failures: 1,
+                    retry_after: None,
+                };
             }
         };
         self.metrics.record_refresh(
@@ -140,8 +144,17 @@ impl Runtime {
         let health = self.store.health(&source.id).unwrap_or_default();
         self.publish_health(source, &health);
         RunReport {
-            consecutive_failures: if health.status == SourceStatus::Failing { health.consecutive_failures } else { 0 },
-            retry_after: refresh.scrape.failures.iter().filter_map(|f| f.error.retry_after()).max(),
+            consecutive_failures: if health.status == SourceStatus::Failing {
+                health.consecutive_failures
+            } else {
+                0
+            },
+            retry_after: refresh
+                .scrape
+                .failures
+                .iter()
+                .filter_map(|f| f.error.retry_after())
+                .max(),
         }
     }
 
@@ -189,7 +202,10 @@ impl Schedule {
             ));
             self.running.insert(source.id.clone(), token);
         }
-        for gone in previous.iter().filter(|id| config.source(id.as_str()).is_none()) {
+        for gone in previous
+            .iter()
+            .filter(|id| config.source(id.as_str()).is_none())
+        {
             self.runtime.metrics.forget_source(gone.as_str());
         }
     }
@@ -197,15 +213,24 @@ impl Schedule {
 
 /// Runs the daemon until SIGTERM or SIGINT. `listener`, when given, is used instead of
 /// binding (tests bind 127.0.0.1:0 themselves).
-pub async fn run(options: DaemonOptions, listener: Option<tokio::net::TcpListener>) -> Result<(), DaemonError> {
+pub async fn run(
+    options: DaemonOptions,
+    listener: Option<tokio::net::TcpListener>,
+) -> Result<(), DaemonError> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
     let mut terminate = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
 
     let config = Arc::new(options.origin.load()?);
-    let store_path = options.store.clone().unwrap_or_else(|| config.store.path.clone());
-    let store = Arc::new(Store::open_with_cache(&store_path, config.store.cache_bytes)?);
+    let store_path = options
+        .store
+        .clone()
+        .unwrap_or_else(|| config.store.path.clone());
+    let store = Arc::new(Store::open_with_cache(
+        &store_path,
+        config.store.cache_bytes,
+    )?);
     let listener = match listener {
         Some(listener) => listener,
         None => {
@@ -230,8 +255,13 @@ pub async fn run(options: DaemonOptions, listener: Option<tokio::net::TcpListene
             .with_metrics(Arc::clone(&metrics)),
     );
     let state = Arc::new(
-        AppState::new(Arc::clone(&config), Arc::clone(&store), public.clone(), Arc::clone(&options.clock))
-            .with_metrics(Arc::clone(&metrics)),
+        AppState::new(
+            Arc::clone(&config),
+            Arc::clone(&store),
+            public.clone(),
+            Arc::clone(&options.clock),
+        )
+        .with_metrics(Arc::clone(&metrics)),
     );
     let runtime = Arc::new(Runtime {
         store: Arc::clone(&store),
@@ -244,7 +274,11 @@ pub async fn run(options: DaemonOptions, listener: Option<tokio::net::TcpListene
     }
 
     let server_stop = CancellationToken::new();
-    let server = tokio::spawn(serve::run(listener, Arc::clone(&state), server_stop.clone().cancelled_owned()));
+    let server = tokio::spawn(serve::run(
+        listener,
+        Arc::clone(&state),
+        server_stop.clone().cancelled_owned(),
+    ));
     let planned: PlanListener = {
         let state = Arc::clone(&state);
         Arc::new(move |source, at| state.set_next_run(source, at))
@@ -259,8 +293,13 @@ pub async fn run(options: DaemonOptions, listener: Option<tokio::net::TcpListene
     };
     schedule.apply(&config);
     tracing::info!(listen = %bound, url = %public, sources = config.sources.len(), "serving");
-    println!("dashboard:   {public}/\ncombined:    {public}/feeds/all.atom\nopml:        {public}/opml\nmetrics:     {public}/metrics");
-    notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("serving")]);
+    println!(
+        "dashboard:   {public}/\ncombined:    {public}/feeds/all.atom\nopml:        {public}/opml\nmetrics:     {public}/metrics"
+    );
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status("serving"),
+    ]);
 
     let watchdog = sd_notify::watchdog_enabled().map(|interval| {
         tokio::spawn(async move {
@@ -312,7 +351,10 @@ pub async fn run(options: DaemonOptions, listener: Option<tokio::net::TcpListene
     })
     .await;
     if drained.is_err() {
-        tracing::warn!(deadline_secs = DRAIN_DEADLINE.as_secs(), "in-flight work abandoned at the drain deadline");
+        tracing::warn!(
+            deadline_secs = DRAIN_DEADLINE.as_secs(),
+            "in-flight work abandoned at the drain deadline"
+        );
     }
     if let Some(watchdog) = watchdog {
         watchdog.abort();

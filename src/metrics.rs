@@ -32,6 +32,12 @@ pub struct Metrics {
     http: Mutex<BTreeMap<(&'static str, u16), u64>>,
 }
 
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
 /// Everything recorded about one source.
 #[derive(Default)]
 struct SourceSeries {

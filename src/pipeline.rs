@@ -346,7 +346,12 @@ async fn finish_item(
     if let (true, Some(link)) = (source.fetch_articles, draft.link.clone()) {
         match fetch_page(crawler, source, &link).await {
             Ok(fetched) => {
-                article_status = Some(fetched.status);
+                // A 304 is the stored answer standing in: the article is there.
+                article_status = Some(if fetched.not_modified() {
+                    200
+                } else {
+                    fetched.status
+                });
                 let html = fetched.text(source.charset);
                 let article =
                     extract::article(&html, &fetched.url, &source.rules.article, source.timezone);

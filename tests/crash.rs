@@ -177,7 +177,13 @@ async fn sigkill_at_any_point_loses_and_doubles_nothing() {
         } else {
             window_start + random.next() % window
         };
-        let cycle = run_cycle(&server, &config, dir.path(), Some(Duration::from_millis(kill_ms))).await;
+        let cycle = run_cycle(
+            &server,
+            &config,
+            dir.path(),
+            Some(Duration::from_millis(kill_ms)),
+        )
+        .await;
         if cycle.killed && !cycle.reported.is_empty() && cycle.reported.len() < SITES.len() {
             killed_mid_cycle += 1;
         }
@@ -192,7 +198,11 @@ async fn sigkill_at_any_point_loses_and_doubles_nothing() {
         "too few kills landed mid-cycle to mean anything"
     );
 
-    // A clean cycle after all that: the ledger is whole and a further cycle changes nothing.
+    // Clean cycles of both snapshots after all that: the ledger is whole, nothing doubled.
+    server.switch(common::snapshot("s1"));
+    let cycle = run_cycle(&server, &config, dir.path(), None).await;
+    assert!(!cycle.killed);
+    check_ledger(&server, dir.path(), "s1", &cycle.reported);
     server.switch(common::snapshot("s2"));
     let cycle = run_cycle(&server, &config, dir.path(), None).await;
     assert!(!cycle.killed);

@@ -16,10 +16,12 @@ use tokio::process::{Child, Command};
 /// The fixture configuration written out with the portal's address filled in, Crawl-delays
 /// capped (this test is about the process, not politeness), listening on a free port.
 fn write_config(dir: &Path, portal_base: &str) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fixtures.toml"))
-        .unwrap()
-        .replace("${FIXTURES_BASE}", portal_base)
-        .replace("max_crawl_delay_secs = 30", "max_crawl_delay_secs = 0");
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fixtures.toml"))
+            .unwrap()
+            .replace("${FIXTURES_BASE}", portal_base)
+            .replace("max_crawl_delay_secs = 30", "max_crawl_delay_secs = 0")
+            .replace("retries = 2", "retries = 0");
     let path = dir.join("wardfeed.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -27,7 +29,10 @@ fn write_config(dir: &Path, portal_base: &str) -> std::path::PathBuf {
 
 fn signal(child: &Child, name: &str) {
     let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill").args(["-s", name, &pid]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-s", name, &pid])
+        .status()
+        .unwrap();
     assert!(status.success());
 }
 
@@ -84,17 +89,41 @@ async fn systemd_notify_reload_and_stop() {
     });
 
     let ready = wait_for(&socket, "READY=1");
-    assert!(ready.last().unwrap().contains("STATUS=serving"), "{ready:?}");
+    assert!(
+        ready.last().unwrap().contains("STATUS=serving"),
+        "{ready:?}"
+    );
     let dashboard = stdout.next_line().await.unwrap().unwrap();
-    let base = dashboard.trim_start_matches("dashboard:").trim().trim_end_matches('/').to_owned();
+    let base = dashboard
+        .trim_start_matches("dashboard:")
+        .trim()
+        .trim_end_matches('/')
+        .to_owned();
     assert!(base.starts_with("http://127.0.0.1:"), "{dashboard}");
     let client = http_client();
     // The first cycle runs at start; wait until every source has been refreshed.
     let mut health = String::new();
     for _ in 0..200 {
-        health = client.get(format!("{base}/healthz")).send().await.unwrap().text().await.unwrap();
-        let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-        if SITES.iter().all(|s| metrics.contains(&format!("wardfeed_refreshes_total{{source=\"{s}\"}} 1"))) {
+        health = client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let metrics = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if SITES
+            .iter()
+            .all(|s| metrics.contains(&format!("wardfeed_refreshes_total{{source=\"{s}\"}} 1")))
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -102,30 +131,59 @@ async fn systemd_notify_reload_and_stop() {
     assert_eq!(health.trim(), "ok");
 
     // A good reload: RELOADING=1 (with the monotonic time systemd wants), then READY=1.
-    std::fs::write(&config, std::fs::read_to_string(&config).unwrap().replace("fixture world", "fixture world (reloaded)")).unwrap();
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("fixture world", "fixture world (reloaded)"),
+    )
+    .unwrap();
     signal(&child, "HUP");
     let reload = wait_for(&socket, "READY=1");
     assert!(reload[0].lines().any(|l| l == "RELOADING=1"), "{reload:?}");
     assert!(reload[0].contains("MONOTONIC_USEC="), "{reload:?}");
-    let page = client.get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("fixture world (reloaded)"), "the reloaded title is served");
+    let page = client
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("fixture world (reloaded)"),
+        "the reloaded title is served"
+    );
 
     // A bad reload: refused, the old configuration kept, still READY.
     std::fs::write(&config, "[sources.broken]\nname = ").unwrap();
     signal(&child, "HUP");
     let refused = wait_for(&socket, "READY=1");
-    assert!(refused.iter().any(|m| m.contains("reload failed")), "{refused:?}");
-    let feed = client.get(format!("{base}/feeds/phucloi.rss")).send().await.unwrap();
+    assert!(
+        refused.iter().any(|m| m.contains("reload failed")),
+        "{refused:?}"
+    );
+    let feed = client
+        .get(format!("{base}/feeds/phucloi.rss"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(feed.status(), 200);
 
     // SIGTERM: STOPPING=1, exit 0.
     signal(&child, "TERM");
     wait_for(&socket, "STOPPING=1");
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     let log = log.await.unwrap();
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(log.contains("configuration reload failed"), "{log}");
-    assert!(log.contains("wardfeed.toml:2:"), "the refused configuration's error is located: {log}");
+    assert!(
+        log.contains("wardfeed.toml:2:"),
+        "the refused configuration's error is located: {log}"
+    );
     assert!(log.contains("stopped"), "{log}");
 }
 
@@ -145,20 +203,48 @@ async fn metrics_are_prometheus_text_that_promtool_accepts() {
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = stdout.next_line().await.unwrap().unwrap().trim_start_matches("dashboard:").trim().trim_end_matches('/').to_owned();
+    let base = stdout
+        .next_line()
+        .await
+        .unwrap()
+        .unwrap()
+        .trim_start_matches("dashboard:")
+        .trim()
+        .trim_end_matches('/')
+        .to_owned();
     let client = http_client();
-    let mut metrics = String::new();
     for _ in 0..200 {
-        metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-        if SITES.iter().all(|s| metrics.contains(&format!("wardfeed_refreshes_total{{source=\"{s}\"}} 1"))) {
+        let metrics = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if SITES
+            .iter()
+            .all(|s| metrics.contains(&format!("wardfeed_refreshes_total{{source=\"{s}\"}} 1")))
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    client.get(format!("{base}/feeds/all.rss")).send().await.unwrap();
-    metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    client
+        .get(format!("{base}/feeds/all.rss"))
+        .send()
+        .await
+        .unwrap();
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     for expected in [
-        "wardfeed_fetches_total{outcome=\"500\",source=\"bode\"} 1",
+        "wardfeed_fetches_total{source=\"bode\",outcome=\"500\"} 1",
         "wardfeed_source_up{source=\"bode\"} 0",
         "wardfeed_source_up{source=\"phucloi\"} 1",
         "wardfeed_items_new_total{source=\"phucloi\"} 41",
@@ -171,7 +257,12 @@ async fn metrics_are_prometheus_text_that_promtool_accepts() {
     if std::env::var_os("WARDFEED_SKIP_PROMTOOL").is_some() {
         return;
     }
-    let promtool = ["promtool", "/usr/bin/promtool"].into_iter().find(|p| std::process::Command::new(p).arg("--version").output().is_ok());
+    let promtool = ["promtool", "/usr/bin/promtool"].into_iter().find(|p| {
+        std::process::Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok()
+    });
     let promtool = promtool.expect("promtool not found: install Debian's prometheus package (as .ci/run does), or set WARDFEED_SKIP_PROMTOOL=1 knowingly");
     let mut check = std::process::Command::new(promtool)
         .args(["check", "metrics"])
@@ -181,10 +272,22 @@ async fn metrics_are_prometheus_text_that_promtool_accepts() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    check.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
     let output = check.wait_with_output().unwrap();
-    let said = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success() && said.trim().is_empty(), "promtool: {said}");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success() && said.trim().is_empty(),
+        "promtool: {said}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,13 +312,30 @@ async fn the_demo_serves_judged_feeds_offline() {
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     let client = http_client();
     for _ in 0..300 {
-        let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
-        if SITES.iter().all(|s| metrics.contains(&format!("wardfeed_refreshes_total{{source=\"{s}\"}} 1"))) {
+        let metrics = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if SITES
+            .iter()
+            .all(|s| metrics.contains(&format!("wardfeed_refreshes_total{{source=\"{s}\"}} 1")))
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let page = client.get(format!("{base}/")).send().await.unwrap().text().await.unwrap();
+    let page = client
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("Phường Phúc Lợi") && page.contains("<svg"));
     if std::env::var_os("WARDFEED_SKIP_JUDGES").is_some() {
         return;
@@ -225,11 +345,24 @@ async fn the_demo_serves_judged_feeds_offline() {
         .flat_map(|stem| ["rss", "atom", "json"].map(|ext| format!("{base}/feeds/{stem}.{ext}")))
         .collect();
     let judge = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/judges/judge-feed");
-    let output = Command::new("bash").arg(judge).args(&urls).output().await.unwrap();
+    let output = Command::new("bash")
+        .arg(judge)
+        .args(&urls)
+        .output()
+        .await
+        .unwrap();
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{report}");
-    assert!(report.trim_end().ends_with(&format!("{} passed, 0 failed", urls.len())), "{report}");
+    assert!(
+        report
+            .trim_end()
+            .ends_with(&format!("{} passed, 0 failed", urls.len())),
+        "{report}"
+    );
     signal(&child, "TERM");
-    let status = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.unwrap().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(status.code(), Some(0));
 }

@@ -18,26 +18,55 @@ use wardfeed::store::Store;
 async fn crawl_delay_spaces_a_sites_requests_and_robots_txt_is_read_once() {
     let server = serve("s2").await;
     // Without the slow page the test is about the spacing alone.
-    server.set_override("bode", "/tin-tuc/tin-moi-nhat", Override::Delay(Duration::ZERO)).unwrap();
+    server
+        .set_override(
+            "bode",
+            "/tin-tuc/tin-moi-nhat",
+            Override::Delay(Duration::ZERO),
+        )
+        .unwrap();
     let config = polite_fixture_config(&server);
     let crawler = Crawler::new(&config.fetch).unwrap();
     let bode = config.source("bode").unwrap();
     server.reset_stats();
     let scrape = pipeline::scrape_source(&crawler, bode).await;
-    assert!(scrape.failures.is_empty(), "{:?}", scrape.failures.iter().map(|f| f.error.to_string()).collect::<Vec<_>>());
-    let log: Vec<_> = server.request_log().into_iter().filter(|r| r.site == "bode").collect();
+    assert!(
+        scrape.failures.is_empty(),
+        "{:?}",
+        scrape
+            .failures
+            .iter()
+            .map(|f| f.error.to_string())
+            .collect::<Vec<_>>()
+    );
+    let log: Vec<_> = server
+        .request_log()
+        .into_iter()
+        .filter(|r| r.site == "bode")
+        .collect();
     assert_eq!(log[0].target, "/robots.txt", "robots.txt comes first");
     assert_eq!(log.iter().filter(|r| r.target == "/robots.txt").count(), 1);
     let pages: Vec<_> = log.iter().filter(|r| r.target != "/robots.txt").collect();
     assert!(pages.len() > 20, "{}", pages.len());
     for pair in pages.windows(2) {
         let gap = pair[1].at - pair[0].at;
-        assert!(gap >= Duration::from_millis(990), "Crawl-delay: 1 not honoured: {gap:?} between {} and {}", pair[0].target, pair[1].target);
+        assert!(
+            gap >= Duration::from_millis(990),
+            "Crawl-delay: 1 not honoured: {gap:?} between {} and {}",
+            pair[0].target,
+            pair[1].target
+        );
     }
     // The same crawler keeps robots.txt for a day.
     server.reset_stats();
-    pipeline::scrape_source(&crawler, bode).await;
-    assert!(server.request_log().iter().all(|r| r.target != "/robots.txt"));
+    let page = url::Url::parse(&format!("{}/gioi-thieu.html", server.site_base("bode"))).unwrap();
+    crawler.get(bode, &page).await.unwrap();
+    assert!(
+        server
+            .request_log()
+            .iter()
+            .all(|r| r.target != "/robots.txt")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,13 +84,20 @@ async fn disallowed_pages_are_never_requested_unless_the_source_says_so() {
         StageError::Fetch(error) => assert_eq!(error.kind(), FailureKind::Robots),
         other => panic!("{other}"),
     }
-    assert!(server.request_log().iter().all(|r| r.target != "/admin/"), "a disallowed page was requested");
+    assert!(
+        server.request_log().iter().all(|r| r.target != "/admin/"),
+        "a disallowed page was requested"
+    );
 
     // An explicit per-source override fetches it anyway (and the daemon logs it each run).
     bode.ignore_robots = true;
     let scrape = pipeline::scrape_source(&crawler, &bode).await;
     match &scrape.failures[0].error {
-        StageError::Fetch(error) => assert_eq!(error.status(), Some(403), "fetched, and the portal said 403"),
+        StageError::Fetch(error) => assert_eq!(
+            error.status(),
+            Some(403),
+            "fetched, and the portal said 403"
+        ),
         other => panic!("{other}"),
     }
     assert!(server.request_log().iter().any(|r| r.target == "/admin/"));
@@ -75,9 +111,13 @@ async fn one_request_at_a_time_per_host() {
     let config = fixture_config(&server);
     let crawler = Arc::new(Crawler::new(&config.fetch).unwrap());
     for site in SITES {
-        for target in ["/robots.txt"] {
-            server.set_override(site, target, Override::Delay(Duration::from_millis(50))).unwrap();
-        }
+        server
+            .set_override(
+                site,
+                "/robots.txt",
+                Override::Delay(Duration::from_millis(50)),
+            )
+            .unwrap();
     }
     let tasks: Vec<_> = config
         .sources
@@ -86,7 +126,7 @@ async fn one_request_at_a_time_per_host() {
             let (crawler, source) = (Arc::clone(&crawler), Arc::clone(source));
             tokio::spawn(async move {
                 let url = source.categories[0].kind.clone();
-                let CategoryKind::Listing(url) | CategoryKind::Feed(url) = url;
+                let (CategoryKind::Listing(url) | CategoryKind::Feed(url)) = url;
                 let started = tokio::time::Instant::now();
                 crawler.get(&source, &url).await.ok();
                 started
@@ -98,43 +138,118 @@ async fn one_request_at_a_time_per_host() {
     }
     // Five robots.txt (50 ms each) and five pages on one host: at least 250 ms end to end,
     // and the server never saw two requests within 50 ms of each other during robots fetches.
-    let robots: Vec<_> = server.request_log().into_iter().filter(|r| r.target == "/robots.txt").collect();
+    let robots: Vec<_> = server
+        .request_log()
+        .into_iter()
+        .filter(|r| r.target == "/robots.txt")
+        .collect();
     assert_eq!(robots.len(), 5);
     let mut times: Vec<_> = robots.iter().map(|r| r.at).collect();
     times.sort();
     for pair in times.windows(2) {
-        assert!(pair[1] - pair[0] >= Duration::from_millis(45), "two requests to one host overlapped: {:?}", pair[1] - pair[0]);
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(45),
+            "two requests to one host overlapped: {:?}",
+            pair[1] - pair[0]
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_cycle_over_an_unchanged_site_is_mostly_304s() {
     let server = serve("s2").await;
-    server.set_override("bode", "/tin-tuc/tin-moi-nhat", Override::Delay(Duration::ZERO)).unwrap();
+    server
+        .set_override(
+            "bode",
+            "/tin-tuc/tin-moi-nhat",
+            Override::Delay(Duration::ZERO),
+        )
+        .unwrap();
     let config = fixture_config(&server);
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
-    let crawler = Crawler::new(&config.fetch).unwrap().with_page_cache(Arc::clone(&store));
+    let crawler = Crawler::new(&config.fetch)
+        .unwrap()
+        .with_page_cache(Arc::clone(&store));
     let bode = config.source("bode").unwrap();
 
     let bytes = |server: &wardfeed::portal::PortalServer| -> u64 {
-        server.request_log().iter().filter(|r| r.site == "bode").map(|r| r.body_bytes).sum()
+        server
+            .request_log()
+            .iter()
+            .filter(|r| r.site == "bode")
+            .map(|r| r.body_bytes)
+            .sum()
     };
     server.reset_stats();
-    let first = pipeline::refresh(&crawler, &store, bode, snapshot_time("s2")).await.unwrap();
+    let first = pipeline::refresh(&crawler, &store, bode, snapshot_time("s2"))
+        .await
+        .unwrap();
     let first_bytes = bytes(&server);
     assert!(first.scrape.failures.is_empty());
 
     server.reset_stats();
-    let second = pipeline::refresh(&crawler, &store, bode, snapshot_time("s2")).await.unwrap();
+    let second = pipeline::refresh(&crawler, &store, bode, snapshot_time("s2"))
+        .await
+        .unwrap();
     let second_bytes = bytes(&server);
     let log = server.request_log();
-    let conditional = log.iter().filter(|r| r.site == "bode" && r.conditional).count();
-    let not_modified = log.iter().filter(|r| r.site == "bode" && r.status == 304).count();
-    eprintln!("bode: first cycle {first_bytes} bytes, second {second_bytes} bytes; {not_modified} of {} requests answered 304", log.len());
-    assert!(second_bytes * 20 <= first_bytes, "second cycle moved {second_bytes} bytes, first {first_bytes}");
+    let conditional = log
+        .iter()
+        .filter(|r| r.site == "bode" && r.conditional)
+        .count();
+    let not_modified = log
+        .iter()
+        .filter(|r| r.site == "bode" && r.status == 304)
+        .count();
+    eprintln!(
+        "bode: first cycle {first_bytes} bytes, second {second_bytes} bytes; {not_modified} of {} requests answered 304",
+        log.len()
+    );
+    assert!(
+        second_bytes * 20 <= first_bytes,
+        "second cycle moved {second_bytes} bytes, first {first_bytes}"
+    );
     assert!(not_modified > 20 && conditional >= not_modified);
     // The 304s stood for the stored answers: the same items, nothing changed.
     assert_eq!(second.scrape.items, first.scrape.items);
     assert!(!second.ingest.changed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_server_is_retried_when_it_says() {
+    let server = serve("s1").await;
+    let mut config = polite_fixture_config(&server);
+    config.fetch.max_crawl_delay = Duration::ZERO;
+    let crawler = Crawler::new(&config.fetch).unwrap();
+    let bode = config.source("bode").unwrap();
+    let busy = "/tin-tuc/chuyen-muc/cong-tac-dang";
+    server
+        .set_override(
+            "bode",
+            busy,
+            Override::Respond {
+                status: 503,
+                body: bytes::Bytes::from_static(b"busy"),
+                headers: vec![("Retry-After".into(), "1".into())],
+            },
+        )
+        .unwrap();
+    let url = url::Url::parse(&format!("{}{busy}", server.site_base("bode"))).unwrap();
+    server.reset_stats();
+    let error = crawler.get(bode, &url).await.unwrap_err();
+    assert_eq!(error.status(), Some(503));
+    let attempts: Vec<_> = server
+        .request_log()
+        .into_iter()
+        .filter(|r| r.target == busy)
+        .collect();
+    assert_eq!(attempts.len(), 3, "the first try and two retries");
+    for pair in attempts.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(
+            gap >= Duration::from_millis(990) && gap < Duration::from_secs(2),
+            "Retry-After: 1 gave {gap:?}"
+        );
+    }
 }

@@ -128,7 +128,9 @@ impl Cli {
             return format;
         }
         let path = match &self.command {
-            Command::Check { config } | Command::Scrape { config, .. } | Command::Items { config, .. } => Some(config),
+            Command::Check { config }
+            | Command::Scrape { config, .. }
+            | Command::Items { config, .. } => Some(config),
             Command::Run { config, .. } | Command::Probe { config, .. } => Some(config),
             Command::Demo { config, .. } => config.as_ref(),
         };
@@ -185,7 +187,9 @@ pub async fn run(cli: Cli) -> ExitCode {
             };
             match target {
                 Some(target) => probe::probe(&config, target, articles).await,
-                None => Err(Failure::config("probe: give --source ID, or --template NAME and a URL")),
+                None => Err(Failure::config(
+                    "probe: give --source ID, or --template NAME and a URL",
+                )),
             }
         }
         Command::Demo {

@@ -18,27 +18,40 @@ pub(super) enum Target {
     Page { template: String, url: Url },
 }
 
-pub(super) async fn probe(config_path: &std::path::Path, target: Target, articles: usize) -> CommandResult {
+pub(super) async fn probe(
+    config_path: &std::path::Path,
+    target: Target,
+    articles: usize,
+) -> CommandResult {
     let config = load_config(config_path)?;
     let source = match target {
-        Target::Source(id) => (**config
-            .source(&id)
-            .ok_or_else(|| Failure::config(format!("no source {id:?} in {}", config_path.display())))?)
+        Target::Source(id) => (**config.source(&id).ok_or_else(|| {
+            Failure::config(format!("no source {id:?} in {}", config_path.display()))
+        })?)
         .clone(),
-        Target::Page { template, url } => config.probe_source(&template, &url).map_err(Failure::config)?,
+        Target::Page { template, url } => config
+            .probe_source(&template, &url)
+            .map_err(Failure::config)?,
     };
     let crawler = Crawler::new(&config.fetch).map_err(Failure::runtime)?;
     let mut out = String::new();
     let mut problems = 0;
-    let _ = writeln!(out, "probe {} ({}), base {}", source.id, source.name, source.base);
+    let _ = writeln!(
+        out,
+        "probe {} ({}), base {}",
+        source.id, source.name, source.base
+    );
     let mut links = Vec::new();
     for category in &source.categories {
         match &category.kind {
             CategoryKind::Listing(url) => {
-                problems += probe_listing(&crawler, &source, &category.slug, url, &mut links, &mut out).await;
+                problems +=
+                    probe_listing(&crawler, &source, &category.slug, url, &mut links, &mut out)
+                        .await;
             }
             CategoryKind::Feed(url) => {
-                problems += probe_feed(&crawler, &source, &category.slug, url, &mut links, &mut out).await;
+                problems +=
+                    probe_feed(&crawler, &source, &category.slug, url, &mut links, &mut out).await;
             }
         }
     }
@@ -50,7 +63,11 @@ pub(super) async fn probe(config_path: &std::path::Path, target: Target, article
     }
     let _ = writeln!(out, "\n{problems} problem(s)");
     print!("{out}");
-    Ok(if problems == 0 { ExitCode::SUCCESS } else { ExitCode::from(super::EXIT_PARTIAL) })
+    Ok(if problems == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_PARTIAL)
+    })
 }
 
 fn warnings(warnings: &[FieldWarning], out: &mut String) -> usize {
@@ -60,7 +77,14 @@ fn warnings(warnings: &[FieldWarning], out: &mut String) -> usize {
     warnings.len()
 }
 
-async fn probe_listing(crawler: &Crawler, source: &Source, slug: &str, url: &Url, links: &mut Vec<Url>, out: &mut String) -> usize {
+async fn probe_listing(
+    crawler: &Crawler,
+    source: &Source,
+    slug: &str,
+    url: &Url,
+    links: &mut Vec<Url>,
+    out: &mut String,
+) -> usize {
     let _ = write!(out, "\nlisting {slug}: GET {url} → ");
     let fetched = match crawler.get(source, url).await {
         Ok(fetched) => fetched,
@@ -74,7 +98,10 @@ async fn probe_listing(crawler: &Crawler, source: &Source, slug: &str, url: &Url
         Ok(page) => page,
         Err(error) => {
             let _ = writeln!(out, "{}\n   {error}", fetched.status);
-            let _ = writeln!(out, "   hint: check `list` (and `item`) against the page's HTML");
+            let _ = writeln!(
+                out,
+                "   hint: check `list` (and `item`) against the page's HTML"
+            );
             return 1;
         }
     };
@@ -84,16 +111,28 @@ async fn probe_listing(crawler: &Crawler, source: &Source, slug: &str, url: &Url
         fetched.status,
         page.entries.len(),
         page.skipped,
-        page.next.as_ref().map_or_else(|| "none".to_owned(), Url::to_string)
+        page.next
+            .as_ref()
+            .map_or_else(|| "none".to_owned(), Url::to_string)
     );
     let mut problems = 0;
     if page.entries.is_empty() {
-        let _ = writeln!(out, "   warning: no items (empty listing, or `item` matches nothing)");
+        let _ = writeln!(
+            out,
+            "   warning: no items (empty listing, or `item` matches nothing)"
+        );
         problems += 1;
     }
     for (i, entry) in page.entries.iter().enumerate() {
-        let when = entry.published.map_or_else(|| "(no date)".to_owned(), |p| p.to_rfc3339());
-        let _ = writeln!(out, "  {:>2}. {when}  {}", i + 1, entry.title.as_deref().unwrap_or("(no title)"));
+        let when = entry
+            .published
+            .map_or_else(|| "(no date)".to_owned(), |p| p.to_rfc3339());
+        let _ = writeln!(
+            out,
+            "  {:>2}. {when}  {}",
+            i + 1,
+            entry.title.as_deref().unwrap_or("(no title)")
+        );
         let _ = writeln!(out, "     link:    {}", entry.link);
         if let Some(views) = entry.views {
             let _ = writeln!(out, "     views:   {views}");
@@ -110,7 +149,14 @@ async fn probe_listing(crawler: &Crawler, source: &Source, slug: &str, url: &Url
     problems
 }
 
-async fn probe_feed(crawler: &Crawler, source: &Source, slug: &str, url: &Url, links: &mut Vec<Url>, out: &mut String) -> usize {
+async fn probe_feed(
+    crawler: &Crawler,
+    source: &Source,
+    slug: &str,
+    url: &Url,
+    links: &mut Vec<Url>,
+    out: &mut String,
+) -> usize {
     let _ = write!(out, "\nfeed {slug}: GET {url} → ");
     let fetched = match crawler.get(source, url).await {
         Ok(fetched) => fetched,
@@ -123,8 +169,15 @@ async fn probe_feed(crawler: &Crawler, source: &Source, slug: &str, url: &Url, l
         Ok(entries) => {
             let _ = writeln!(out, "{}, {} entries", fetched.status, entries.len());
             for (i, entry) in entries.iter().enumerate() {
-                let when = entry.published.map_or_else(|| "(no date)".to_owned(), |p| p.to_rfc3339());
-                let _ = writeln!(out, "  {:>2}. {when}  {}", i + 1, entry.title.as_deref().unwrap_or("(no title)"));
+                let when = entry
+                    .published
+                    .map_or_else(|| "(no date)".to_owned(), |p| p.to_rfc3339());
+                let _ = writeln!(
+                    out,
+                    "  {:>2}. {when}  {}",
+                    i + 1,
+                    entry.title.as_deref().unwrap_or("(no title)")
+                );
                 if let Some(link) = &entry.link {
                     let _ = writeln!(out, "     link:    {link}");
                     links.push(link.clone());
@@ -151,13 +204,35 @@ async fn probe_article(crawler: &Crawler, source: &Source, url: &Url, out: &mut 
     let html = fetched.text(source.charset);
     let article = extract::article(&html, &fetched.url, &source.rules.article, source.timezone);
     let _ = writeln!(out, "{}", fetched.status);
-    let _ = writeln!(out, "     title:   {}", article.title.as_deref().unwrap_or("(none)"));
-    let _ = writeln!(out, "     date:    {}", article.published.map_or_else(|| "(none)".to_owned(), |p| p.to_rfc3339()));
-    let _ = writeln!(out, "     image:   {}", article.image.as_ref().map_or_else(|| "(none)".to_owned(), Url::to_string));
+    let _ = writeln!(
+        out,
+        "     title:   {}",
+        article.title.as_deref().unwrap_or("(none)")
+    );
+    let _ = writeln!(
+        out,
+        "     date:    {}",
+        article
+            .published
+            .map_or_else(|| "(none)".to_owned(), |p| p.to_rfc3339())
+    );
+    let _ = writeln!(
+        out,
+        "     image:   {}",
+        article
+            .image
+            .as_ref()
+            .map_or_else(|| "(none)".to_owned(), Url::to_string)
+    );
     match &article.body_html {
         Some(body) => {
             let text = extract::html_text(body);
-            let _ = writeln!(out, "     body:    {} characters: {}", text.chars().count(), shorten(&text, 100));
+            let _ = writeln!(
+                out,
+                "     body:    {} characters: {}",
+                text.chars().count(),
+                shorten(&text, 100)
+            );
         }
         None => {
             let _ = writeln!(out, "     body:    (none)");

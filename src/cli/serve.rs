@@ -16,7 +16,11 @@ fn failure(error: DaemonError) -> Failure {
     }
 }
 
-pub(super) async fn run(path: &Path, listen: Option<SocketAddr>, store_dir: Option<&Path>) -> CommandResult {
+pub(super) async fn run(
+    path: &Path,
+    listen: Option<SocketAddr>,
+    store_dir: Option<&Path>,
+) -> CommandResult {
     let options = DaemonOptions {
         origin: ConfigOrigin::File(path.to_owned()),
         listen,
@@ -30,10 +34,19 @@ pub(super) async fn run(path: &Path, listen: Option<SocketAddr>, store_dir: Opti
 /// `wardfeed demo`: the fixture world embedded in the binary, served on loopback, and the
 /// daemon against it — offline, with no configuration. `config` replaces the built-in one
 /// (its `${FIXTURES_BASE}` then points at the demo portal).
-pub(super) async fn demo(listen: Option<SocketAddr>, store_dir: Option<&Path>, config_path: Option<&Path>) -> CommandResult {
+pub(super) async fn demo(
+    listen: Option<SocketAddr>,
+    store_dir: Option<&Path>,
+    config_path: Option<&Path>,
+) -> CommandResult {
     let snapshot = crate::demo::snapshot(crate::demo::Moment::First).map_err(Failure::runtime)?;
-    let portal = crate::portal::PortalServer::start(snapshot).await.map_err(Failure::runtime)?;
-    println!("demo portal: five Long Biên sites as of 6 Feb 2023, at {}/", portal.base_url());
+    let portal = crate::portal::PortalServer::start(snapshot)
+        .await
+        .map_err(Failure::runtime)?;
+    println!(
+        "demo portal: five Long Biên sites as of 6 Feb 2023, at {}/",
+        portal.base_url()
+    );
     let scratch;
     let store = match store_dir {
         Some(dir) => dir.to_owned(),

@@ -77,11 +77,19 @@ impl RetryPolicy {
     /// gave one (`None` if it asks for more than `cap`: give up), else `base × 2^attempt`,
     /// capped, scaled by `jitter` in [0.5, 1] so that sources failing together do not retry
     /// together.
-    pub fn delay(&self, attempt: u32, retry_after: Option<Duration>, jitter: f64) -> Option<Duration> {
+    pub fn delay(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        jitter: f64,
+    ) -> Option<Duration> {
         if let Some(asked) = retry_after {
             return (asked <= self.cap).then_some(asked);
         }
-        let exponential = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.cap);
+        let exponential = self
+            .base
+            .saturating_mul(1u32 << attempt.min(16))
+            .min(self.cap);
         Some(exponential.mul_f64(jitter.clamp(0.5, 1.0)))
     }
 }
@@ -179,9 +187,13 @@ impl Crawler {
             let robots = self.robots(source).await;
             let path = site_relative(&source.base, url);
             if !robots.allows(&path) {
-                return Err(FetchError::Robots { url: url.to_string() });
+                return Err(FetchError::Robots {
+                    url: url.to_string(),
+                });
             }
-            robots.crawl_delay().map(|delay| delay.min(self.max_crawl_delay))
+            robots
+                .crawl_delay()
+                .map(|delay| delay.min(self.max_crawl_delay))
         };
         let cached = self.cached_page(url);
         let validators = cached.as_ref().map(|c| &c.validators);
@@ -194,11 +206,22 @@ impl Crawler {
     }
 
     /// One request through the host gate, counted.
-    async fn fetch_once(&self, source: &Source, url: &Url, validators: Option<&Validators>) -> Result<Fetched, FetchError> {
-        let host = url.host_str().map(|h| format!("{h}:{}", url.port_or_known_default().unwrap_or(0))).unwrap_or_default();
+    async fn fetch_once(
+        &self,
+        source: &Source,
+        url: &Url,
+        validators: Option<&Validators>,
+    ) -> Result<Fetched, FetchError> {
+        let host = url
+            .host_str()
+            .map(|h| format!("{h}:{}", url.port_or_known_default().unwrap_or(0)))
+            .unwrap_or_default();
         let _permit = self.gate.acquire(&host, self.min_host_interval).await;
         let started = std::time::Instant::now();
-        let result = self.fetcher.get(url, Some(source.timeout), validators).await;
+        let result = self
+            .fetcher
+            .get(url, Some(source.timeout), validators)
+            .await;
         self.source_last
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -274,7 +297,11 @@ impl Crawler {
             return Robots::allow_all();
         };
         let key = robots_url.to_string();
-        if let Some(known) = self.robots.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+        if let Some(known) = self
+            .robots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
             && known.read_at.elapsed() < known.ttl
         {
             return known.robots.clone();
@@ -285,24 +312,34 @@ impl Crawler {
             .unwrap_or_default();
         let answer = {
             let _permit = self.gate.acquire(&host, self.min_host_interval).await;
-            self.fetcher.get(&robots_url, Some(source.timeout), None).await
+            self.fetcher
+                .get(&robots_url, Some(source.timeout), None)
+                .await
         };
         let (robots, ttl) = match answer {
-            Ok(fetched) => (Robots::parse(&fetched.body, &self.user_agent_token), ROBOTS_TTL),
-            Err(FetchError::Status { status, .. }) if (400..500).contains(&status) => (Robots::allow_all(), ROBOTS_TTL),
+            Ok(fetched) => (
+                Robots::parse(&fetched.body, &self.user_agent_token),
+                ROBOTS_TTL,
+            ),
+            Err(FetchError::Status { status, .. }) if (400..500).contains(&status) => {
+                (Robots::allow_all(), ROBOTS_TTL)
+            }
             Err(error) => {
                 tracing::warn!(source = %source.id, url = %robots_url, error = %error, "robots.txt unreachable: fetching nothing from the site until it is");
                 (Robots::disallow_all(), ROBOTS_RETRY)
             }
         };
-        self.robots.lock().unwrap_or_else(|p| p.into_inner()).insert(
-            key,
-            KnownRobots {
-                robots: robots.clone(),
-                read_at: Instant::now(),
-                ttl,
-            },
-        );
+        self.robots
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                key,
+                KnownRobots {
+                    robots: robots.clone(),
+                    read_at: Instant::now(),
+                    ttl,
+                },
+            );
         robots
     }
 }
@@ -323,7 +360,10 @@ fn failure_label(error: &FetchError) -> &'static str {
 fn site_relative(base: &Url, url: &Url) -> String {
     let prefix = base.path().trim_end_matches('/');
     let path = url.path();
-    let relative = path.strip_prefix(prefix).filter(|p| p.starts_with('/')).unwrap_or(path);
+    let relative = path
+        .strip_prefix(prefix)
+        .filter(|p| p.starts_with('/'))
+        .unwrap_or(path);
     match url.query() {
         Some(query) => format!("{relative}?{query}"),
         None => relative.to_owned(),
@@ -357,7 +397,10 @@ mod tests {
         spans.sort();
         assert_eq!(spans[0].0, started, "the first request goes at once");
         for pair in spans.windows(2) {
-            assert!(pair[1].0 >= pair[0].1 + spacing, "requests overlap or come too soon: {pair:?}");
+            assert!(
+                pair[1].0 >= pair[0].1 + spacing,
+                "requests overlap or come too soon: {pair:?}"
+            );
         }
         // Another host is not held up.
         let other = gate.acquire("other.gov.vn:443", spacing).await;
@@ -366,24 +409,47 @@ mod tests {
 
     #[test]
     fn backoff_doubles_is_capped_and_honours_retry_after() {
-        let policy = RetryPolicy { retries: 5, base: Duration::from_secs(2), cap: Duration::from_secs(60) };
+        let policy = RetryPolicy {
+            retries: 5,
+            base: Duration::from_secs(2),
+            cap: Duration::from_secs(60),
+        };
         assert_eq!(policy.delay(0, None, 1.0), Some(Duration::from_secs(2)));
         assert_eq!(policy.delay(1, None, 1.0), Some(Duration::from_secs(4)));
         assert_eq!(policy.delay(3, None, 1.0), Some(Duration::from_secs(16)));
         assert_eq!(policy.delay(10, None, 1.0), Some(Duration::from_secs(60)));
         assert_eq!(policy.delay(1, None, 0.5), Some(Duration::from_secs(2)));
-        assert_eq!(policy.delay(1, None, 0.1), Some(Duration::from_secs(2)), "jitter never halves twice");
-        assert_eq!(policy.delay(0, Some(Duration::from_secs(30)), 1.0), Some(Duration::from_secs(30)));
-        assert_eq!(policy.delay(0, Some(Duration::from_secs(3600)), 1.0), None, "too long a wait: give up");
+        assert_eq!(
+            policy.delay(1, None, 0.1),
+            Some(Duration::from_secs(2)),
+            "jitter never halves twice"
+        );
+        assert_eq!(
+            policy.delay(0, Some(Duration::from_secs(30)), 1.0),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            policy.delay(0, Some(Duration::from_secs(3600)), 1.0),
+            None,
+            "too long a wait: give up"
+        );
     }
 
     fn busy(retry_after: Option<Duration>) -> FetchError {
-        FetchError::Status { url: "http://h/".into(), status: 503, retry_after }
+        FetchError::Status {
+            url: "http://h/".into(),
+            status: 503,
+            retry_after,
+        }
     }
 
     #[tokio::test(start_paused = true)]
     async fn retries_wait_between_attempts_then_succeed() {
-        let policy = RetryPolicy { retries: 3, base: Duration::from_secs(2), cap: Duration::from_secs(60) };
+        let policy = RetryPolicy {
+            retries: 3,
+            base: Duration::from_secs(2),
+            cap: Duration::from_secs(60),
+        };
         let started = Instant::now();
         let mut calls = Vec::new();
         let result = with_retries(policy, || {
@@ -395,14 +461,24 @@ mod tests {
         assert_eq!(result.unwrap(), 3);
         // Waits of 2 s then 4 s, each scaled by a jitter in [0.5, 1].
         assert_eq!(calls[0], Duration::ZERO);
-        assert!(calls[1] >= Duration::from_secs(1) && calls[1] <= Duration::from_secs(2), "{calls:?}");
+        assert!(
+            calls[1] >= Duration::from_secs(1) && calls[1] <= Duration::from_secs(2),
+            "{calls:?}"
+        );
         let second_wait = calls[2] - calls[1];
-        assert!(second_wait >= Duration::from_secs(2) && second_wait <= Duration::from_secs(4), "{calls:?}");
+        assert!(
+            second_wait >= Duration::from_secs(2) && second_wait <= Duration::from_secs(4),
+            "{calls:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn retry_after_is_honoured_and_permanent_errors_are_not_retried() {
-        let policy = RetryPolicy { retries: 2, base: Duration::from_secs(2), cap: Duration::from_secs(60) };
+        let policy = RetryPolicy {
+            retries: 2,
+            base: Duration::from_secs(2),
+            cap: Duration::from_secs(60),
+        };
         let started = Instant::now();
         let mut attempts = 0;
         let _ = with_retries(policy, || {
@@ -411,12 +487,22 @@ mod tests {
         })
         .await;
         assert_eq!(attempts, 3);
-        assert_eq!(Instant::now() - started, Duration::from_secs(90), "two waits of exactly 45 s");
+        assert_eq!(
+            Instant::now() - started,
+            Duration::from_secs(90),
+            "two waits of exactly 45 s"
+        );
 
         let mut attempts = 0;
         let error = with_retries(policy, || {
             attempts += 1;
-            async { Err::<(), _>(FetchError::Status { url: "http://h/".into(), status: 404, retry_after: None }) }
+            async {
+                Err::<(), _>(FetchError::Status {
+                    url: "http://h/".into(),
+                    status: 404,
+                    retry_after: None,
+                })
+            }
         })
         .await
         .unwrap_err();
@@ -429,7 +515,11 @@ mod tests {
             async { Err::<(), _>(busy(Some(Duration::from_secs(7200)))) }
         })
         .await;
-        assert_eq!((attempts, Instant::now() - started), (1, Duration::ZERO), "a two-hour Retry-After ends the attempts");
+        assert_eq!(
+            (attempts, Instant::now() - started),
+            (1, Duration::ZERO),
+            "a two-hour Retry-After ends the attempts"
+        );
     }
 
     #[test]

@@ -88,7 +88,10 @@ pub async fn connection(
             // No in-memory file for this body: hyper serves it from memory.
             return handoff(stream, buffer, router, shutdown).await;
         }
-        state.metrics().record_http(super::route_label(fast.path), if decision.not_modified { 304 } else { 200 });
+        state.metrics().record_http(
+            super::route_label(fast.path),
+            if decision.not_modified { 304 } else { 200 },
+        );
         let sent = match body {
             Some((file, length)) => send_with_body(&stream, &head, file, length).await,
             None => stream.write_all(&head).await,

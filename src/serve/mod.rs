@@ -397,7 +397,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/feeds/group/{file}", get(document))
         .route("/feeds/{source}/{file}", get(document))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(Arc::clone(&state), count_request))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            count_request,
+        ))
         .with_state(state)
 }
 
@@ -413,7 +416,11 @@ pub fn route_label(path: &str) -> &'static str {
     }
 }
 
-async fn count_request(State(state): State<Arc<AppState>>, request: Request, next: axum::middleware::Next) -> Response {
+async fn count_request(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
     let route = route_label(request.uri().path());
     let response = next.run(request).await;
     state.metrics.record_http(route, response.status().as_u16());
@@ -423,7 +430,10 @@ async fn count_request(State(state): State<Arc<AppState>>, request: Request, nex
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8"),
+            (
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
             (header::CACHE_CONTROL, "no-store"),
         ],
         state.metrics.render(),

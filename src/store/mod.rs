@@ -29,7 +29,7 @@ use crate::model::{ItemKey, SourceId};
 pub use health::RunOutcome;
 pub use ledger::{Change, IngestReport};
 use records::decode;
-pub use records::{HealthError, Incident, SourceHealth, StoredItem, Story};
+pub use records::{CachedPage, HealthError, Incident, SourceHealth, StoredItem, Story};
 
 /// sled's page cache unless configured. sled's own default (1 GiB) is more than a small
 /// server should give a feed daemon; feeds are served from rendered bytes anyway.

@@ -3,9 +3,9 @@
 use chrono::{DateTime, Duration, FixedOffset, TimeZone};
 
 use super::*;
-use crate::store::records::CachedPage;
 use crate::config::Retention;
 use crate::model::{ErrorKind, Item, SourceStatus};
+use crate::store::records::CachedPage;
 
 fn at(hours: i64) -> DateTime<FixedOffset> {
     FixedOffset::east_opt(7 * 3600)
@@ -361,7 +361,10 @@ fn health_changes_are_incidents() {
 fn cached_pages_round_trip_and_need_validators() {
     let (_dir, store) = open();
     let page = CachedPage {
-        validators: crate::fetch::Validators { etag: Some("\"x\"".into()), last_modified: None },
+        validators: crate::fetch::Validators {
+            etag: Some("\"x\"".into()),
+            last_modified: None,
+        },
         final_url: "http://h/a".into(),
         content_type: Some("text/html".into()),
         body: b"<p>a</p>".to_vec(),
@@ -369,7 +372,14 @@ fn cached_pages_round_trip_and_need_validators() {
     store.set_page("http://h/a", &page).unwrap();
     assert_eq!(store.page("http://h/a").unwrap(), Some(page.clone()));
     assert_eq!(store.page("http://h/b").unwrap(), None);
-    let unvalidated = CachedPage { validators: crate::fetch::Validators::default(), ..page };
+    let unvalidated = CachedPage {
+        validators: crate::fetch::Validators::default(),
+        ..page
+    };
     store.set_page("http://h/a", &unvalidated).unwrap();
-    assert_eq!(store.page("http://h/a").unwrap(), None, "nothing to revalidate with");
+    assert_eq!(
+        store.page("http://h/a").unwrap(),
+        None,
+        "nothing to revalidate with"
+    );
 }

@@ -47,6 +47,7 @@ pub fn polite_fixture_config(server: &PortalServer) -> Config {
 pub fn fixture_config(server: &PortalServer) -> Config {
     let mut config = polite_fixture_config(server);
     config.fetch.max_crawl_delay = std::time::Duration::ZERO;
+    config.fetch.retries = 0;
     config
 }
 
@@ -223,12 +224,15 @@ pub fn feed_paths(config: &Config) -> Vec<(String, bool)> {
         .collect()
 }
 
-/// `config/fixtures.toml` written to `dir` with Crawl-delays capped to nothing (for tests of
-/// the binary that are not about politeness); `${FIXTURES_BASE}` is left for the environment.
+/// `config/fixtures.toml` written to `dir` with Crawl-delays capped to nothing and no retries
+/// (for tests of the binary that are not about politeness); `${FIXTURES_BASE}` is left for the
+/// environment.
 pub fn quick_config_file(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fixtures.toml"))
-        .unwrap()
-        .replace("max_crawl_delay_secs = 30", "max_crawl_delay_secs = 0");
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fixtures.toml"))
+            .unwrap()
+            .replace("max_crawl_delay_secs = 30", "max_crawl_delay_secs = 0")
+            .replace("retries = 2", "retries = 0");
     let path = dir.join("fixtures-quick.toml");
     std::fs::write(&path, text).unwrap();
     path
