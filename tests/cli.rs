@@ -263,3 +263,102 @@ async fn scrape_once_stores_and_items_prints_the_ledger() {
         assert_eq!(sources, want);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_shows_items_and_names_what_is_wrong() {
+    let server = serve("s1").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = quick_config_file(dir.path());
+    let probe = |args: Vec<String>| {
+        let mut command = wardfeed();
+        command
+            .arg("probe")
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .env("FIXTURES_BASE", server.base_url());
+        command
+    };
+    let output = probe(vec!["--source".into(), "phucloi".into()])
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{text}{}", stderr(&output));
+    assert!(text.contains("listing tin-moi-nhat: GET"), "{text}");
+    assert!(
+        text.contains("Phường Phúc Lợi – Khí thế và niềm tin bước vào năm mới 2023"),
+        "{text}"
+    );
+    assert!(
+        text.contains("views:   181") && text.contains("articles (the first 3)"),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("0 problem(s)"), "{text}");
+
+    let output = probe(vec![
+        "--source".into(),
+        "bode".into(),
+        "--articles".into(),
+        "0".into(),
+    ])
+    .output()
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text.contains("HTTP 500"), "{text}");
+    assert!(
+        text.contains("no items (empty listing"),
+        "bode's empty category is pointed out: {text}"
+    );
+
+    // A layout change: the listing no longer has its container.
+    server
+        .set_override(
+            "phucloi",
+            "/tin-tuc/tin-moi-nhat",
+            wardfeed::portal::Override::Respond {
+                status: 200,
+                body: bytes::Bytes::from_static(
+                    "<html><body><ul class=\"tin\"><li>Tin</li></ul></body></html>".as_bytes(),
+                ),
+                headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
+            },
+        )
+        .unwrap();
+    let output = probe(vec![
+        "--source".into(),
+        "phucloi".into(),
+        "--articles".into(),
+        "0".into(),
+    ])
+    .output()
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        text.contains("listing container \"div.news-list\" not found"),
+        "{text}"
+    );
+
+    // A new ward's page, tried with an existing template before any source is written.
+    let page = format!("{}/Default.aspx?tabid=87", server.site_base("thachban"));
+    let output = probe(vec![
+        "--template".into(),
+        "legacy".into(),
+        page,
+        "--articles".into(),
+        "1".into(),
+    ])
+    .output()
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{text}{}", stderr(&output));
+    assert!(
+        text.contains("Hội nghị đại biểu nhân dân tổ dân phố số 13 năm 2023"),
+        "windows-1258 decoded: {text}"
+    );
+}
