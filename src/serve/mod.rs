@@ -85,9 +85,10 @@ impl Document {
 /// A rendered document as the hot path keeps it.
 struct Hot {
     representation: Arc<Representation>,
-    /// `Store::any_generation` and the config generation when last known current.
+    /// `Store::any_generation`, the config and horizon generations when last known current.
     store_stamp: u64,
     config_stamp: u64,
+    horizon_stamp: u64,
     /// When the first source of its scope is next refreshed: its Cache-Control horizon.
     next_refresh: DateTime<Utc>,
     rendered_at: Instant,
@@ -111,6 +112,8 @@ struct Rendered {
 pub struct AppState {
     config: RwLock<Arc<Config>>,
     config_generation: AtomicU64,
+    /// Bumped when a source's next run is planned: hot documents' Cache-Control horizons move.
+    horizon_generation: AtomicU64,
     store: Arc<Store>,
     site: Site,
     clock: Arc<dyn Clock>,
@@ -136,6 +139,7 @@ impl AppState {
         AppState {
             config: RwLock::new(config),
             config_generation: AtomicU64::new(0),
+            horizon_generation: AtomicU64::new(0),
             store,
             site: Site {
                 base: public_base.trim_end_matches('/').to_owned(),
@@ -183,8 +187,9 @@ impl AppState {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(source.clone(), at);
-        // Cache-Control horizons are kept with hot documents: make them look again.
-        self.config_generation.fetch_add(1, Ordering::AcqRel);
+        // Cache-Control horizons are kept with hot documents: make them look again (without
+        // re-rendering anything).
+        self.horizon_generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// When the soonest scheduled refresh of the scope's sources happens: a reader (or proxy)
@@ -243,6 +248,7 @@ impl AppState {
         let entry = hot.get(path)?;
         let current = entry.store_stamp == self.store.any_generation()
             && entry.config_stamp == self.config_generation.load(Ordering::Acquire)
+            && entry.horizon_stamp == self.horizon_generation.load(Ordering::Acquire)
             && entry.next_refresh > now
             && !(entry.is_dashboard && entry.rendered_at.elapsed() >= DASHBOARD_TTL);
         current.then(|| (Arc::clone(&entry.representation), entry.max_age(now)))
@@ -258,6 +264,7 @@ impl AppState {
         // Stamps first: a change during rendering leaves the entry stale, not wrongly current.
         let store_stamp = self.store.any_generation();
         let config_stamp = self.config_generation.load(Ordering::Acquire);
+        let horizon_stamp = self.horizon_generation.load(Ordering::Acquire);
         let config = self.config();
         let now = Utc::now();
         if let Some(scope) = document.scope()
@@ -319,6 +326,7 @@ impl AppState {
             representation: Arc::clone(&representation),
             store_stamp,
             config_stamp,
+            horizon_stamp,
             next_refresh: self.next_refresh(&config, document.scope(), now),
             rendered_at,
             is_dashboard,
