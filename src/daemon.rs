@@ -90,10 +90,34 @@ pub struct DaemonOptions {
     pub clock: Arc<dyn Clock>,
 }
 
-/// Tells systemd (when it supervises us) how we are. Without NOTIFY_SOCKET this does nothing.
-fn notify(states: &[sd_notify::NotifyState<'_>]) {
-    if let Err(error) = sd_notify::notify(states) {
-        tracing::warn!(error = %error, "sd_notify failed");
+/// Tells systemd (when it supervises us) how we are, from a thread of its own: the notify
+/// socket is a blocking datagram socket, and a slow reader must never stall the runtime.
+struct Notifier {
+    sender: std::sync::mpsc::Sender<Vec<sd_notify::NotifyState<'static>>>,
+}
+
+impl Notifier {
+    /// `None` without NOTIFY_SOCKET: not under systemd, nothing to tell.
+    fn start() -> Option<Notifier> {
+        std::env::var_os("NOTIFY_SOCKET")?;
+        let (sender, receiver) = std::sync::mpsc::channel::<Vec<sd_notify::NotifyState<'static>>>();
+        std::thread::Builder::new()
+            .name("sd-notify".into())
+            .spawn(move || {
+                for states in receiver {
+                    if let Err(error) = sd_notify::notify(&states) {
+                        tracing::warn!(error = %error, "sd_notify failed");
+                    }
+                }
+            })
+            .ok()?;
+        Some(Notifier { sender })
+    }
+
+    fn send(notifier: &Option<Notifier>, states: Vec<sd_notify::NotifyState<'static>>) {
+        if let Some(notifier) = notifier {
+            let _ = notifier.sender.send(states);
+        }
     }
 }
 
@@ -296,17 +320,22 @@ pub async fn run(
     println!(
         "dashboard:   {public}/\ncombined:    {public}/feeds/all.atom\nopml:        {public}/opml\nmetrics:     {public}/metrics"
     );
-    notify(&[
-        sd_notify::NotifyState::Ready,
-        sd_notify::NotifyState::Status("serving"),
-    ]);
+    let notifier = Arc::new(Notifier::start());
+    Notifier::send(
+        &notifier,
+        vec![
+            sd_notify::NotifyState::Ready,
+            sd_notify::NotifyState::Status("serving"),
+        ],
+    );
 
     let watchdog = sd_notify::watchdog_enabled().map(|interval| {
+        let notifier = Arc::clone(&notifier);
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval(interval / 2);
             loop {
                 ticks.tick().await;
-                notify(&[sd_notify::NotifyState::Watchdog]);
+                Notifier::send(&notifier, vec![sd_notify::NotifyState::Watchdog]);
             }
         })
     });
@@ -314,10 +343,9 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = hangup.recv() => {
-                let monotonic = sd_notify::NotifyState::monotonic_usec_now().ok();
                 let mut states = vec![sd_notify::NotifyState::Reloading];
-                states.extend(monotonic);
-                notify(&states);
+                states.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
+                Notifier::send(&notifier, states);
                 match options.origin.load() {
                     Ok(reloaded) => {
                         if reloaded.store.path != config.store.path || reloaded.server.listen != config.server.listen {
@@ -327,11 +355,11 @@ pub async fn run(
                         state.set_config(Arc::clone(&reloaded));
                         schedule.apply(&reloaded);
                         tracing::info!(sources = reloaded.sources.len(), "configuration reloaded");
-                        notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("serving (configuration reloaded)")]);
+                        Notifier::send(&notifier, vec![sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("serving (configuration reloaded)")]);
                     }
                     Err(error) => {
                         tracing::error!(error = %error, "configuration reload failed; keeping the running configuration");
-                        notify(&[sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("serving (reload failed: old configuration kept)")]);
+                        Notifier::send(&notifier, vec![sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("serving (reload failed: old configuration kept)")]);
                     }
                 }
             }
@@ -341,7 +369,7 @@ pub async fn run(
     }
 
     tracing::info!("stopping");
-    notify(&[sd_notify::NotifyState::Stopping]);
+    Notifier::send(&notifier, vec![sd_notify::NotifyState::Stopping]);
     schedule.stop.cancel();
     server_stop.cancel();
     schedule.tasks.close();

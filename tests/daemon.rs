@@ -7,6 +7,7 @@ mod common;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
@@ -36,25 +37,50 @@ fn signal(child: &Child, name: &str) {
     assert!(status.success());
 }
 
-/// The next sd_notify datagram, within `wait`.
-fn next_notification(socket: &UnixDatagram, wait: Duration) -> Option<String> {
-    socket.set_read_timeout(Some(wait)).unwrap();
-    let mut buffer = [0u8; 4096];
-    let n = socket.recv(&mut buffer).ok()?;
-    Some(String::from_utf8_lossy(&buffer[..n]).into_owned())
+/// Every sd_notify datagram the daemon sends, read as they come (as systemd does: a notify
+/// socket nobody reads fills up and blocks the sender).
+struct Notifications {
+    seen: Arc<Mutex<Vec<String>>>,
+    /// How many have been looked at by `wait_for`.
+    consumed: usize,
 }
 
-/// Waits for a datagram containing `wanted`; returns every datagram seen on the way.
-fn wait_for(socket: &UnixDatagram, wanted: &str) -> Vec<String> {
-    let mut seen = Vec::new();
-    while let Some(message) = next_notification(socket, Duration::from_secs(30)) {
-        let found = message.lines().any(|l| l == wanted);
-        seen.push(message);
-        if found {
-            return seen;
-        }
+impl Notifications {
+    fn listen(socket: UnixDatagram) -> Notifications {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let collector = Arc::clone(&seen);
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            while let Ok(n) = socket.recv(&mut buffer) {
+                collector
+                    .lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+            }
+        });
+        Notifications { seen, consumed: 0 }
     }
-    panic!("no {wanted} in {seen:?}");
+
+    /// Waits (30 s at most) for a datagram with the line `wanted`; returns the datagrams up to
+    /// it that came after the previous wait.
+    async fn wait_for(&mut self, wanted: &str) -> Vec<String> {
+        for _ in 0..600 {
+            let seen = self.seen.lock().unwrap().clone();
+            if let Some(at) = seen[self.consumed..]
+                .iter()
+                .position(|m| m.lines().any(|l| l == wanted))
+            {
+                let found = seen[self.consumed..=self.consumed + at].to_vec();
+                self.consumed += at + 1;
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no {wanted} in {:?}",
+            &self.seen.lock().unwrap()[self.consumed..]
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -63,13 +89,15 @@ async fn systemd_notify_reload_and_stop() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &portal.base_url());
     let notify_path = dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&notify_path).unwrap();
+    let mut notifications = Notifications::listen(UnixDatagram::bind(&notify_path).unwrap());
     let mut child = Command::new(env!("CARGO_BIN_EXE_wardfeed"))
         .args(["run", "--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
         .arg("--store")
         .arg(dir.path().join("store"))
         .env("NOTIFY_SOCKET", &notify_path)
+        // systemd's watchdog, asking for a ping at least every 0.4 s.
+        .env("WATCHDOG_USEC", "400000")
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -88,11 +116,12 @@ async fn systemd_notify_reload_and_stop() {
         all
     });
 
-    let ready = wait_for(&socket, "READY=1");
+    let ready = notifications.wait_for("READY=1").await;
     assert!(
         ready.last().unwrap().contains("STATUS=serving"),
         "{ready:?}"
     );
+    notifications.wait_for("WATCHDOG=1").await;
     let dashboard = stdout.next_line().await.unwrap().unwrap();
     let base = dashboard
         .trim_start_matches("dashboard:")
@@ -129,6 +158,7 @@ async fn systemd_notify_reload_and_stop() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(health.trim(), "ok");
+    eprintln!("step: healthy");
 
     // A good reload: RELOADING=1 (with the monotonic time systemd wants), then READY=1.
     std::fs::write(
@@ -139,9 +169,15 @@ async fn systemd_notify_reload_and_stop() {
     )
     .unwrap();
     signal(&child, "HUP");
-    let reload = wait_for(&socket, "READY=1");
+    let reload: Vec<String> = notifications
+        .wait_for("READY=1")
+        .await
+        .into_iter()
+        .filter(|m| m != "WATCHDOG=1\n")
+        .collect();
     assert!(reload[0].lines().any(|l| l == "RELOADING=1"), "{reload:?}");
     assert!(reload[0].contains("MONOTONIC_USEC="), "{reload:?}");
+    assert_eq!(reload.len(), 2, "RELOADING then READY: {reload:?}");
     let page = client
         .get(format!("{base}/"))
         .send()
@@ -158,7 +194,7 @@ async fn systemd_notify_reload_and_stop() {
     // A bad reload: refused, the old configuration kept, still READY.
     std::fs::write(&config, "[sources.broken]\nname = ").unwrap();
     signal(&child, "HUP");
-    let refused = wait_for(&socket, "READY=1");
+    let refused = notifications.wait_for("READY=1").await;
     assert!(
         refused.iter().any(|m| m.contains("reload failed")),
         "{refused:?}"
@@ -172,7 +208,7 @@ async fn systemd_notify_reload_and_stop() {
 
     // SIGTERM: STOPPING=1, exit 0.
     signal(&child, "TERM");
-    wait_for(&socket, "STOPPING=1");
+    notifications.wait_for("STOPPING=1").await;
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
         .unwrap()
