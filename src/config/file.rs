@@ -59,6 +59,10 @@ pub struct ServerFile {
     pub public_url: Option<String>,
     pub title: Option<String>,
     pub feed_limit: Option<usize>,
+    pub max_connections: Option<usize>,
+    pub header_timeout_secs: Option<u64>,
+    pub idle_timeout_secs: Option<u64>,
+    pub max_searches: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -45,6 +45,10 @@ pub const DEFAULT_DROP_QUERY_PARAMS: &[&str] = &["utm_*", "fbclid", "gclid", "za
 pub const DEFAULT_STORE_PATH: &str = "/var/lib/wardfeed";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_FEED_LIMIT: usize = 100;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 20_000;
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
+pub const DEFAULT_MAX_SEARCHES: usize = 4;
 pub const DEFAULT_TITLE: &str = "wardfeed";
 /// Names the feed routes use for themselves (`/feeds/all.rss`, `/feeds/group/…`).
 pub const RESERVED_IDS: &[&str] = &["all", "incidents", "group"];
@@ -134,6 +138,14 @@ pub struct ServerSettings {
     pub public_url: Option<Url>,
     pub title: String,
     pub feed_limit: usize,
+    /// Connections served at once; more are closed on arrival.
+    pub max_connections: usize,
+    /// How long a client may take to send a request head (slow clients are cut off).
+    pub header_timeout: Duration,
+    /// How long an idle keep-alive connection is kept.
+    pub idle_timeout: Duration,
+    /// Filtered (`q`, `since`, `limit`) renders at once; more wait their turn.
+    pub max_searches: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

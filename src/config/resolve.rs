@@ -240,6 +240,28 @@ impl Context<'_> {
                 public_url,
                 title: raw.server.title.unwrap_or_else(|| DEFAULT_TITLE.to_owned()),
                 feed_limit: raw.server.feed_limit.unwrap_or(DEFAULT_FEED_LIMIT).max(1),
+                max_connections: raw
+                    .server
+                    .max_connections
+                    .unwrap_or(DEFAULT_MAX_CONNECTIONS)
+                    .max(1),
+                header_timeout: Duration::from_secs(
+                    raw.server
+                        .header_timeout_secs
+                        .unwrap_or(DEFAULT_HEADER_TIMEOUT_SECS)
+                        .max(1),
+                ),
+                idle_timeout: Duration::from_secs(
+                    raw.server
+                        .idle_timeout_secs
+                        .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS)
+                        .max(1),
+                ),
+                max_searches: raw
+                    .server
+                    .max_searches
+                    .unwrap_or(DEFAULT_MAX_SEARCHES)
+                    .max(1),
             },
             log,
             sources,

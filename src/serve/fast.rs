@@ -30,10 +30,14 @@ use super::http::{Conditions, http_date};
 const MAX_HEAD: usize = 16 * 1024;
 /// Headers the fast path parses; a request with more goes to hyper.
 const MAX_HEADERS: usize = 48;
-/// How long a client may take to send a request head once it started one.
-pub const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long an idle keep-alive connection is kept.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Timeouts of one connection, from the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// How long a client may take to send a request head once it started one.
+    pub head: Duration,
+    /// How long an idle keep-alive connection is kept.
+    pub idle: Duration,
+}
 
 thread_local! {
     /// The Date header of the current second, formatted once per second per thread.
@@ -45,30 +49,31 @@ pub async fn connection(
     mut stream: TcpStream,
     state: Arc<AppState>,
     router: Router,
+    limits: Limits,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
     let mut buffer = BytesMut::with_capacity(2048);
     let mut head = Vec::with_capacity(512);
     loop {
-        match read_head(&mut stream, &mut buffer, &mut shutdown).await {
+        match read_head(&mut stream, &mut buffer, limits, &mut shutdown).await {
             Ok(HeadRead::Complete) => {}
             Ok(HeadRead::Closed) | Err(_) => return,
-            Ok(HeadRead::Other) => return handoff(stream, buffer, router, shutdown).await,
+            Ok(HeadRead::Other) => return handoff(stream, buffer, router, limits, shutdown).await,
         }
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut request = httparse::Request::new(&mut headers);
         let length = match request.parse(&buffer) {
             Ok(httparse::Status::Complete(length)) => length,
             // Malformed or too many headers: hyper gives the proper error answer.
-            _ => return handoff(stream, buffer, router, shutdown).await,
+            _ => return handoff(stream, buffer, router, limits, shutdown).await,
         };
         let Some(fast) = FastRequest::from(&request) else {
-            return handoff(stream, buffer, router, shutdown).await;
+            return handoff(stream, buffer, router, limits, shutdown).await;
         };
         let now = Utc::now();
         let Some((representation, max_age)) = state.hot(fast.path, now) else {
-            return handoff(stream, buffer, router, shutdown).await;
+            return handoff(stream, buffer, router, limits, shutdown).await;
         };
         let decision = representation.decide(&fast.conditions);
         let close = fast.close || *shutdown.borrow();
@@ -86,7 +91,7 @@ pub async fn connection(
             .flatten();
         if decision.with_body && body.is_none() {
             // No in-memory file for this body: hyper serves it from memory.
-            return handoff(stream, buffer, router, shutdown).await;
+            return handoff(stream, buffer, router, limits, shutdown).await;
         }
         state.metrics().record_http(
             super::route_label(fast.path),
@@ -117,6 +122,7 @@ enum HeadRead {
 async fn read_head(
     stream: &mut TcpStream,
     buffer: &mut BytesMut,
+    limits: Limits,
     shutdown: &mut watch::Receiver<bool>,
 ) -> io::Result<HeadRead> {
     loop {
@@ -130,7 +136,7 @@ async fn read_head(
         if idle && *shutdown.borrow() {
             return Ok(HeadRead::Closed);
         }
-        let limit = if idle { IDLE_TIMEOUT } else { HEAD_TIMEOUT };
+        let limit = if idle { limits.idle } else { limits.head };
         buffer.reserve(2048);
         let read = tokio::select! {
             read = tokio::time::timeout(limit, stream.read_buf(buffer)) => read,
@@ -263,6 +269,7 @@ async fn handoff(
     stream: TcpStream,
     buffer: BytesMut,
     router: Router,
+    limits: Limits,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let io = TokioIo::new(Rewind {
@@ -273,7 +280,7 @@ async fn handoff(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(HEAD_TIMEOUT)
+        .header_read_timeout(limits.head)
         .max_buf_size(MAX_HEAD.max(8192) * 4);
     let connection = builder.serve_connection(io, service);
     tokio::pin!(connection);

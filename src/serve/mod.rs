@@ -126,6 +126,15 @@ pub struct AppState {
     /// When each source is next scheduled to refresh, as the scheduler publishes it.
     next_runs: Mutex<HashMap<SourceId, DateTime<Utc>>>,
     metrics: Arc<crate::metrics::Metrics>,
+    /// Turns for filtered renders (`server.max_searches` of them).
+    searches: Arc<tokio::sync::Semaphore>,
+}
+
+/// Whether a document's scope names something the configuration has.
+fn scope_exists(config: &Config, document: &Document) -> bool {
+    document
+        .scope()
+        .is_none_or(|scope| documents::scope_exists(config, scope))
 }
 
 impl AppState {
@@ -136,6 +145,7 @@ impl AppState {
         public_base: String,
         clock: Arc<dyn Clock>,
     ) -> AppState {
+        let config_searches = config.server.max_searches;
         AppState {
             config: RwLock::new(config),
             config_generation: AtomicU64::new(0),
@@ -150,6 +160,7 @@ impl AppState {
             render_locks: Mutex::new(HashMap::new()),
             next_runs: Mutex::new(HashMap::new()),
             metrics: Arc::new(crate::metrics::Metrics::new()),
+            searches: Arc::new(tokio::sync::Semaphore::new(config_searches)),
         }
     }
 
@@ -267,9 +278,7 @@ impl AppState {
         let horizon_stamp = self.horizon_generation.load(Ordering::Acquire);
         let config = self.config();
         let now = Utc::now();
-        if let Some(scope) = document.scope()
-            && !documents::scope_exists(&config, scope)
-        {
+        if !scope_exists(&config, &document) {
             return Ok(None);
         }
         let version = self.version(&config, &document);
@@ -449,10 +458,6 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// Most connections served at once; beyond it a new connection is closed at once, so a
-/// flood of idle sockets cannot exhaust memory or file descriptors.
-pub const MAX_CONNECTIONS: usize = 20_000;
-
 /// Serves until `shutdown` resolves, then stops accepting, closes idle connections, and
 /// returns once in-flight requests are answered.
 pub async fn run(
@@ -463,7 +468,14 @@ pub async fn run(
     let router = router(Arc::clone(&state));
     let (stopping, stop_signal) = tokio::sync::watch::channel(false);
     let connections = tokio_util::task::TaskTracker::new();
-    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let server = state.config().server.clone();
+    // Beyond `max_connections` a new connection is closed at once, so a flood of idle sockets
+    // cannot exhaust memory or file descriptors.
+    let permits = Arc::new(tokio::sync::Semaphore::new(server.max_connections));
+    let limits = fast::Limits {
+        head: server.header_timeout,
+        idle: server.idle_timeout,
+    };
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -476,7 +488,7 @@ pub async fn run(
                     };
                     let (state, router, stop) = (Arc::clone(&state), router.clone(), stop_signal.clone());
                     connections.spawn(async move {
-                        fast::connection(stream, state, router, stop).await;
+                        fast::connection(stream, state, router, limits, stop).await;
                         drop(permit);
                     });
                 }
@@ -612,6 +624,14 @@ async fn document(State(state): State<Arc<AppState>>, request: Request) -> Respo
             .num_seconds()
             .max(0) as u64)
             .min(MAX_AGE_CAP);
+        // At most `max_searches` at once: a flood of searches queues (each waiting request
+        // holds only its connection) instead of filling memory and the blocking pool.
+        let Ok(_turn) = Arc::clone(&state.searches).acquire_owned().await else {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "stopping");
+        };
+        if !scope_exists(&config, &document) {
+            return not_found().await;
+        }
         let worker = Arc::clone(&state);
         tokio::task::spawn_blocking(move || {
             worker
