@@ -88,6 +88,10 @@ pub enum ErrorKind {
     Robots,
     /// The source's own feed could not be parsed.
     FeedParse,
+    /// The page ended before `</html>`: cut off, so not trusted.
+    Truncated,
+    /// The page's text does not decode in the charset it declares.
+    Encoding,
 }
 
 impl ErrorKind {
@@ -102,6 +106,8 @@ impl ErrorKind {
             ErrorKind::Network => "network error",
             ErrorKind::Robots => "disallowed by robots.txt",
             ErrorKind::FeedParse => "feed unreadable",
+            ErrorKind::Truncated => "page cut off",
+            ErrorKind::Encoding => "wrong charset",
         }
     }
 
@@ -115,6 +121,8 @@ impl ErrorKind {
             ErrorKind::Network => "network",
             ErrorKind::Robots => "robots",
             ErrorKind::FeedParse => "feed_parse",
+            ErrorKind::Truncated => "truncated",
+            ErrorKind::Encoding => "encoding",
         }
     }
 }

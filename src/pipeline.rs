@@ -45,6 +45,8 @@ impl StageError {
                 FailureKind::Robots => ErrorKind::Robots,
             },
             StageError::Extract(ExtractError::ContainerNotFound { .. }) => ErrorKind::LayoutChanged,
+            StageError::Extract(ExtractError::Truncated { .. }) => ErrorKind::Truncated,
+            StageError::Extract(ExtractError::Undecodable { .. }) => ErrorKind::Encoding,
             StageError::Ingest(_) => ErrorKind::FeedParse,
         }
     }
@@ -200,6 +202,18 @@ pub async fn scrape_source(crawler: &Crawler, source: &Source) -> SourceScrape {
 
 type ListingResult = Result<ListingReport, (ListingReport, StageError)>;
 
+/// The page decoded (forced charset, BOM, header, `<meta>`) and checked for truncation and
+/// undecodable text.
+fn page_text(fetched: &Fetched, source: &Source) -> Result<String, StageError> {
+    let (text, encoding) = crate::fetch::decode(
+        &fetched.body,
+        fetched.content_type.as_deref(),
+        source.charset,
+    );
+    extract::check_page(&text, &fetched.url, encoding.name())?;
+    Ok(text)
+}
+
 async fn fetch_page(crawler: &Crawler, source: &Source, url: &Url) -> Result<Fetched, FetchError> {
     crawler.get(source, url).await
 }
@@ -229,7 +243,10 @@ async fn scrape_listing(
             }
             Err(error) => return Err((report, error.into())),
         };
-        let html = fetched.text(source.charset);
+        let html = match page_text(&fetched, source) {
+            Ok(html) => html,
+            Err(error) => return Err((report, error)),
+        };
         let page =
             match extract::listing(&html, &fetched.url, &source.rules.listing, source.timezone) {
                 Ok(page) => page,
@@ -345,25 +362,36 @@ async fn finish_item(
         .map(|html| sanitize::article_html(&html, draft.link.as_ref().unwrap_or(&source.base)));
     if let (true, Some(link)) = (source.fetch_articles, draft.link.clone()) {
         match fetch_page(crawler, source, &link).await {
-            Ok(fetched) => {
-                // A 304 is the stored answer standing in: the article is there.
-                article_status = Some(if fetched.not_modified() {
-                    200
-                } else {
-                    fetched.status
-                });
-                let html = fetched.text(source.charset);
-                let article =
-                    extract::article(&html, &fetched.url, &source.rules.article, source.timezone);
-                draft.title = article.title.or(draft.title);
-                draft.published = draft.published.or(article.published);
-                draft.image = article.image.or(draft.image);
-                if let Some(body) = article.body_html {
-                    let base = article.base.unwrap_or(fetched.url);
-                    content_html = Some(sanitize::article_html(&body, &base));
+            Ok(fetched) => match page_text(&fetched, source) {
+                Ok(html) => {
+                    // A 304 is the stored answer standing in: the article is there.
+                    article_status = Some(if fetched.not_modified() {
+                        200
+                    } else {
+                        fetched.status
+                    });
+                    let article = extract::article(
+                        &html,
+                        &fetched.url,
+                        &source.rules.article,
+                        source.timezone,
+                    );
+                    draft.title = article.title.or(draft.title);
+                    draft.published = draft.published.or(article.published);
+                    draft.image = article.image.or(draft.image);
+                    if let Some(body) = article.body_html {
+                        let base = article.base.unwrap_or(fetched.url);
+                        content_html = Some(sanitize::article_html(&body, &base));
+                    }
+                    draft.warnings.extend(article.warnings);
                 }
-                draft.warnings.extend(article.warnings);
-            }
+                // A page that cannot be trusted counts as not fetched: the item keeps what
+                // the ledger has for it.
+                Err(error) => draft.warnings.push(FieldWarning {
+                    field: "article",
+                    message: error.to_string(),
+                }),
+            },
             Err(error) => {
                 article_status = error.status();
                 draft.warnings.push(FieldWarning {

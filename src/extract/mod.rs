@@ -22,6 +22,60 @@ pub enum ExtractError {
         "extract {url}: listing container {selector:?} not found (has the page layout changed?)"
     )]
     ContainerNotFound { url: String, selector: String },
+    #[error("extract {url}: the page ends before </html> (cut off in transfer?)")]
+    Truncated { url: String },
+    #[error(
+        "extract {url}: {replaced} characters do not decode as {charset} (wrong charset declared? set `charset` for the source)"
+    )]
+    Undecodable {
+        url: String,
+        charset: String,
+        replaced: usize,
+    },
+}
+
+/// Checks that a decoded page can be trusted before anything is read from it: a page that
+/// opens `<html>` but never closes it was cut off (a truncated article would otherwise replace
+/// its stored text), and a page full of U+FFFD was decoded in the wrong charset.
+pub fn check_page(text: &str, url: &Url, charset: &str) -> Result<(), ExtractError> {
+    let replaced = text
+        .chars()
+        .filter(|c| *c == char::REPLACEMENT_CHARACTER)
+        .count();
+    // A stray undecodable byte happens on real portals; a page's worth of them does not.
+    let non_ascii = text.chars().filter(|c| !c.is_ascii()).count().max(1);
+    if replaced >= 16 && replaced * 100 >= non_ascii {
+        return Err(ExtractError::Undecodable {
+            url: url.to_string(),
+            charset: charset.to_owned(),
+            replaced,
+        });
+    }
+    let head_end = floor_boundary(text, 4096);
+    let tail_start = floor_boundary(text, text.len().saturating_sub(4096));
+    if contains_ignore_case(&text[..head_end], "<html")
+        && !contains_ignore_case(&text[tail_start..], "</html")
+    {
+        return Err(ExtractError::Truncated {
+            url: url.to_string(),
+        });
+    }
+    Ok(())
+}
+
+fn floor_boundary(text: &str, mut at: usize) -> usize {
+    at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 /// A field-level problem with one entry: worth telling the admin, never worth failing for.

@@ -279,19 +279,33 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 /// Decodes page bytes. The encoding is, in order: the source's forced charset; a byte-order
 /// mark (as browsers do: a BOM is never accidental, while portals often send a stale header);
 /// the `charset` of the Content-Type header; a `<meta>` declaration in the first 4 KiB;
-/// UTF-8. Undecodable bytes become U+FFFD, never an error.
+/// UTF-8. A declared single-byte charset is overruled when the bytes are valid UTF-8 with
+/// non-ASCII text in them: such text is never meant as windows-125x, while a CMS template
+/// that still declares an old charset is common. Undecodable bytes become U+FFFD, never an
+/// error (the pipeline judges whether there are too many).
 pub fn decode(
     body: &[u8],
     content_type: Option<&str>,
     forced: Option<&'static Encoding>,
 ) -> (String, &'static Encoding) {
-    let encoding = forced
-        .or_else(|| Encoding::for_bom(body).map(|(encoding, _)| encoding))
-        .or_else(|| content_type.and_then(header_charset))
-        .or_else(|| meta_charset(body))
-        .unwrap_or(UTF_8);
+    let bom = Encoding::for_bom(body).map(|(encoding, _)| encoding);
+    let declared = content_type
+        .and_then(header_charset)
+        .or_else(|| meta_charset(body));
+    let encoding = match (forced, bom, declared) {
+        (Some(forced), _, _) => forced,
+        (None, Some(bom), _) => bom,
+        (None, None, Some(declared)) if declared != UTF_8 && looks_utf8(body) => UTF_8,
+        (None, None, Some(declared)) => declared,
+        (None, None, None) => UTF_8,
+    };
     let (text, _) = encoding.decode_with_bom_removal(body);
     (text.into_owned(), encoding)
+}
+
+/// Valid UTF-8 containing at least one multi-byte sequence.
+fn looks_utf8(body: &[u8]) -> bool {
+    !body.is_ascii() && std::str::from_utf8(body).is_ok()
 }
 
 fn header_charset(content_type: &str) -> Option<&'static Encoding> {
@@ -388,6 +402,21 @@ mod tests {
         );
         assert_eq!((text.as_str(), enc), ("Phúc", UTF_8));
         let (_, enc) = decode(b"\xef\xbb\xbfx", None, Some(encoding_rs::WINDOWS_1258));
+        assert_eq!(enc, encoding_rs::WINDOWS_1258);
+    }
+
+    #[test]
+    fn valid_utf8_overrules_a_stale_single_byte_declaration() {
+        let page = "<meta charset=\"windows-1252\"><p>Phường Phúc Lợi</p>".as_bytes();
+        let (text, enc) = decode(page, Some("text/html; charset=iso-8859-1"), None);
+        assert_eq!(enc, UTF_8);
+        assert!(text.contains("Phường Phúc Lợi"));
+        // Real windows-1258 bytes are not valid UTF-8: the declaration stands.
+        let (_, enc) = decode(
+            b"Tha\xf2ch B\xe0n",
+            Some("text/html; charset=windows-1258"),
+            None,
+        );
         assert_eq!(enc, encoding_rs::WINDOWS_1258);
     }
 

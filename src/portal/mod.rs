@@ -80,6 +80,9 @@ pub enum Override {
     Delay(Duration),
     /// Never answer; the request stays open until the client gives up or the server shuts down.
     Hang,
+    /// Answer 200 with this content type and a body that never ends (no Content-Length): the
+    /// client must cut it off itself.
+    Endless { content_type: String },
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -137,6 +140,7 @@ struct Answer {
     body: Bytes,
     delay: Duration,
     hang: bool,
+    endless: bool,
 }
 
 impl Answer {
@@ -316,6 +320,13 @@ impl Shared {
                 };
             }
             Some(Override::Delay(d)) => delay = Some(d),
+            Some(Override::Endless { content_type }) => {
+                return Answer {
+                    endless: true,
+                    ..Answer::new(StatusCode::OK)
+                }
+                .header(header::CONTENT_TYPE, content_type);
+            }
             None => {}
         }
         let snapshot = lock(&self.snapshot).clone();
@@ -505,7 +516,13 @@ async fn handle(
             Err(_) => tracing::warn!(url = raw, header = %name, "skipping invalid header value"),
         }
     }
-    if head {
+    if answer.endless && !head {
+        // 64 KiB of a page's worth of text, again and again, until the client hangs up.
+        let chunk = Bytes::from("<p>Tin tức mới nhất của phường. </p>\n".repeat(1800));
+        let stream =
+            futures_util::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+        *response.body_mut() = Body::from_stream(stream);
+    } else if head {
         // HEAD announces the length GET would send.
         headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     } else {

@@ -410,6 +410,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/opml", get(document))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/status.json", get(status))
         .route("/feeds/{file}", get(document))
         .route("/feeds/group/{file}", get(document))
         .route("/feeds/{source}/{file}", get(document))
@@ -428,6 +429,7 @@ pub fn route_label(path: &str) -> &'static str {
         "/opml" => "opml",
         "/healthz" => "healthz",
         "/metrics" => "metrics",
+        "/status.json" => "status",
         p if p.starts_with("/feeds/") => "feed",
         _ => "other",
     }
@@ -646,6 +648,68 @@ async fn document(State(state): State<Arc<AppState>>, request: Request) -> Respo
         Ok(None) => not_found().await,
         Err(error) => internal(&error),
     }
+}
+
+/// Every source's health, for the district office's tools: status, when it last worked, and
+/// each failure of its last refresh with its kind.
+async fn status(State(state): State<Arc<AppState>>) -> Response {
+    #[derive(serde::Serialize)]
+    struct Failure<'a> {
+        kind: &'static str,
+        category: &'a str,
+        message: &'a str,
+        at: String,
+    }
+    let config = state.config();
+    let mut sources = Vec::new();
+    let mut degraded = false;
+    for source in &config.sources {
+        let health = match state.store.health(&source.id) {
+            Ok(health) => health,
+            Err(error) => return internal(&error),
+        };
+        degraded |= source.enabled
+            && matches!(
+                health.status,
+                SourceStatus::Failing | SourceStatus::Degraded
+            );
+        let failures: Vec<Failure> = health
+            .failures
+            .iter()
+            .map(|f| Failure {
+                kind: f.kind.as_str(),
+                category: &f.category,
+                message: &f.message,
+                at: f.at.to_rfc3339(),
+            })
+            .collect();
+        sources.push(serde_json::json!({
+            "id": source.id.as_str(),
+            "name": source.name,
+            "group": source.group,
+            "enabled": source.enabled,
+            "status": health.status.as_str(),
+            "last_attempt": health.last_attempt.map(|t| t.to_rfc3339()),
+            "last_success": health.last_success.map(|t| t.to_rfc3339()),
+            "consecutive_failures": health.consecutive_failures,
+            "items_seen": health.items_seen,
+            "items_stored": state.store.source_len(&source.id),
+            "empty_listings": health.empty_listings,
+            "failures": failures,
+        }));
+    }
+    let body = serde_json::json!({
+        "status": if degraded { "degraded" } else { "ok" },
+        "sources": sources,
+    });
+    (
+        [
+            (header::CONTENT_TYPE, "application/json; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 /// `ok`, or `degraded` with the sources whose last refresh failed (wholly or in part). The

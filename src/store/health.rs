@@ -75,6 +75,7 @@ impl Store {
         health.last_attempt = Some(now);
         health.items_seen = outcome.items_seen;
         health.empty_listings = outcome.empty.clone();
+        health.failures = outcome.failures.clone();
         match outcome.failures.first() {
             None => {
                 health.last_success = Some(now);

@@ -36,7 +36,7 @@ pub use records::{CachedPage, HealthError, Incident, SourceHealth, StoredItem, S
 pub const DEFAULT_CACHE_BYTES: u64 = 128 * 1024 * 1024;
 
 /// Bumped when the on-disk format changes incompatibly.
-const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_VERSION: u32 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -116,6 +116,8 @@ pub struct SourceHealth {
     pub items_seen: u64,
     /// Categories whose listing answered with no items.
     pub empty_listings: Vec<String>,
+    /// Every listing or feed that failed in the last refresh.
+    pub failures: Vec<HealthError>,
 }
 
 impl Default for SourceHealth {
@@ -128,6 +130,7 @@ impl Default for SourceHealth {
             consecutive_failures: 0,
             items_seen: 0,
             empty_listings: Vec::new(),
+            failures: Vec::new(),
         }
     }
 }
