@@ -1,6 +1,7 @@
-//! Crash safety: a `wardfeed scrape --once` child is killed with SIGKILL at many points of its
-//! cycle, restarted, and the ledger checked every time: it opens, nothing a completed ingest
-//! reported is missing, nothing is doubled, the story index covers every item once.
+//! Crash safety: a `wardfeed scrape --once` child, and the whole daemon (scheduler, ingest,
+//! renders for readers), are killed with SIGKILL at many points, restarted, and the ledger
+//! checked every time: it opens, nothing a completed ingest reported is missing, nothing is
+//! doubled, the story index covers every item once.
 
 mod common;
 
@@ -218,4 +219,110 @@ async fn sigkill_at_any_point_loses_and_doubles_nothing() {
         })
         .sum();
     assert_eq!(count, union);
+}
+
+/// The daemon (scheduler, ingest and serving together) killed at a random moment of its life:
+/// start-up, a scrape, an ingest, a render for a reader. Returns the sources whose refresh it
+/// reported complete before it died.
+async fn run_daemon(
+    server: &PortalServer,
+    config: &std::path::Path,
+    store: &std::path::Path,
+    kill_after: Duration,
+) -> BTreeSet<String> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wardfeed"))
+        .args(["run", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .arg("--store")
+        .arg(store)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    // A reader who keeps asking for feeds, so renders are in flight too.
+    let stdout = child.stdout.take().unwrap();
+    let reader = tokio::spawn(async move {
+        let mut lines = BufReader::new(stdout).lines();
+        let Ok(Some(line)) = lines.next_line().await else {
+            return;
+        };
+        let base = line
+            .trim_start_matches("dashboard:")
+            .trim()
+            .trim_end_matches('/')
+            .to_owned();
+        let client = http_client();
+        loop {
+            for path in [
+                "/feeds/all.rss",
+                "/feeds/phucloi.atom",
+                "/",
+                "/opml",
+                "/feeds/group/longbien.json",
+            ] {
+                if client.get(format!("{base}{path}")).send().await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut reported = BTreeSet::new();
+    let deadline = started + kill_after;
+    while let Ok(Ok(Some(line))) = tokio::time::timeout_at(deadline, lines.next_line()).await {
+        if let Some(rest) = line.split(" refreshed source=").nth(1) {
+            reported.insert(rest.split_whitespace().next().unwrap().to_owned());
+        }
+    }
+    child.kill().await.unwrap();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(rest) = line.split(" refreshed source=").nth(1) {
+            reported.insert(rest.split_whitespace().next().unwrap().to_owned());
+        }
+    }
+    reader.abort();
+    reported
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_killed_anywhere_loses_and_doubles_nothing() {
+    let server = serve("s1").await;
+    server
+        .set_override(
+            "bode",
+            "/tin-tuc/tin-moi-nhat",
+            wardfeed::portal::Override::Delay(Duration::ZERO),
+        )
+        .unwrap();
+    let config_dir = tempfile::tempdir().unwrap();
+    // A refresh every 2 s, so a life of a few seconds holds several cycles.
+    let config = quick_config_file(config_dir.path());
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("${FIXTURES_BASE}", &server.base_url())
+        .replace(
+            "schedule = \"0 */30 * * * *\"",
+            "schedule = \"*/2 * * * * *\"",
+        );
+    std::fs::write(&config, text).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut random = Lcg(0xdae_0_0001);
+    const ROUNDS: usize = 50;
+    let mut reported_rounds = 0;
+    for round in 0..ROUNDS {
+        let snapshot = if round % 2 == 0 { "s1" } else { "s2" };
+        server.switch(common::snapshot(snapshot));
+        let kill_after = Duration::from_millis(50 + random.next() % 4000);
+        let reported = run_daemon(&server, &config, dir.path(), kill_after).await;
+        reported_rounds += usize::from(!reported.is_empty());
+        check_ledger(&server, dir.path(), snapshot, &reported);
+    }
+    eprintln!("{ROUNDS} daemon kills, {reported_rounds} after at least one completed refresh");
+    assert!(
+        reported_rounds >= ROUNDS / 4,
+        "too few kills came after a refresh to mean anything"
+    );
 }
