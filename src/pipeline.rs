@@ -204,7 +204,7 @@ type ListingResult = Result<ListingReport, (ListingReport, StageError)>;
 
 /// The page decoded (forced charset, BOM, header, `<meta>`) and checked for truncation and
 /// undecodable text.
-fn page_text(fetched: &Fetched, source: &Source) -> Result<String, StageError> {
+pub fn page_text(fetched: &Fetched, source: &Source) -> Result<String, StageError> {
     let (text, encoding) = crate::fetch::decode(
         &fetched.body,
         fetched.content_type.as_deref(),

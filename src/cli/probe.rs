@@ -93,7 +93,13 @@ async fn probe_listing(
             return 1;
         }
     };
-    let html = fetched.text(source.charset);
+    let html = match crate::pipeline::page_text(&fetched, source) {
+        Ok(html) => html,
+        Err(error) => {
+            let _ = writeln!(out, "{}\n   {error}", fetched.status);
+            return 1;
+        }
+    };
     let page = match extract::listing(&html, &fetched.url, &source.rules.listing, source.timezone) {
         Ok(page) => page,
         Err(error) => {
@@ -201,7 +207,13 @@ async fn probe_article(crawler: &Crawler, source: &Source, url: &Url, out: &mut 
             return 1;
         }
     };
-    let html = fetched.text(source.charset);
+    let html = match crate::pipeline::page_text(&fetched, source) {
+        Ok(html) => html,
+        Err(error) => {
+            let _ = writeln!(out, "{}\n     {error}", fetched.status);
+            return 1;
+        }
+    };
     let article = extract::article(&html, &fetched.url, &source.rules.article, source.timezone);
     let _ = writeln!(out, "{}", fetched.status);
     let _ = writeln!(
