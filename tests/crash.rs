@@ -225,7 +225,6 @@ async fn sigkill_at_any_point_loses_and_doubles_nothing() {
 /// start-up, a scrape, an ingest, a render for a reader. Returns the sources whose refresh it
 /// reported complete before it died.
 async fn run_daemon(
-    server: &PortalServer,
     config: &std::path::Path,
     store: &std::path::Path,
     kill_after: Duration,
@@ -309,14 +308,14 @@ async fn the_daemon_killed_anywhere_loses_and_doubles_nothing() {
         );
     std::fs::write(&config, text).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let mut random = Lcg(0xdae_0_0001);
+    let mut random = Lcg(0xdae0_0001);
     const ROUNDS: usize = 50;
     let mut reported_rounds = 0;
     for round in 0..ROUNDS {
         let snapshot = if round % 2 == 0 { "s1" } else { "s2" };
         server.switch(common::snapshot(snapshot));
         let kill_after = Duration::from_millis(50 + random.next() % 4000);
-        let reported = run_daemon(&server, &config, dir.path(), kill_after).await;
+        let reported = run_daemon(&config, dir.path(), kill_after).await;
         reported_rounds += usize::from(!reported.is_empty());
         check_ledger(&server, dir.path(), snapshot, &reported);
     }
