@@ -86,19 +86,11 @@ async fn probe_listing(
     out: &mut String,
 ) -> usize {
     let _ = write!(out, "\nlisting {slug}: GET {url} → ");
-    let fetched = match crawler.get(source, url).await {
-        Ok(fetched) => fetched,
-        Err(error) => {
-            let _ = writeln!(out, "failed\n   {error}");
-            return 1;
-        }
+    let Some(fetched) = fetch(crawler, source, url, "   ", out).await else {
+        return 1;
     };
-    let html = match crate::pipeline::page_text(&fetched, source) {
-        Ok(html) => html,
-        Err(error) => {
-            let _ = writeln!(out, "{}\n   {error}", fetched.status);
-            return 1;
-        }
+    let Some(html) = page_text(&fetched, source, "   ", out) else {
+        return 1;
     };
     let page = match extract::listing(&html, &fetched.url, &source.rules.listing, source.timezone) {
         Ok(page) => page,
@@ -164,12 +156,8 @@ async fn probe_feed(
     out: &mut String,
 ) -> usize {
     let _ = write!(out, "\nfeed {slug}: GET {url} → ");
-    let fetched = match crawler.get(source, url).await {
-        Ok(fetched) => fetched,
-        Err(error) => {
-            let _ = writeln!(out, "failed\n   {error}");
-            return 1;
-        }
+    let Some(fetched) = fetch(crawler, source, url, "   ", out).await else {
+        return 1;
     };
     match ingest::parse_feed(&fetched.body, &fetched.url, source.timezone) {
         Ok(entries) => {
@@ -200,19 +188,11 @@ async fn probe_feed(
 
 async fn probe_article(crawler: &Crawler, source: &Source, url: &Url, out: &mut String) -> usize {
     let _ = write!(out, "  GET {url} → ");
-    let fetched = match crawler.get(source, url).await {
-        Ok(fetched) => fetched,
-        Err(error) => {
-            let _ = writeln!(out, "failed\n     {error}");
-            return 1;
-        }
+    let Some(fetched) = fetch(crawler, source, url, "     ", out).await else {
+        return 1;
     };
-    let html = match crate::pipeline::page_text(&fetched, source) {
-        Ok(html) => html,
-        Err(error) => {
-            let _ = writeln!(out, "{}\n     {error}", fetched.status);
-            return 1;
-        }
+    let Some(html) = page_text(&fetched, source, "     ", out) else {
+        return 1;
     };
     let article = extract::article(&html, &fetched.url, &source.rules.article, source.timezone);
     let _ = writeln!(out, "{}", fetched.status);
@@ -251,6 +231,39 @@ async fn probe_article(crawler: &Crawler, source: &Source, url: &Url, out: &mut 
         }
     }
     warnings(&article.warnings, out)
+}
+
+/// Fetches `url`, or says why not.
+async fn fetch(
+    crawler: &Crawler,
+    source: &Source,
+    url: &Url,
+    indent: &str,
+    out: &mut String,
+) -> Option<crate::fetch::Fetched> {
+    match crawler.get(source, url).await {
+        Ok(fetched) => Some(fetched),
+        Err(error) => {
+            let _ = writeln!(out, "failed\n{indent}{error}");
+            None
+        }
+    }
+}
+
+/// The page's text as the pipeline would read it, or why it would not.
+fn page_text(
+    fetched: &crate::fetch::Fetched,
+    source: &Source,
+    indent: &str,
+    out: &mut String,
+) -> Option<String> {
+    match crate::pipeline::page_text(fetched, source) {
+        Ok(html) => Some(html),
+        Err(error) => {
+            let _ = writeln!(out, "{}\n{indent}{error}", fetched.status);
+            None
+        }
+    }
 }
 
 fn shorten(text: &str, max: usize) -> String {
