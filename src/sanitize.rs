@@ -8,6 +8,7 @@ use std::collections::HashSet;
 
 use ammonia::{Builder, UrlRelative};
 use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::canonical_combining_class;
 use url::Url;
 
 /// Sanitises article HTML; relative URLs resolve against `base` (the article page).
@@ -21,10 +22,28 @@ pub fn article_html(html: &str, base: &Url) -> String {
     xml_safe_nfc(&cleaned)
 }
 
-/// NFC text without characters XML 1.0 cannot carry (C0 controls other than tab/newline/CR,
+/// NFC HTML without characters XML 1.0 cannot carry (C0 controls other than tab/newline/CR,
 /// and U+FFFE/U+FFFF), nor C1 controls, which only ever come from mis-decoded bytes.
-pub fn xml_safe_nfc(text: &str) -> String {
-    text.chars().filter(|&c| is_xml_char(c)).nfc().collect()
+///
+/// NFC fuses `<`, `=` and `>` with a following U+0338 (`>` + U+0338 is `≯`). Run over markup,
+/// that unmakes the tag the `>` closed, and the text after it becomes attributes
+/// (`<a …>\u{338} onclick=…`). So a combining mark right after one of those three is written as
+/// a character reference: it reads the same, NFC leaves it alone, and the result is NFC, so
+/// normalising it again (as the feed writers do) changes nothing.
+pub fn xml_safe_nfc(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut run = String::new();
+    for c in html.chars().filter(|&c| is_xml_char(c)) {
+        if run.ends_with(['<', '=', '>']) && canonical_combining_class(c) != 0 {
+            out.extend(run.nfc());
+            run.clear();
+            out.push_str(&format!("&#x{:X};", u32::from(c)));
+        } else {
+            run.push(c);
+        }
+    }
+    out.extend(run.nfc());
+    out
 }
 
 fn is_xml_char(c: char) -> bool {

@@ -4,7 +4,9 @@
 //! `type="text"` and puts elements in its own order; Atom is small enough to spell out, and every
 //! piece of text goes through one escaping function on its way in.
 
-use super::{Entry, Feed, entry_html, escape_xml_text, feed_text, image_media_type, rfc3339};
+use super::{
+    Entry, Feed, entry_html, escape_xml_text, feed_text, image_media_type, is_blank, rfc3339,
+};
 
 const NAMESPACE: &str = "http://www.w3.org/2005/Atom";
 
@@ -13,13 +15,13 @@ pub fn render(feed: &Feed) -> String {
     let mut xml = Xml::default();
     xml.raw("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
     let mut root = vec![("xmlns", NAMESPACE)];
-    if !feed.language.trim().is_empty() {
+    if !is_blank(&feed.language) {
         root.push(("xml:lang", &feed.language));
     }
     xml.open("feed", &root);
     xml.text("id", &[], &feed.links.atom);
     xml.text("title", &[("type", "text")], &feed.title);
-    if !feed.description.trim().is_empty() {
+    if !is_blank(&feed.description) {
         xml.text("subtitle", &[("type", "text")], &feed.description);
     }
     // The feed's own date, never the time of rendering: ETags come from these bytes.
@@ -62,13 +64,13 @@ fn write_entry(xml: &mut Xml, entry: &Entry, feed: &Feed) {
     xml.open("author", &[]);
     // Atom requires a name; a source always has one, but a blank one must not make the
     // entry invalid, and the feed's publisher is the next best answer.
-    let name = if entry.author.name.trim().is_empty() {
+    let name = if is_blank(&entry.author.name) {
         &feed.author
     } else {
         &entry.author.name
     };
     xml.text("name", &[], name);
-    if !entry.author.home_url.trim().is_empty() {
+    if !is_blank(&entry.author.home_url) {
         xml.text("uri", &[], &entry.author.home_url);
     }
     xml.close("author");
@@ -93,7 +95,7 @@ fn write_entry(xml: &mut Xml, entry: &Entry, feed: &Feed) {
     for category in &entry.categories {
         xml.empty("category", &[("term", category)]);
     }
-    if !entry.also_published_by.is_empty() && !entry.author.feed_url.trim().is_empty() {
+    if !entry.also_published_by.is_empty() && !is_blank(&entry.author.feed_url) {
         // RFC 4287 §4.2.11: a story copied from another feed names that feed. Ours is the
         // earliest publisher's own feed on this server (with no such feed, there is none to name).
         xml.open("source", &[]);
@@ -110,7 +112,7 @@ fn write_entry(xml: &mut Xml, entry: &Entry, feed: &Feed) {
         xml.text("updated", &[], &rfc3339(&entry.updated));
         xml.close("source");
     }
-    if let Some(summary) = entry.summary.as_deref().filter(|s| !s.trim().is_empty()) {
+    if let Some(summary) = entry.summary.as_deref().filter(|s| !is_blank(s)) {
         xml.text("summary", &[("type", "text")], summary);
     }
     if let Some(html) = entry_html(entry) {

@@ -213,19 +213,28 @@ pub(crate) fn feed_text(text: &str) -> String {
     text.chars().filter(|&c| is_xml_char(c)).nfc().collect()
 }
 
+/// Whether text is blank as every format carries it: a summary of control characters is, and
+/// must be left out (or replaced) like an empty one rather than written as an empty element.
+pub(crate) fn is_blank(text: &str) -> bool {
+    feed_text(text).trim().is_empty()
+}
+
 /// The entry's body as served: for a story of a combined feed, a line naming every source that
 /// published it comes first, so that a reader sees the cross-posting without our dashboard.
+///
+/// Markup is normalised by `sanitize::xml_safe_nfc`, never `feed_text`: plain NFC would fuse a
+/// tag's `>` with a combining mark after it and turn the text that follows into attributes.
 pub(crate) fn entry_html(entry: &Entry) -> Option<String> {
-    let body = entry.content_html.as_deref().map(feed_text);
+    let body = entry.content_html.as_deref();
     if entry.also_published_by.is_empty() {
-        return body;
+        return body.map(crate::sanitize::xml_safe_nfc);
     }
     let links: Vec<String> = entry
         .also_published_by
         .iter()
         .map(|source| {
             let name = escape_xml_text(&feed_text(&source.name));
-            if source.url.trim().is_empty() {
+            if is_blank(&source.url) {
                 // A source we know by name only still counts as a publisher.
                 return name;
             }
@@ -236,10 +245,11 @@ pub(crate) fn entry_html(entry: &Entry) -> Option<String> {
         })
         .collect();
     let sources = format!("<p><em>Cũng được đăng bởi: {}</em></p>", links.join(", "));
-    Some(match body {
+    // Normalised as a whole: the body may begin with a combining mark, right after `</p>`.
+    Some(crate::sanitize::xml_safe_nfc(&match body {
         Some(body) => format!("{sources}{body}"),
         None => sources,
-    })
+    }))
 }
 
 /// Media type of a lead image, from its file extension; portals serve JPEG unless they say

@@ -14,7 +14,9 @@ use rss::extension::atom::{AtomExtension, Link};
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Enclosure, Guid, Item};
 
-use super::{Entry, Feed, entry_html, escape_xml_text, feed_text, image_media_type, rfc822};
+use super::{
+    Entry, Feed, entry_html, escape_xml_text, feed_text, image_media_type, is_blank, rfc822,
+};
 use crate::normalize::decode_entities_and_clean;
 
 /// How long the excerpt standing in for a missing summary may be, in characters: about what
@@ -23,7 +25,7 @@ const EXCERPT_CHARS: usize = 300;
 
 /// The feed as an RSS 2.0 document.
 pub fn render(feed: &Feed) -> String {
-    let description = if feed.description.trim().is_empty() {
+    let description = if is_blank(&feed.description) {
         // RSS requires a description; an empty one makes validators complain.
         &feed.title
     } else {
