@@ -259,9 +259,7 @@ pub async fn run(
         Some(listener) => listener,
         None => {
             let address = options.listen.unwrap_or(config.server.listen);
-            tokio::net::TcpListener::bind(address)
-                .await
-                .map_err(|source| DaemonError::Bind { address, source })?
+            serve::bind(address).map_err(|source| DaemonError::Bind { address, source })?
         }
     };
     let bound = listener.local_addr().map_err(|source| DaemonError::Bind {

@@ -22,6 +22,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::AppState;
 use super::http::{Conditions, http_date};
@@ -119,27 +120,37 @@ enum HeadRead {
 }
 
 /// Reads until the buffer holds a complete head (`\r\n\r\n`), within the timeouts.
+///
+/// The header timeout is a deadline for the whole head, counted from its first byte: a timeout
+/// per read would let a client that trickles one byte at a time (slowloris) hold its
+/// connection for hours.
 async fn read_head(
     stream: &mut TcpStream,
     buffer: &mut BytesMut,
     limits: Limits,
     shutdown: &mut watch::Receiver<bool>,
 ) -> io::Result<HeadRead> {
+    let mut head_deadline = None;
     loop {
         if buffer.windows(4).any(|w| w == b"\r\n\r\n") {
             return Ok(HeadRead::Complete);
         }
-        if buffer.len() >= MAX_HEAD {
+        if buffer.len() >= MAX_HEAD || buffer.windows(2).any(|w| w == b"\n\n") {
+            // Too long for us, or ended by bare LFs, which hyper reads (and we do not).
             return Ok(HeadRead::Other);
         }
         let idle = buffer.is_empty();
         if idle && *shutdown.borrow() {
             return Ok(HeadRead::Closed);
         }
-        let limit = if idle { limits.idle } else { limits.head };
+        let deadline = if idle {
+            Instant::now() + limits.idle
+        } else {
+            *head_deadline.get_or_insert_with(|| Instant::now() + limits.head)
+        };
         buffer.reserve(2048);
         let read = tokio::select! {
-            read = tokio::time::timeout(limit, stream.read_buf(buffer)) => read,
+            read = tokio::time::timeout_at(deadline, stream.read_buf(buffer)) => read,
             // Stopping: an idle connection closes now; a half-sent head is still read.
             _ = shutdown.changed(), if idle => return Ok(HeadRead::Closed),
         };
@@ -153,7 +164,7 @@ async fn read_head(
             }
             Ok(Ok(_)) => {}
             Ok(Err(error)) => return Err(error),
-            // Idle too long: close. A head that trickles in too slowly (slowloris): close.
+            // Idle too long: close. A head not complete by its deadline (slowloris): close.
             Err(_) => return Ok(HeadRead::Closed),
         }
     }

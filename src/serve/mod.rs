@@ -471,9 +471,11 @@ pub async fn run(
     let (stopping, stop_signal) = tokio::sync::watch::channel(false);
     let connections = tokio_util::task::TaskTracker::new();
     let server = state.config().server.clone();
-    // Beyond `max_connections` a new connection is closed at once, so a flood of idle sockets
-    // cannot exhaust memory or file descriptors.
-    let permits = Arc::new(tokio::sync::Semaphore::new(server.max_connections));
+    // Beyond the limit a new connection is closed at once, so a flood of idle sockets cannot
+    // exhaust memory or file descriptors.
+    let permits = Arc::new(tokio::sync::Semaphore::new(connection_limit(
+        server.max_connections,
+    )));
     let limits = fast::Limits {
         head: server.header_timeout,
         idle: server.idle_timeout,
@@ -508,6 +510,61 @@ pub async fn run(
     connections.close();
     connections.wait().await;
     Ok(())
+}
+
+/// How deep the queue of connections not yet accepted may grow: std's 128 overflows when
+/// clients connect faster than one accept loop takes them, and the kernel caps it anyway
+/// (`net.core.somaxconn`).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listening socket with a backlog deep enough for a burst of connections.
+pub fn bind(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As std does: a restarted daemon can bind while old connections sit in TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
+/// File descriptors kept back from client connections: the listener, the store's files, the
+/// in-memory files of hot documents and outgoing fetches need their own.
+const RESERVED_FDS: u64 = 512;
+
+/// How many client connections may be open at once: `configured`, unless the process may not
+/// open that many files. Then the limit is lowered (with a warning): past the file limit
+/// `accept` fails for every new reader, while past our own limit only the surplus is refused.
+/// The soft file limit is raised to the hard one first, as servers do.
+fn connection_limit(configured: usize) -> usize {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut files = getrlimit(Resource::Nofile);
+    if files.current != files.maximum {
+        let raised = rustix::process::Rlimit {
+            current: files.maximum,
+            maximum: files.maximum,
+        };
+        if setrlimit(Resource::Nofile, raised.clone()).is_ok() {
+            files = raised;
+        }
+    }
+    let Some(open_files) = files.current else {
+        return configured;
+    };
+    let room =
+        usize::try_from(open_files.saturating_sub(RESERVED_FDS).max(16)).unwrap_or(usize::MAX);
+    if room < configured {
+        tracing::warn!(
+            max_connections = configured,
+            open_file_limit = open_files,
+            limit = room,
+            "max_connections is above what the open-file limit allows; lowered (raise LimitNOFILE)"
+        );
+        return room;
+    }
+    configured
 }
 
 fn plain(status: StatusCode, message: &str) -> Response {
@@ -746,6 +803,22 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connections_stay_within_the_open_file_limit() {
+        let files = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+        let limit = connection_limit(usize::MAX);
+        // Raised to the hard limit, less what the process keeps for itself.
+        match files.maximum {
+            Some(files) => assert!((limit as u64) < files, "{limit} connections, {files} files"),
+            None => assert_eq!(
+                limit,
+                usize::MAX,
+                "no file limit, no lower connection limit"
+            ),
+        }
+        assert_eq!(connection_limit(100), 100);
+    }
 
     #[test]
     fn paths_name_documents() {
