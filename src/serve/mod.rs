@@ -546,7 +546,7 @@ fn connection_limit(configured: usize) -> usize {
             current: files.maximum,
             maximum: files.maximum,
         };
-        if setrlimit(Resource::Nofile, raised.clone()).is_ok() {
+        if setrlimit(Resource::Nofile, raised).is_ok() {
             files = raised;
         }
     }
