@@ -19,11 +19,6 @@
 # first build takes about 9 minutes on 2 cores, later ones seconds), FUZZ_KEEP_CORPUS=DIR
 # (keep the grown corpus there instead of discarding it), FUZZ_LOG_DIR=DIR (keep libFuzzer's
 # full output there).
-#
-# Known failures: a bug that is reported but not yet fixed is tolerated by its target (its
-# KNOWN_PANICS list) and has a `regression-*` seed. Each such seed is also run alone with
-# FUZZ_STRICT=1, and the result printed: "still fails" is expected; "passes" means the bug is
-# fixed and its KNOWN_PANICS entry should go.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -79,14 +74,6 @@ for target in $targets; do
     grep -Eo "(Test unit written to|artifact_prefix.*|crash-|timeout-|oom-)[^ ]*" "$log" | sed "s/^/  artifact: /" || true
     failed+=("$target")
   fi
-  for seed in "$root/fuzz/seeds/$target"/regression-*; do
-    [ -e "$seed" ] || continue
-    if FUZZ_STRICT=1 cargo fuzz run "${build_args[@]}" "$target" "$seed" >"$work/strict.log" 2>&1; then
-      echo "  known failure ${seed##*/}: passes now; drop its KNOWN_PANICS entry"
-    else
-      echo "  known failure ${seed##*/}: still fails ($(grep -m1 -A1 'panicked at' "$work/strict.log" | tail -n 1))"
-    fi
-  done
   if [ -n "${FUZZ_KEEP_CORPUS:-}" ]; then
     mkdir -p "$FUZZ_KEEP_CORPUS/$target"
     cp "$corpus/"* "$FUZZ_KEEP_CORPUS/$target/"

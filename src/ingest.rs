@@ -1,7 +1,12 @@
 //! Reading a source's own feed (RSS 2.0, RSS 1.0/RDF, Atom) into entries, with feed-rs.
 //!
-//! feed-rs gets the raw bytes (it honours the XML declaration's encoding) and never invents
-//! ids: an entry's identity is ours to derive from its link or guid, deterministically.
+//! feed-rs gets the raw bytes (it honours a BOM and the XML declaration's encoding) and never
+//! invents ids: an entry's identity is ours to derive from its link or guid, deterministically.
+//! One exception to "raw": a document with a BOM or an XML declaration is decoded here (see
+//! `utf8_document`), because the parser cannot be trusted with declarations.
+
+use std::borrow::Cow;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use chrono::{DateTime, FixedOffset};
 use chrono_tz::Tz;
@@ -39,15 +44,98 @@ pub fn parse_feed(bytes: &[u8], feed_url: &Url, tz: Tz) -> Result<Vec<FeedEntry>
         // An empty id marks "the feed gave none"; we never want a random one.
         .id_generator(|_, _, _| String::new())
         .build();
-    let feed = parser.parse(bytes).map_err(|e| IngestError::Parse {
+    let document = utf8_document(bytes);
+    let parse_error = |message: String| IngestError::Parse {
         url: feed_url.to_string(),
-        message: e.to_string(),
-    })?;
+        message,
+    };
+    // A parser panic on hostile bytes must cost this feed one run, not its source's
+    // scheduler task: it becomes a parse error like any other.
+    let feed = catch_unwind(AssertUnwindSafe(|| parser.parse(&document[..])))
+        .map_err(|panic| parse_error(format!("the feed parser failed: {}", panic_message(&panic))))?
+        .map_err(|e| parse_error(e.to_string()))?;
     Ok(feed
         .entries
         .iter()
         .map(|entry| feed_entry(entry, feed_url, tz))
         .collect())
+}
+
+/// The document decoded to UTF-8 here, with no XML declaration left for the parser: a BOM
+/// decides the encoding, else the leading declaration's `encoding` (when it names an
+/// ASCII-compatible one), else UTF-8. quick-xml (under feed-rs) switches encodings itself only
+/// while a declaration lies within its first 64 bytes, and panics past them: a declaration
+/// such as `<?xml version="1.0" encoding="windows-1258" standalone="yes" ?>` is longer, and a
+/// hostile feed can put one anywhere. So the leading declaration is dropped and any later one
+/// is made an ordinary processing instruction (`<?_xml`), which feed-rs ignores.
+fn utf8_document(bytes: &[u8]) -> Cow<'_, [u8]> {
+    let has_declaration = |bytes: &[u8]| {
+        bytes
+            .windows(6)
+            .any(|w| w.starts_with(b"<?xml") && is_declaration_end(w[5]))
+    };
+    let (encoding, bom_length) = match encoding_rs::Encoding::for_bom(bytes) {
+        Some(found) => found,
+        None if has_declaration(bytes) => {
+            let declared = declared_encoding(bytes).and_then(encoding_rs::Encoding::for_label);
+            let usable = declared.filter(|encoding| encoding.is_ascii_compatible());
+            (usable.unwrap_or(encoding_rs::UTF_8), 0)
+        }
+        None => return Cow::Borrowed(bytes),
+    };
+    let (text, _) = encoding.decode_without_bom_handling(&bytes[bom_length..]);
+    let mut rest = &text[..];
+    if rest.starts_with("<?xml")
+        && rest[5..].bytes().next().is_some_and(is_declaration_end)
+        && let Some(end) = rest.find("?>")
+    {
+        rest = &rest[end + 2..];
+    }
+    let mut document = String::with_capacity(rest.len());
+    while let Some(at) = rest.find("<?xml") {
+        let stray = rest[at + 5..]
+            .bytes()
+            .next()
+            .is_some_and(is_declaration_end);
+        document.push_str(&rest[..at]);
+        document.push_str(if stray { "<?_xml" } else { "<?xml" });
+        rest = &rest[at + 5..];
+    }
+    document.push_str(rest);
+    Cow::Owned(document.into_bytes())
+}
+
+/// Whether the byte after `<?xml` makes it a declaration (not `<?xml-stylesheet`, nor Word's
+/// `<?xml:namespace`).
+fn is_declaration_end(byte: u8) -> bool {
+    byte.is_ascii_whitespace() || byte == b'?'
+}
+
+/// The `encoding` pseudo-attribute of a leading XML declaration, if there is one.
+fn declared_encoding(bytes: &[u8]) -> Option<&[u8]> {
+    let declaration = bytes.trim_ascii_start().strip_prefix(b"<?xml")?;
+    let declaration = &declaration[..declaration.windows(2).position(|w| w == b"?>")?];
+    let after = declaration
+        .windows(8)
+        .position(|w| w == b"encoding")
+        .map(|at| &declaration[at + 8..])?;
+    let after = after
+        .trim_ascii_start()
+        .strip_prefix(b"=")?
+        .trim_ascii_start();
+    let (&quote, value) = after.split_first()?;
+    if quote != b'"' && quote != b'\'' {
+        return None;
+    }
+    value.split(|&b| b == quote).next()
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("panic")
 }
 
 fn feed_entry(entry: &Entry, feed_url: &Url, tz: Tz) -> FeedEntry {
@@ -174,5 +262,64 @@ mod tests {
         let err =
             parse_feed(b"\x00\xffnot xml", &Url::parse("http://h/f").unwrap(), VN).unwrap_err();
         assert!(err.to_string().starts_with("parse feed http://h/f"));
+    }
+
+    fn windows_1258_feed(declaration: &str) -> Vec<u8> {
+        // Windows-1258 writes tones as combining marks: NFC is our job, after decoding.
+        let body = "<rss version=\"2.0\"><channel><title>t</title><item><title>Phươ\u{300}ng Phúc Lơ\u{323}i</title><link>http://h/a</link></item></channel></rss>";
+        let (bytes, _, unmappable) = encoding_rs::WINDOWS_1258.encode(body);
+        assert!(!unmappable);
+        [declaration.as_bytes(), &bytes[..]].concat()
+    }
+
+    #[test]
+    fn honours_a_declared_encoding_however_long_the_declaration() {
+        // Within quick-xml's 64-byte window, and past it (where it used to panic).
+        for declaration in [
+            r#"<?xml version="1.0" encoding="windows-1258"?>"#,
+            r#"<?xml version="1.0" encoding="windows-1258" standalone="yes"      ?>"#,
+        ] {
+            let feed = windows_1258_feed(declaration);
+            let entries = parse_feed(&feed, &Url::parse("http://h/f").unwrap(), VN).unwrap();
+            assert_eq!(
+                entries[0].title.as_deref(),
+                Some("Phường Phúc Lợi"),
+                "{declaration}"
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_declarations_are_errors_or_entries_never_panics() {
+        let url = Url::parse("http://h/f").unwrap();
+        // Found by the ingest_feed fuzz target (fuzz/seeds/ingest_feed/fixed-*): quick-xml
+        // panicked on each. A panic would be caught, so the message says whether one was.
+        let stray = r#"<rss version="2.0"><channel><title>t</title><?xml version="1.0" encoding="windows-1258" standalone="yes"?><item><title>a</title></item></channel></rss>"#;
+        for fuzzed in [
+            &b"<?xml versio-ng=\"windows-12\x00\x00\x11\x00>70D70D\" encoding=\"windows-1258\"?>"[..],
+            b"<?xml version = \"1.0\" encoding \xe1= \"windows-1258\" standalone = \"yes\"?>\n<rss version=\"2.0\"><channel><title>t</title><item><ti\x00\x00\x00lone = \"y>",
+            stray.as_bytes(),
+        ] {
+            if let Err(error) = parse_feed(fuzzed, &url, VN) {
+                assert!(!error.to_string().contains("parser failed"), "{error}");
+            }
+        }
+        for declaration in [
+            r#"<?xml version="1.0" encoding="utf-16"                             ?>"#,
+            r#"<?xml version="1.0" encoding="iso-2022-kr"                        ?>"#,
+            r#"<?xml version="1.0" encoding="no-such-thing"                      ?>"#,
+            "\u{feff}<?xml version=\"1.0\" encoding=\"windows-1258\"                 ?>",
+        ] {
+            let feed = format!(
+                "{declaration}<rss version=\"2.0\"><channel><title>t</title><item><title>Lợi</title><link>http://h/a</link></item></channel></rss>"
+            );
+            let entries = parse_feed(feed.as_bytes(), &url, VN);
+            // Each is read as the UTF-8 it is.
+            assert_eq!(
+                entries.unwrap()[0].title.as_deref(),
+                Some("Lợi"),
+                "{declaration}"
+            );
+        }
     }
 }

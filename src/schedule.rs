@@ -3,10 +3,12 @@
 //! dropped), and a server's long `Retry-After` is respected. One task per source drives
 //! the refresh it is given; the polite fetching itself is `fetch::polite`'s.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
@@ -111,7 +113,18 @@ pub async fn drive_source(
         if cancel.is_cancelled() {
             return;
         }
-        report = refresher(Arc::clone(&source)).await;
+        // A bug that panics while refreshing one source must not end its schedule: the panic
+        // is logged (with its message, by the panic hook too) and the source tried next time.
+        report = match AssertUnwindSafe(refresher(Arc::clone(&source)))
+            .catch_unwind()
+            .await
+        {
+            Ok(report) => report,
+            Err(_) => {
+                tracing::error!(source = %source.id, "refreshing the source panicked; it will be tried at its next run");
+                RunReport::default()
+            }
+        };
         first = false;
     }
 }
@@ -287,6 +300,44 @@ mod tests {
                 "planned {plan}, ran {run}"
             );
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refresh_that_panics_does_not_end_the_schedule() {
+        let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(at(1, 0, 0)));
+        let runs = Arc::new(Mutex::new(Vec::new()));
+        let refresher: Refresher = {
+            let (runs, clock) = (Arc::clone(&runs), Arc::clone(&clock));
+            Arc::new(move |_source| {
+                let (runs, clock) = (Arc::clone(&runs), Arc::clone(&clock));
+                Box::pin(async move {
+                    let first = {
+                        let mut runs = runs.lock().unwrap();
+                        runs.push(clock.now());
+                        runs.len() == 1
+                    };
+                    assert!(!first, "a bug met on the first run");
+                    RunReport::default()
+                })
+            })
+        };
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(drive_source(
+            source("0 */30 * * * *"),
+            true,
+            Duration::ZERO,
+            clock,
+            refresher,
+            Arc::new(|_, _| {}),
+            cancel.clone(),
+        ));
+        tokio::time::sleep(Duration::from_secs(3660)).await;
+        cancel.cancel();
+        task.await.expect("the driver itself never panics");
+        assert_eq!(
+            *runs.lock().unwrap(),
+            vec![at(1, 0, 0), at(1, 30, 0), at(2, 0, 0)]
+        );
     }
 
     #[tokio::test(start_paused = true)]

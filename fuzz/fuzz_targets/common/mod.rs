@@ -3,10 +3,6 @@
 
 #![allow(dead_code)] // each target uses a different subset
 
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::Once;
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use chrono::{DateTime, FixedOffset, Offset, TimeZone};
 use chrono_tz::Tz;
 use scraper::Html;
@@ -170,41 +166,4 @@ fn tag_names(html: &str) -> Vec<&str> {
         }
     }
     names
-}
-
-/// Runs `f`, letting a panic whose message contains one of `known` pass as `None` instead of a
-/// crash, so that a reported, not yet fixed bug neither stops a long run nor turns CI red while
-/// the fuzzer goes on looking for others. Every other panic still aborts (libFuzzer's hook).
-/// `FUZZ_STRICT=1` tolerates nothing: that is how scripts/fuzz.sh checks whether a known
-/// failure's `regression-*` seed still fails. TESTING.md lists the known failures.
-pub fn tolerating_known_panics<R>(
-    known: &'static [&'static str],
-    f: impl FnOnce() -> R,
-) -> Option<R> {
-    static HOOK: Once = Once::new();
-    static STRICT: AtomicBool = AtomicBool::new(false);
-    static TOLD: AtomicBool = AtomicBool::new(false);
-    HOOK.call_once(|| {
-        STRICT.store(
-            std::env::var_os("FUZZ_STRICT").is_some_and(|v| v == "1"),
-            Ordering::Relaxed,
-        );
-        let abort_hook = panic::take_hook(); // libfuzzer-sys's: report, then abort
-        panic::set_hook(Box::new(move |info| {
-            let message = info
-                .payload()
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            let is_known = known.iter().any(|k| message.contains(k));
-            if !is_known || STRICT.load(Ordering::Relaxed) {
-                return abort_hook(info);
-            }
-            if !TOLD.swap(true, Ordering::Relaxed) {
-                eprintln!("known failure tolerated (FUZZ_STRICT=1 to stop on it): {message}");
-            }
-        }));
-    });
-    panic::catch_unwind(AssertUnwindSafe(f)).ok()
 }
