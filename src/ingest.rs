@@ -1,11 +1,10 @@
 //! Reading a source's own feed (RSS 2.0, RSS 1.0/RDF, Atom) into entries, with feed-rs.
 //!
-//! feed-rs gets the raw bytes (it honours a BOM and the XML declaration's encoding) and never
-//! invents ids: an entry's identity is ours to derive from its link or guid, deterministically.
-//! One exception to "raw": a document with a BOM or an XML declaration is decoded here (see
-//! `utf8_document`), because the parser cannot be trusted with declarations.
+//! A feed is read from its raw bytes by XML's own rules (a BOM, else the declaration's
+//! encoding, never the HTTP charset or HTML sniffing), decoded here rather than by the parser,
+//! which cannot be trusted with declarations (see `utf8_document`). feed-rs never invents
+//! ids: an entry's identity is ours to derive from its link or guid, deterministically.
 
-use std::borrow::Cow;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use chrono::{DateTime, FixedOffset};
@@ -63,52 +62,45 @@ pub fn parse_feed(bytes: &[u8], feed_url: &Url, tz: Tz) -> Result<Vec<FeedEntry>
 
 /// The document decoded to UTF-8 here, with no XML declaration left for the parser: a BOM
 /// decides the encoding, else the leading declaration's `encoding` (when it names an
-/// ASCII-compatible one), else UTF-8. quick-xml (under feed-rs) switches encodings itself only
-/// while a declaration lies within its first 64 bytes, and panics past them: a declaration
-/// such as `<?xml version="1.0" encoding="windows-1258" standalone="yes" ?>` is longer, and a
-/// hostile feed can put one anywhere. So the leading declaration is dropped and any later one
-/// is made an ordinary processing instruction (`<?_xml`), which feed-rs ignores.
-fn utf8_document(bytes: &[u8]) -> Cow<'_, [u8]> {
-    let has_declaration = |bytes: &[u8]| {
-        bytes
-            .windows(6)
-            .any(|w| w.starts_with(b"<?xml") && is_declaration_end(w[5]))
-    };
-    let (encoding, bom_length) = match encoding_rs::Encoding::for_bom(bytes) {
-        Some(found) => found,
-        None if has_declaration(bytes) => {
-            let declared = declared_encoding(bytes).and_then(encoding_rs::Encoding::for_label);
-            let usable = declared.filter(|encoding| encoding.is_ascii_compatible());
-            (usable.unwrap_or(encoding_rs::UTF_8), 0)
-        }
-        None => return Cow::Borrowed(bytes),
-    };
+/// ASCII-compatible one), else UTF-8; bytes malformed in it become U+FFFD. quick-xml (under
+/// feed-rs) switches encodings itself only while a declaration lies within its first 64 bytes,
+/// and panics past them: a declaration such as
+/// `<?xml version="1.0" encoding="windows-1258" standalone="yes" ?>` is longer, and a hostile
+/// feed can put one anywhere, or make one appear out of malformed bytes. So the parser only
+/// ever gets valid UTF-8 without declarations: the leading one is dropped and any later one is
+/// made an ordinary processing instruction (`<?_xml`), which feed-rs ignores.
+fn utf8_document(bytes: &[u8]) -> Vec<u8> {
+    let (encoding, bom_length) = encoding_rs::Encoding::for_bom(bytes).unwrap_or_else(|| {
+        let declared = declared_encoding(bytes).and_then(encoding_rs::Encoding::for_label);
+        let usable = declared.filter(|encoding| encoding.is_ascii_compatible());
+        (usable.unwrap_or(encoding_rs::UTF_8), 0)
+    });
     let (text, _) = encoding.decode_without_bom_handling(&bytes[bom_length..]);
+    let is_declaration = |after_xml: &str| {
+        after_xml
+            .bytes()
+            .next()
+            .is_none_or(|byte| byte.is_ascii_whitespace() || byte == b'?')
+    };
     let mut rest = &text[..];
-    if rest.starts_with("<?xml")
-        && rest[5..].bytes().next().is_some_and(is_declaration_end)
+    if let Some(after) = rest.strip_prefix("<?xml")
+        && is_declaration(after)
         && let Some(end) = rest.find("?>")
     {
         rest = &rest[end + 2..];
     }
     let mut document = String::with_capacity(rest.len());
     while let Some(at) = rest.find("<?xml") {
-        let stray = rest[at + 5..]
-            .bytes()
-            .next()
-            .is_some_and(is_declaration_end);
         document.push_str(&rest[..at]);
-        document.push_str(if stray { "<?_xml" } else { "<?xml" });
+        document.push_str(if is_declaration(&rest[at + 5..]) {
+            "<?_xml"
+        } else {
+            "<?xml"
+        });
         rest = &rest[at + 5..];
     }
     document.push_str(rest);
-    Cow::Owned(document.into_bytes())
-}
-
-/// Whether the byte after `<?xml` makes it a declaration (not `<?xml-stylesheet`, nor Word's
-/// `<?xml:namespace`).
-fn is_declaration_end(byte: u8) -> bool {
-    byte.is_ascii_whitespace() || byte == b'?'
+    document.into_bytes()
 }
 
 /// The `encoding` pseudo-attribute of a leading XML declaration, if there is one.
@@ -298,6 +290,7 @@ mod tests {
         for fuzzed in [
             &b"<?xml versio-ng=\"windows-12\x00\x00\x11\x00>70D70D\" encoding=\"windows-1258\"?>"[..],
             b"<?xml version = \"1.0\" encoding \xe1= \"windows-1258\" standalone = \"yes\"?>\n<rss version=\"2.0\"><channel><title>t</title><item><ti\x00\x00\x00lone = \"y>",
+            b"<?xm\x80l versio-ng=\"windows-12\x00\x00\x11\x00>70D70D\" encoding=\"windows-1258\"?>",
             stray.as_bytes(),
         ] {
             if let Err(error) = parse_feed(fuzzed, &url, VN) {
@@ -321,5 +314,12 @@ mod tests {
                 "{declaration}"
             );
         }
+    }
+
+    #[test]
+    fn a_stray_malformed_byte_costs_one_character_not_the_feed() {
+        let feed = b"<rss version=\"2.0\"><channel><title>t</title><item><title>L\xffi</title><link>http://h/a</link></item></channel></rss>";
+        let entries = parse_feed(feed, &Url::parse("http://h/f").unwrap(), VN).unwrap();
+        assert_eq!(entries[0].title.as_deref(), Some("L\u{fffd}i"));
     }
 }
