@@ -46,12 +46,18 @@ pids+=($!)
 
 feed="http://127.0.0.1:$wardfeed_port/feeds/all.rss"
 feed_etag() { curl -sI "$feed" 2>/dev/null | tr -d '\r' | awk -F': ' 'tolower($1)=="etag"{print $2}'; }
-# Ready when the combined feed has 100 items and its ETag has held for 3 s (the start-up
-# refresh has finished writing).
+# Ready when every source has finished its first refresh (none is "pending" in /status.json;
+# bode's Crawl-delay and retries make it last) and the combined feed's ETag has held for 3 s.
+status="http://127.0.0.1:$wardfeed_port/status.json"
+first_runs_done() { curl -s "$status" | grep -q '"sources"' && ! curl -s "$status" | grep -q '"status":"pending"'; }
 stable=0 previous=""
 for _ in $(seq 1 240); do
   current=$(feed_etag || true)
-  if [ -n "$current" ] && [ "$current" = "$previous" ]; then stable=$((stable + 1)); else stable=0; fi
+  if [ -n "$current" ] && [ "$current" = "$previous" ] && first_runs_done; then
+    stable=$((stable + 1))
+  else
+    stable=0
+  fi
   previous=$current
   [ "$stable" -ge 6 ] && break
   sleep 0.5
@@ -119,4 +125,6 @@ for kind in identity gzip 304; do
     304) run wardfeed "$kind" "$feed" "If-None-Match: $etag"; run nginx "$kind" "$nginx_feed" "If-None-Match: $nginx_etag" ;;
   esac
 done
+# The bytes must not have changed under the runs (a refresh would make the 304 run a 200 run).
+check_304 "$feed" "$etag"
 echo "raw wrk output: $work"
