@@ -3,9 +3,10 @@
 
 Run from anywhere: python3 fuzz/seeds/make.py. The fixture pages are served with `{{BASE}}`
 replaced by the site's base (tests/fixtures/README.md), so the seeds are too. Hand-written seeds
-(`hand-*`: the forms the unit tests name) and minimised crash inputs (`regression-*`) live in the
-same folders and are kept as they are. The selection is deterministic, so rerunning this
-after a fixture change gives a reviewable diff.
+(`hand-*`: the forms the unit tests name) and crash inputs found and fixed (`fixed-*`) live in
+the same folders and are kept as they are. A page the same in both snapshots is written once.
+The selection is deterministic, so rerunning this after a fixture change gives a reviewable
+diff.
 """
 
 import hashlib
@@ -18,7 +19,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 PORTAL = ROOT / "tests" / "fixtures" / "portal"
 BASE = "http://127.0.0.1:8080"
-KEPT = ("hand-", "regression-")
+KEPT = ("hand-", "fixed-")
 TARGETS = ["canonical_url", "parse_date", "normalize_text", "extract_html", "ingest_feed"]
 
 
@@ -80,8 +81,12 @@ def main() -> None:
         chosen += every_nth(listing_pages, listings)
         chosen += every_nth([p for p in mine if p[2] == "articles"], articles)
         chosen += every_nth([p for p in mine if p[2] in ("errors",) or p[3].name == "home.html"], 1)
+    written = set()
     for snapshot, site, kind, path in chosen:
-        write("extract_html", f"{snapshot}-{site}-{kind}-{path.stem}.html", served(site, path))
+        page = served(site, path)
+        if page not in written:
+            written.add(page)
+            write("extract_html", f"{snapshot}-{site}-{kind}-{path.stem}.html", page)
 
     # ingest_feed: the district's RSS in both snapshots.
     for snapshot in ["s1", "s2"]:
