@@ -2,10 +2,9 @@
 //! JSON Feed with its text intact, sanitised bodies stay inert in every format, and URL and text
 //! normalisation are idempotent.
 //!
-//! Feeds are built from the real store the way `serve` builds them (its assembly is private, so
-//! `item_entry` and `story_entry` below repeat it) and rendered by the real renderers. The
-//! expected text is modelled here from the XML and Unicode specifications, not borrowed from the
-//! code under test.
+//! Feeds are built from a real store and configuration by `serve`'s own assembly
+//! (`serve::content_feed`) and rendered by the real renderers. The expected text is modelled here
+//! from the XML and Unicode specifications, not borrowed from the code under test.
 
 use std::collections::HashSet;
 
@@ -19,15 +18,15 @@ use serde_json::Value;
 use unicode_normalization::char::canonical_combining_class;
 use unicode_normalization::{UnicodeNormalization, is_nfc};
 use url::Url;
-use wardfeed::config::DEFAULT_DROP_QUERY_PARAMS;
+use wardfeed::config::{Config, DEFAULT_DROP_QUERY_PARAMS};
 use wardfeed::model::{Item, ItemKey, SourceId};
 use wardfeed::normalize::{
-    QueryFilter, canonical_url, clean_text, fold_case, parse_count, resolve_link, story_title_key,
+    QueryFilter, canonical_url, clean_text, parse_count, resolve_link, story_title_key,
 };
-use wardfeed::render::{self, Entry, EntrySource, Feed, FeedLinks};
+use wardfeed::render::{self, Feed};
 use wardfeed::sanitize::article_html;
-use wardfeed::serve::urn_uuid;
-use wardfeed::store::{Store, StoredItem, Story};
+use wardfeed::serve::{Filter, Scope, Site, content_feed};
+use wardfeed::store::Store;
 
 const CONTENT_NS: &str = "http://purl.org/rss/1.0/modules/content/";
 const ATOM_NS: &str = "http://www.w3.org/2005/Atom";
@@ -160,102 +159,39 @@ fn district() -> SourceId {
 // Feeds from the ledger, as `serve` assembles them
 // ---------------------------------------------------------------------------------------------
 
-fn links(stem: &str) -> FeedLinks {
-    FeedLinks {
-        rss: format!("{SITE}/feeds/{stem}.rss"),
-        atom: format!("{SITE}/feeds/{stem}.atom"),
-        json: format!("{SITE}/feeds/{stem}.json"),
-    }
-}
-
-/// The configured name and home of a source (the ward's name is generated: it comes from the
-/// operator's configuration, which the renderers must survive too).
-struct Names<'a> {
-    ward: &'a str,
-}
-
-impl Names<'_> {
-    fn of(&self, source: &SourceId) -> (String, String) {
-        if *source == ward() {
-            (self.ward.to_owned(), WARD_HOME.to_owned())
-        } else {
-            ("Quận Long Biên".to_owned(), DISTRICT_HOME.to_owned())
+/// `text` as a TOML basic string: the controls TOML forbids raw are written as escapes, so any
+/// text at all can be a configured name.
+fn toml_string(text: &str) -> String {
+    let mut quoted = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            c if c.is_control() => quoted.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => quoted.push(c),
         }
     }
+    quoted.push('"');
+    quoted
 }
 
-fn entry_source(names: &Names, stored: &StoredItem) -> EntrySource {
-    let (name, home_url) = names.of(&stored.item.source);
-    let id = stored.item.source.to_string();
-    EntrySource {
-        name,
-        home_url,
-        feed_url: links(&id).atom,
-        url: stored.item.url.clone(),
-        id,
-    }
-}
-
-fn item_entry(names: &Names, stored: &StoredItem) -> Entry {
-    let item = &stored.item;
-    Entry {
-        id: if item.url.is_empty() {
-            urn_uuid("item", &stored.key.0)
-        } else {
-            item.url.clone()
-        },
-        url: if item.url.is_empty() {
-            names.of(&item.source).1
-        } else {
-            item.url.clone()
-        },
-        title: item.title.clone(),
-        published: item.published,
-        updated: stored.modified(),
-        author: entry_source(names, stored),
-        categories: item.categories.clone(),
-        summary: item.summary.clone(),
-        content_html: item.content_html.clone(),
-        image: item.image.clone(),
-        also_published_by: Vec::new(),
-    }
-}
-
-fn story_entry(names: &Names, story: &Story) -> Entry {
-    let mut entry = item_entry(names, story.first());
-    entry.id = urn_uuid("story", &story.id.to_be_bytes());
-    if story.items.len() > 1 {
-        entry.also_published_by = story
-            .items
-            .iter()
-            .map(|member| entry_source(names, member))
-            .collect();
-        for member in &story.items[1..] {
-            for category in &member.item.categories {
-                if !entry
-                    .categories
-                    .iter()
-                    .any(|c| fold_case(c) == fold_case(category))
-                {
-                    entry.categories.push(category.clone());
-                }
-            }
-        }
-    }
-    entry
-}
-
-fn feed(title: &str, author: &str, stem: &str, entries: Vec<Entry>) -> Feed {
-    Feed {
-        title: title.to_owned(),
-        description: format!("Tin từ {title}"),
-        home_url: WARD_HOME.to_owned(),
-        links: links(stem),
-        updated: entries.iter().map(|e| e.updated).max().unwrap_or_else(now),
-        author: author.to_owned(),
-        language: "vi".to_owned(),
-        entries,
-    }
+/// The ward and the district as an operator configures them, the ward's name as given (the
+/// renderers must survive whatever a configuration says).
+fn config_with_ward(ward_name: &str) -> Config {
+    let source = |id: &str, name: &str, base: &str| {
+        format!(
+            "[sources.{id}]\nname = {}\ngroup = \"longbien\"\nbase = \"{base}\"\nfetch_articles = false\n\
+             [sources.{id}.listing]\nitem = \"li\"\ntitle = \"a\"\n\
+             [[sources.{id}.categories]]\nlabel = \"Tin\"\nlisting = \"/tin\"\n",
+            toml_string(name)
+        )
+    };
+    let text = format!(
+        "{}{}",
+        source("phucloi", ward_name, WARD_HOME),
+        source("longbien", "Quận Long Biên", DISTRICT_HOME)
+    );
+    wardfeed::config::parse(&text, "properties.toml", &|_| None).expect("valid configuration")
 }
 
 /// Ingests `items` for the ward and, for those `reposted` marks, a district re-post with a
@@ -265,7 +201,7 @@ fn feeds_from_ledger(
     store: &Store,
     items: &[Item],
     reposted: &[bool],
-    names: &Names,
+    config: &Config,
 ) -> Result<(Feed, Feed), TestCaseError> {
     store.ingest(&ward(), items, now()).expect("ingest");
     let reposts: Vec<Item> = items
@@ -284,22 +220,17 @@ fn feeds_from_ledger(
         .source_items(&ward(), usize::MAX, &mut |_| true)
         .expect("read items");
     prop_assert_eq!(stored.len(), items.len(), "one stored item per identity");
-    let ward_feed = feed(
-        names.ward,
-        names.ward,
-        "phucloi",
-        stored.iter().map(|s| item_entry(names, s)).collect(),
-    );
-    let stories = store
-        .stories(usize::MAX, &mut |_| true)
-        .expect("read stories");
-    let combined = feed(
-        "Long Biên — tất cả nguồn tin",
-        "wardfeed",
-        "all",
-        stories.iter().map(|s| story_entry(names, s)).collect(),
-    );
-    Ok((ward_feed, combined))
+    let site = Site {
+        base: SITE.to_owned(),
+    };
+    let feed_of = |scope: Scope| {
+        content_feed(config, store, &site, &scope, &Filter::default())
+            .expect("read the store")
+            .expect("the scope exists")
+    };
+    let ward_feed = feed_of(Scope::Source(ward()));
+    prop_assert_eq!(ward_feed.entries.len(), items.len(), "one entry per item");
+    Ok((ward_feed, feed_of(Scope::All)))
 }
 
 /// Items with distinct identities (a second item with the same identity would be an update of
@@ -1006,13 +937,14 @@ proptest! {
     fn stored_text_renders_to_well_formed_feeds(
         items in prop::collection::vec(ledger_item(), 1..6),
         reposted in prop::collection::vec(any::<bool>(), 1..6),
-        ward_name in nasty_text(),
+        // A configuration refuses a blank name; any other is the ward's.
+        ward_name in nasty_text().prop_filter("a configured name", |n| !n.trim().is_empty()),
     ) {
         let items = distinct(items);
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("open store");
-        let names = Names { ward: &ward_name };
-        let (ward_feed, combined) = feeds_from_ledger(&store, &items, &reposted, &names)?;
+        let config = config_with_ward(&ward_name);
+        let (ward_feed, combined) = feeds_from_ledger(&store, &items, &reposted, &config)?;
         // The ledger keeps every byte it was given.
         for item in &items {
             let stored = store
@@ -1062,8 +994,8 @@ proptest! {
         }
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::open(dir.path()).expect("open store");
-        let names = Names { ward: "Phường Phúc Lợi" };
-        let (ward_feed, combined) = feeds_from_ledger(&store, &items, &reposted, &names)?;
+        let config = config_with_ward("Phường Phúc Lợi");
+        let (ward_feed, combined) = feeds_from_ledger(&store, &items, &reposted, &config)?;
         for feed in [&ward_feed, &combined] {
             for body in check_feed(feed)? {
                 check_inert(&body)?;
@@ -1208,10 +1140,13 @@ fn feeds_with_body(content_html: &str) -> (Feed, Feed) {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("open store");
-    let names = Names {
-        ward: "Phường Phúc Lợi",
-    };
-    feeds_from_ledger(&store, &[item], &[true], &names).expect("feeds")
+    feeds_from_ledger(
+        &store,
+        &[item],
+        &[true],
+        &config_with_ward("Phường Phúc Lợi"),
+    )
+    .expect("feeds")
 }
 
 fn assert_inert_everywhere(content_html: &str) {
@@ -1290,9 +1225,9 @@ fn a_summary_of_control_characters_is_left_out_in_every_format() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("open store");
-    let names = Names { ward: "\u{8}" };
+    let config = config_with_ward("\u{8}");
     let (ward_feed, combined) =
-        feeds_from_ledger(&store, &[item], &[false], &names).expect("feeds");
+        feeds_from_ledger(&store, &[item], &[false], &config).expect("feeds");
     for feed in [&ward_feed, &combined] {
         check_feed(feed).unwrap_or_else(|e| panic!("{e}"));
     }

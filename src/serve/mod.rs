@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::model::{SourceId, SourceStatus};
 use crate::render;
 use crate::store::{Store, StoreError};
-pub use documents::{Filter, Scope, Site, urn_uuid};
+pub use documents::{Filter, Scope, Site, content_feed, urn_uuid};
 use http::{Effort, Representation};
 
 /// The dashboard shows ages ("3 days since the last post"), so it is re-rendered at least
