@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::SITES;
+use common::{await_first_refreshes, dashboard_base, proc_status_kib};
 use futures_util::StreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -113,37 +113,23 @@ impl Server {
             }
         });
         let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        let base = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Ok(Some(line)) = stdout.next_line().await {
-                if let Some(url) = line.strip_prefix("dashboard:") {
-                    return url.trim().trim_end_matches('/').to_owned();
-                }
-            }
-            panic!(
-                "wardfeed demo ended without a dashboard line: {}",
-                log.lock().unwrap()
-            );
-        })
-        .await
-        .expect("no dashboard line within 60 s");
+        let base = tokio::time::timeout(Duration::from_secs(60), dashboard_base(&mut stdout))
+            .await
+            .expect("no dashboard line within 60 s")
+            .unwrap_or_else(|| {
+                panic!(
+                    "wardfeed demo ended without a dashboard line: {}",
+                    log.lock().unwrap()
+                )
+            });
         // Whatever else it prints must not fill a pipe nobody reads.
         tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
         let addr = base.trim_start_matches("http://").to_owned();
         assert!(addr.starts_with("127.0.0.1:"), "{base}");
 
         let client = reader_client();
-        let mut refreshed = false;
-        for _ in 0..600 {
-            let metrics = get_text(&client, &format!("{base}/metrics")).await;
-            if SITES
-                .iter()
-                .all(|s| metrics.contains(&format!("wardfeed_refreshes_total{{source=\"{s}\"}} 1")))
-            {
-                refreshed = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let refreshed =
+            await_first_refreshes(&client, &base, 600, Duration::from_millis(100)).await;
         assert!(refreshed, "the five sources were not refreshed within 60 s");
         let url = format!("{base}/feeds/phucloi.rss");
         let first = client.get(&url).send().await.unwrap();
@@ -167,14 +153,14 @@ impl Server {
     }
 
     fn usage(&self) -> Usage {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))
-            .unwrap_or_else(|e| panic!("server process gone ({e}): {}", self.log()));
         let field = |name: &str| -> u64 {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-                .unwrap_or_else(|| panic!("no {name} in /proc/{}/status", self.pid))
+            proc_status_kib(self.pid, name).unwrap_or_else(|| {
+                panic!(
+                    "no {name} in /proc/{}/status (server gone?): {}",
+                    self.pid,
+                    self.log()
+                )
+            })
         };
         let fds = std::fs::read_dir(format!("/proc/{}/fd", self.pid))
             .map(|dir| dir.count())

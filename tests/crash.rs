@@ -245,14 +245,9 @@ async fn run_daemon(
     let stdout = child.stdout.take().unwrap();
     let reader = tokio::spawn(async move {
         let mut lines = BufReader::new(stdout).lines();
-        let Ok(Some(line)) = lines.next_line().await else {
+        let Some(base) = dashboard_base(&mut lines).await else {
             return;
         };
-        let base = line
-            .trim_start_matches("dashboard:")
-            .trim()
-            .trim_end_matches('/')
-            .to_owned();
         let client = http_client();
         loop {
             for path in [

@@ -122,41 +122,20 @@ async fn systemd_notify_reload_and_stop() {
         "{ready:?}"
     );
     notifications.wait_for("WATCHDOG=1").await;
-    let dashboard = stdout.next_line().await.unwrap().unwrap();
-    let base = dashboard
-        .trim_start_matches("dashboard:")
-        .trim()
-        .trim_end_matches('/')
-        .to_owned();
-    assert!(base.starts_with("http://127.0.0.1:"), "{dashboard}");
+    let base = dashboard_base(&mut stdout).await.expect("a dashboard line");
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     let client = http_client();
     // The first cycle runs at start; wait until every source has been refreshed.
-    let mut health = String::new();
-    for _ in 0..200 {
-        health = client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let metrics = client
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if SITES
-            .iter()
-            .all(|s| metrics.contains(&format!("wardfeed_refreshes_total{{source=\"{s}\"}} 1")))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let refreshed = await_first_refreshes(&client, &base, 200, Duration::from_millis(100)).await;
+    assert!(refreshed, "every source refreshed within 20 s");
+    let health = client
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(health.trim(), "ok");
     eprintln!("step: healthy");
 
@@ -239,33 +218,10 @@ async fn metrics_are_prometheus_text_that_promtool_accepts() {
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = stdout
-        .next_line()
-        .await
-        .unwrap()
-        .unwrap()
-        .trim_start_matches("dashboard:")
-        .trim()
-        .trim_end_matches('/')
-        .to_owned();
+    let base = dashboard_base(&mut stdout).await.expect("a dashboard line");
     let client = http_client();
-    for _ in 0..200 {
-        let metrics = client
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if SITES
-            .iter()
-            .all(|s| metrics.contains(&format!("wardfeed_refreshes_total{{source=\"{s}\"}} 1")))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let refreshed = await_first_refreshes(&client, &base, 200, Duration::from_millis(100)).await;
+    assert!(refreshed, "every source refreshed within 20 s");
     client
         .get(format!("{base}/feeds/all.rss"))
         .send()
@@ -338,32 +294,11 @@ async fn the_demo_serves_judged_feeds_offline() {
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut base = String::new();
-    while let Ok(Some(line)) = stdout.next_line().await {
-        if let Some(url) = line.strip_prefix("dashboard:") {
-            base = url.trim().trim_end_matches('/').to_owned();
-            break;
-        }
-    }
+    let base = dashboard_base(&mut stdout).await.unwrap_or_default();
     assert!(base.starts_with("http://127.0.0.1:"), "{base}");
     let client = http_client();
-    for _ in 0..300 {
-        let metrics = client
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if SITES
-            .iter()
-            .all(|s| metrics.contains(&format!("wardfeed_refreshes_total{{source=\"{s}\"}} 1")))
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let refreshed = await_first_refreshes(&client, &base, 300, Duration::from_millis(200)).await;
+    assert!(refreshed, "every source refreshed within 60 s");
     let page = client
         .get(format!("{base}/"))
         .send()

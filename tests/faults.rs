@@ -219,15 +219,6 @@ async fn feed_urls(client: &reqwest::Client, base: &str, source: &str) -> BTreeS
         .collect()
 }
 
-fn memory_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fault_is_named_contained_and_survived() {
     let portal = serve("s2").await;
@@ -246,15 +237,7 @@ async fn every_fault_is_named_contained_and_survived() {
         .unwrap();
     let pid = child.id().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = stdout
-        .next_line()
-        .await
-        .unwrap()
-        .unwrap()
-        .trim_start_matches("dashboard:")
-        .trim()
-        .trim_end_matches('/')
-        .to_owned();
+    let base = dashboard_base(&mut stdout).await.expect("a dashboard line");
     let client = http_client();
 
     // A good first cycle.
@@ -365,8 +348,8 @@ async fn every_fault_is_named_contained_and_survived() {
     }
 
     // Memory: the 10 MB page, the endless body and the 64 MB bomb were all cut at the cap.
-    let peak = memory_kib(pid, "VmHWM:");
-    let now = memory_kib(pid, "VmRSS:");
+    let peak = proc_status_kib(pid, "VmHWM:").unwrap();
+    let now = proc_status_kib(pid, "VmRSS:").unwrap();
     eprintln!(
         "daemon memory under faults: peak {} MiB, now {} MiB",
         peak / 1024,

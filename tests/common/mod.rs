@@ -199,6 +199,56 @@ pub fn http_client() -> reqwest::Client {
         .unwrap()
 }
 
+/// The dashboard's base URL (no trailing slash) that a `wardfeed run` or `demo` child prints as
+/// `dashboard: URL`; the lines before it are passed over. `None` if its stdout ends first.
+pub async fn dashboard_base(
+    stdout: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+) -> Option<String> {
+    while let Ok(Some(line)) = stdout.next_line().await {
+        if let Some(url) = line.strip_prefix("dashboard:") {
+            return Some(url.trim().trim_end_matches('/').to_owned());
+        }
+    }
+    None
+}
+
+/// Polls `/metrics` at `base` until it counts a first refresh of every fixture source, at most
+/// `polls` times, `pause` apart; whether it saw them all.
+pub async fn await_first_refreshes(
+    client: &reqwest::Client,
+    base: &str,
+    polls: usize,
+    pause: std::time::Duration,
+) -> bool {
+    for _ in 0..polls {
+        let metrics = client
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if SITES
+            .iter()
+            .all(|s| metrics.contains(&format!("wardfeed_refreshes_total{{source=\"{s}\"}} 1")))
+        {
+            return true;
+        }
+        tokio::time::sleep(pause).await;
+    }
+    false
+}
+
+/// A field of `/proc/PID/status` in kB (`VmRSS:`, `VmHWM:`), when the process and field exist.
+pub fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
 /// Every feed URL path the fixture configuration offers: per source, per category, per group,
 /// combined; in the three formats. The flag says whether the feed may be empty.
 pub fn feed_paths(config: &Config) -> Vec<(String, bool)> {
