@@ -290,6 +290,13 @@ pub(crate) mod samples {
     /// terminator, a backspace, a C1 control, an emoji, and NFD Vietnamese ("Phường" decomposed).
     pub const HOSTILE: &str = "Tin & \"sự kiện\" <script>alert('x')</script> ]]> a\u{8}b c\u{85}d 🎉 Phu\u{31b}o\u{31b}\u{300}ng";
 
+    /// How the content of `full_feed`'s story begins in every format: the line naming its
+    /// publishers (their names escaped once), then its own body.
+    pub const STORY_CONTENT_START: &str = "<p><em>Cũng được đăng bởi: \
+        <a href=\"http://phucloi.example.vn/tin-tuc/bai-1.html\">Phường Phúc Lợi</a>, \
+        <a href=\"http://longbien.example.vn/tin?id=7&amp;lang=vi\">Quận Long Biên &amp; &quot;các&quot; &lt;phường&gt;</a>\
+        </em></p><p>Sáng 4/1";
+
     pub fn at(text: &str) -> DateTime<FixedOffset> {
         DateTime::parse_from_rfc3339(text).expect("sample dates are RFC 3339")
     }
