@@ -76,6 +76,9 @@ const NASTY_PIECES: &[&str] = &[
     "Lợi",
     "🇻🇳",
     "  ",
+    "${",
+    "$$",
+    "${HOME}",
 ];
 
 /// Any text at all, leaning on the characters and pieces above; now and then a long one.
@@ -159,12 +162,14 @@ fn district() -> SourceId {
 // Feeds from the ledger, as `serve` assembles them
 // ---------------------------------------------------------------------------------------------
 
-/// `text` as a TOML basic string: the controls TOML forbids raw are written as escapes, so any
-/// text at all can be a configured name.
+/// `text` as a TOML basic string that the configuration reads back as `text`: the controls TOML
+/// forbids raw are written as escapes, and `$` as `$$` (the configuration's own escape, since
+/// `${` starts an environment variable), so any text at all can be a configured name.
 fn toml_string(text: &str) -> String {
     let mut quoted = String::from("\"");
     for c in text.chars() {
         match c {
+            '$' => quoted.push_str("$$"),
             '"' => quoted.push_str("\\\""),
             '\\' => quoted.push_str("\\\\"),
             c if c.is_control() => quoted.push_str(&format!("\\u{:04X}", u32::from(c))),
@@ -1185,6 +1190,25 @@ fn combining_mark_after_a_tag_cannot_turn_text_into_attributes() {
 fn renderers_do_not_fuse_a_stored_body_into_attributes() {
     assert_inert_everywhere("<a href=\"http://h.example.vn/\">\u{338} onclick=alert(1) </a>");
     assert_inert_everywhere("<p>\u{338} onmouseover=alert(1) </p>");
+}
+
+/// Found by `stored_text_renders_to_well_formed_feeds` in CI: the test wrote a generated ward
+/// name into its TOML without escaping `$`, so a name holding `${` read as an unterminated
+/// environment variable. A name comes back from the configuration as generated (less the outer
+/// whitespace a configuration trims).
+#[test]
+fn any_ward_name_reads_back_from_the_configuration_as_written() {
+    for name in [
+        "\u{c}\u{323}\u{2da6b}&$?>\u{85}\u{10ffff}\u{301}\u{10ffff}\u{ffff}${\n",
+        "${HOME}",
+        "$$",
+        "cost $5",
+        "Phường \"Phúc Lợi\" \\ $",
+    ] {
+        let config = config_with_ward(name);
+        let ward = config.source("phucloi").expect("the ward is configured");
+        assert_eq!(ward.name, name.trim());
+    }
 }
 
 /// Found by `stored_text_renders_to_well_formed_feeds`: a body that starts with a combining mark
