@@ -114,15 +114,20 @@ pub async fn drive_source(
             return;
         }
         // A bug that panics while refreshing one source must not end its schedule: the panic
-        // is logged (with its message, by the panic hook too) and the source tried next time.
+        // is logged (with its message, by the panic hook too) and counts as a failed run, so a
+        // source that panics every time backs off like any other failing source.
         report = match AssertUnwindSafe(refresher(Arc::clone(&source)))
             .catch_unwind()
             .await
         {
             Ok(report) => report,
             Err(_) => {
-                tracing::error!(source = %source.id, "refreshing the source panicked; it will be tried at its next run");
-                RunReport::default()
+                let failures = report.consecutive_failures.saturating_add(1);
+                tracing::error!(source = %source.id, consecutive_failures = failures, "refreshing the source panicked; it will be tried again after a back-off");
+                RunReport {
+                    consecutive_failures: failures,
+                    retry_after: None,
+                }
             }
         };
         first = false;
@@ -302,8 +307,10 @@ mod tests {
         }
     }
 
+    /// The first two runs meet a bug: the schedule goes on, backing off as for failures
+    /// (30 min after one, 60 min after two), and returns to every 30 min once a run completes.
     #[tokio::test(start_paused = true)]
-    async fn a_refresh_that_panics_does_not_end_the_schedule() {
+    async fn a_refresh_that_panics_backs_off_and_does_not_end_the_schedule() {
         let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(at(1, 0, 0)));
         let runs = Arc::new(Mutex::new(Vec::new()));
         let refresher: Refresher = {
@@ -311,12 +318,12 @@ mod tests {
             Arc::new(move |_source| {
                 let (runs, clock) = (Arc::clone(&runs), Arc::clone(&clock));
                 Box::pin(async move {
-                    let first = {
+                    let run = {
                         let mut runs = runs.lock().unwrap();
                         runs.push(clock.now());
-                        runs.len() == 1
+                        runs.len()
                     };
-                    assert!(!first, "a bug met on the first run");
+                    assert!(run > 2, "a bug met on run {run}");
                     RunReport::default()
                 })
             })
@@ -331,12 +338,12 @@ mod tests {
             Arc::new(|_, _| {}),
             cancel.clone(),
         ));
-        tokio::time::sleep(Duration::from_secs(3660)).await;
+        tokio::time::sleep(Duration::from_secs(2 * 3600 + 60)).await;
         cancel.cancel();
         task.await.expect("the driver itself never panics");
         assert_eq!(
             *runs.lock().unwrap(),
-            vec![at(1, 0, 0), at(1, 30, 0), at(2, 0, 0)]
+            vec![at(1, 0, 0), at(1, 30, 0), at(2, 30, 0), at(3, 0, 0)]
         );
     }
 
