@@ -9,6 +9,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use chrono::{DateTime, FixedOffset};
 use chrono_tz::Tz;
+use encoding_rs::Encoding;
 use feed_rs::model::{Entry, Link};
 use url::Url;
 
@@ -36,14 +37,20 @@ pub struct FeedEntry {
     pub image: Option<Url>,
 }
 
-/// Parses a feed document. `feed_url` resolves relative links.
-pub fn parse_feed(bytes: &[u8], feed_url: &Url, tz: Tz) -> Result<Vec<FeedEntry>, IngestError> {
+/// Parses a feed document. `feed_url` resolves relative links; `forced_charset` is the source's
+/// `charset` override, which outranks whatever the document says about itself.
+pub fn parse_feed(
+    bytes: &[u8],
+    feed_url: &Url,
+    forced_charset: Option<&'static Encoding>,
+    tz: Tz,
+) -> Result<Vec<FeedEntry>, IngestError> {
     let parser = feed_rs::parser::Builder::new()
         .base_uri(Some(feed_url.as_str()))
         // An empty id marks "the feed gave none"; we never want a random one.
         .id_generator(|_, _, _| String::new())
         .build();
-    let document = utf8_document(bytes);
+    let document = utf8_document(bytes, forced_charset);
     let parse_error = |message: String| IngestError::Parse {
         url: feed_url.to_string(),
         message,
@@ -60,22 +67,31 @@ pub fn parse_feed(bytes: &[u8], feed_url: &Url, tz: Tz) -> Result<Vec<FeedEntry>
         .collect())
 }
 
-/// The document decoded to UTF-8 here, with no XML declaration left for the parser: a BOM
-/// decides the encoding, else the leading declaration's `encoding` (when it names an
-/// ASCII-compatible one), else UTF-8; bytes malformed in it become U+FFFD. quick-xml (under
+/// The document decoded to UTF-8 here, with no XML declaration left for the parser: the
+/// source's forced charset decides the encoding, else a BOM, else the leading declaration's
+/// `encoding` (when it names an ASCII-compatible one), else UTF-8; bytes malformed in it become
+/// U+FFFD. quick-xml (under
 /// feed-rs) switches encodings itself only while a declaration lies within its first 64 bytes,
 /// and panics past them: a declaration such as
 /// `<?xml version="1.0" encoding="windows-1258" standalone="yes" ?>` is longer, and a hostile
 /// feed can put one anywhere, or make one appear out of malformed bytes. So the parser only
 /// ever gets valid UTF-8 without declarations: the leading one is dropped and any later one is
 /// made an ordinary processing instruction (`<?_xml`), which feed-rs ignores.
-fn utf8_document(bytes: &[u8]) -> Vec<u8> {
-    let (encoding, bom_length) = encoding_rs::Encoding::for_bom(bytes).unwrap_or_else(|| {
-        let declared = declared_encoding(bytes).and_then(encoding_rs::Encoding::for_label);
-        let usable = declared.filter(|encoding| encoding.is_ascii_compatible());
-        (usable.unwrap_or(encoding_rs::UTF_8), 0)
-    });
-    let (text, _) = encoding.decode_without_bom_handling(&bytes[bom_length..]);
+fn utf8_document(bytes: &[u8], forced_charset: Option<&'static Encoding>) -> Vec<u8> {
+    // The same order as `fetch::decode` for pages, where a forced charset also comes first.
+    let (text, _) = match (forced_charset, Encoding::for_bom(bytes)) {
+        (Some(forced), _) => forced.decode_with_bom_removal(bytes),
+        (None, Some((encoding, bom_length))) => {
+            encoding.decode_without_bom_handling(&bytes[bom_length..])
+        }
+        (None, None) => {
+            let declared = declared_encoding(bytes).and_then(Encoding::for_label);
+            let usable = declared.filter(|encoding| encoding.is_ascii_compatible());
+            usable
+                .unwrap_or(encoding_rs::UTF_8)
+                .decode_without_bom_handling(bytes)
+        }
+    };
     let is_declaration = |after_xml: &str| {
         after_xml
             .bytes()
@@ -192,6 +208,7 @@ mod tests {
         parse_feed(
             xml.as_bytes(),
             &Url::parse("http://h/lb/rss/a.rss").unwrap(),
+            None,
             VN,
         )
         .unwrap()
@@ -251,8 +268,13 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error() {
-        let err =
-            parse_feed(b"\x00\xffnot xml", &Url::parse("http://h/f").unwrap(), VN).unwrap_err();
+        let err = parse_feed(
+            b"\x00\xffnot xml",
+            &Url::parse("http://h/f").unwrap(),
+            None,
+            VN,
+        )
+        .unwrap_err();
         assert!(err.to_string().starts_with("parse feed http://h/f"));
     }
 
@@ -272,12 +294,29 @@ mod tests {
             r#"<?xml version="1.0" encoding="windows-1258" standalone="yes"      ?>"#,
         ] {
             let feed = windows_1258_feed(declaration);
-            let entries = parse_feed(&feed, &Url::parse("http://h/f").unwrap(), VN).unwrap();
+            let entries = parse_feed(&feed, &Url::parse("http://h/f").unwrap(), None, VN).unwrap();
             assert_eq!(
                 entries[0].title.as_deref(),
                 Some("Phường Phúc Lợi"),
                 "{declaration}"
             );
+        }
+    }
+
+    #[test]
+    fn a_forced_charset_outranks_what_the_feed_says_about_itself() {
+        let url = Url::parse("http://h/f").unwrap();
+        for declaration in ["", r#"<?xml version="1.0" encoding="utf-8"?>"#, "\u{feff}"] {
+            let feed = windows_1258_feed(declaration);
+            let forced = parse_feed(&feed, &url, Some(encoding_rs::WINDOWS_1258), VN).unwrap();
+            assert_eq!(
+                forced[0].title.as_deref(),
+                Some("Phường Phúc Lợi"),
+                "{declaration:?}"
+            );
+            // Without the override the same bytes are read as UTF-8, wrongly.
+            let unforced = parse_feed(&feed, &url, None, VN).unwrap();
+            assert_ne!(unforced[0].title.as_deref(), Some("Phường Phúc Lợi"));
         }
     }
 
@@ -293,7 +332,7 @@ mod tests {
             b"<?xm\x80l versio-ng=\"windows-12\x00\x00\x11\x00>70D70D\" encoding=\"windows-1258\"?>",
             stray.as_bytes(),
         ] {
-            if let Err(error) = parse_feed(fuzzed, &url, VN) {
+            if let Err(error) = parse_feed(fuzzed, &url, None, VN) {
                 assert!(!error.to_string().contains("parser failed"), "{error}");
             }
         }
@@ -306,7 +345,7 @@ mod tests {
             let feed = format!(
                 "{declaration}<rss version=\"2.0\"><channel><title>t</title><item><title>Lợi</title><link>http://h/a</link></item></channel></rss>"
             );
-            let entries = parse_feed(feed.as_bytes(), &url, VN);
+            let entries = parse_feed(feed.as_bytes(), &url, None, VN);
             // Each is read as the UTF-8 it is.
             assert_eq!(
                 entries.unwrap()[0].title.as_deref(),
@@ -319,7 +358,7 @@ mod tests {
     #[test]
     fn a_stray_malformed_byte_costs_one_character_not_the_feed() {
         let feed = b"<rss version=\"2.0\"><channel><title>t</title><item><title>L\xffi</title><link>http://h/a</link></item></channel></rss>";
-        let entries = parse_feed(feed, &Url::parse("http://h/f").unwrap(), VN).unwrap();
+        let entries = parse_feed(feed, &Url::parse("http://h/f").unwrap(), None, VN).unwrap();
         assert_eq!(entries[0].title.as_deref(), Some("L\u{fffd}i"));
     }
 }

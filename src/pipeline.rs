@@ -300,10 +300,11 @@ async fn scrape_feed(
         Ok(fetched) => fetched,
         Err(error) => return Err((report, error.into())),
     };
-    let entries = match ingest::parse_feed(&fetched.body, &fetched.url, source.timezone) {
-        Ok(entries) => entries,
-        Err(error) => return Err((report, error.into())),
-    };
+    let entries =
+        match ingest::parse_feed(&fetched.body, &fetched.url, source.charset, source.timezone) {
+            Ok(entries) => entries,
+            Err(error) => return Err((report, error.into())),
+        };
     report.pages = 1;
     for entry in entries {
         let canonical = entry

@@ -26,7 +26,7 @@ static FEED_URL: LazyLock<Url> = LazyLock::new(|| {
 fuzz_target!(|data: &[u8]| {
     // A panic inside feed-rs would be caught by parse_feed, but libFuzzer's panic hook
     // aborts first, so the fuzzer still reports it: a caught panic is a bug all the same.
-    let Ok(entries) = ingest::parse_feed(data, &FEED_URL, common::VN) else {
+    let Ok(entries) = ingest::parse_feed(data, &FEED_URL, None, common::VN) else {
         return;
     };
     for entry in entries {

@@ -159,7 +159,7 @@ async fn probe_feed(
     let Some(fetched) = fetch(crawler, source, url, "   ", out).await else {
         return 1;
     };
-    match ingest::parse_feed(&fetched.body, &fetched.url, source.timezone) {
+    match ingest::parse_feed(&fetched.body, &fetched.url, source.charset, source.timezone) {
         Ok(entries) => {
             let _ = writeln!(out, "{}, {} entries", fetched.status, entries.len());
             for (i, entry) in entries.iter().enumerate() {

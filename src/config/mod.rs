@@ -168,7 +168,7 @@ pub struct Source {
     pub base: Url,
     pub home: Url,
     pub enabled: bool,
-    /// Forced page encoding, for portals that declare the wrong one.
+    /// Forced encoding of pages and feeds, for portals that declare the wrong one.
     pub charset: Option<&'static Encoding>,
     pub timezone: Tz,
     pub schedule: cron::Schedule,
