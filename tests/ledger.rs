@@ -111,6 +111,27 @@ fn combined(server: &PortalServer, store: &Store) -> Vec<StoryRow> {
         .collect()
 }
 
+/// Each story's id (the combined feed's entry id) by its items, as (site, url_path).
+fn story_ids(server: &PortalServer, store: &Store) -> BTreeMap<BTreeSet<(String, String)>, u64> {
+    store
+        .stories(usize::MAX, &mut |_| true)
+        .unwrap()
+        .iter()
+        .map(|story| {
+            let members = story
+                .items
+                .iter()
+                .map(|i| {
+                    let site = i.item.source.to_string();
+                    let path = url_path(server, &site, &i.item.url);
+                    (site, path)
+                })
+                .collect();
+            (members, story.id)
+        })
+        .collect()
+}
+
 fn combined_expected(snapshot: &str) -> Vec<StoryRow> {
     combined_truth(snapshot)
         .into_iter()
@@ -158,6 +179,8 @@ async fn snapshot_1_then_2_changes_exactly_what_the_truth_says() {
         &combined(&server, &store),
         &combined_expected("s1"),
     );
+
+    let s1_story_ids = story_ids(&server, &store);
 
     server.switch(snapshot("s2"));
     let second = refresh_all(&config, &store, snapshot_time("s2")).await;
@@ -263,6 +286,31 @@ async fn snapshot_1_then_2_changes_exactly_what_the_truth_says() {
         "s2 combined (ledger)",
         &combined(&server, &store),
         &expected,
+    );
+
+    // A story whose items are the same in both snapshots is the same combined-feed entry,
+    // retitled ones included.
+    let s2_story_ids = story_ids(&server, &store);
+    let retitled: BTreeSet<(String, String)> = changes
+        .iter()
+        .flat_map(|(site, c)| {
+            c.title_changed
+                .iter()
+                .map(move |t| (site.clone(), t.url_path.clone()))
+        })
+        .collect();
+    let mut kept = 0;
+    let mut retitled_kept = 0;
+    for (members, id) in &s1_story_ids {
+        if let Some(id_now) = s2_story_ids.get(members) {
+            assert_eq!(id_now, id, "the story of {members:?} changed its id");
+            kept += 1;
+            retitled_kept += usize::from(members.iter().any(|m| retitled.contains(m)));
+        }
+    }
+    assert!(
+        kept > 0 && retitled_kept > 0,
+        "{kept} kept, {retitled_kept} retitled"
     );
 
     // The same snapshot again: nothing changes, nothing is written.

@@ -259,10 +259,13 @@ fn upsert(
             .insert(by_time_key(record.sort_time(), &key), &[])?;
     }
     if old_time != Some(record.sort_time()) || old_title.as_ref() != Some(&new_title) {
+        // An item that leaves a story it was alone in takes the story's id along, so a retitle
+        // or a corrected date does not turn its combined-feed entry into a new one.
+        let mut vacated = None;
         if let (Some(old), Some(old_title)) = (&old, &old_title) {
-            leave_story(tx, old_title, old.sort_time(), &key)?;
+            vacated = leave_story(tx, old_title, old.sort_time(), &key)?;
         }
-        join_story(tx, &new_title, record.sort_time(), &key)?;
+        join_story(tx, &new_title, record.sort_time(), &key, vacated)?;
     }
     Ok((key, change))
 }
@@ -339,14 +342,16 @@ fn remove(tx: &Tx<'_>, stored: &StoredItem) -> TxResult<()> {
         stored.sort_time(),
         &key,
     )
+    .map(|_vacated| ())
 }
 
+/// Takes the item out of its story. Returns the story's id when no item is left to keep it.
 fn leave_story(
     tx: &Tx<'_>,
     title: &str,
     time: DateTime<FixedOffset>,
     key: &ItemKey,
-) -> TxResult<()> {
+) -> TxResult<Option<u64>> {
     let mut members: TitleMembers = get(tx.titles, title)?.unwrap_or_default();
     members
         .members
@@ -360,27 +365,39 @@ fn leave_story(
     } else {
         put(tx.titles, title, &members)?;
     }
-    recluster(tx, &members, former_story)
+    let claimed = recluster(tx, &members, former_story)?;
+    Ok(former_story.filter(|id| !claimed.contains(id)))
 }
 
+/// Puts the item into the story of its title and time; `vacated` is the id of a story it just
+/// left as the last item, which its new story keeps unless that story has an older id.
 fn join_story(
     tx: &Tx<'_>,
     title: &str,
     time: DateTime<FixedOffset>,
     key: &ItemKey,
+    vacated: Option<u64>,
 ) -> TxResult<()> {
+    if let Some(id) = vacated {
+        tx.story_of.insert(&key.0, &id.to_be_bytes())?;
+    }
     let mut members: TitleMembers = get(tx.titles, title)?.unwrap_or_default();
     members.members.push((time.timestamp_micros(), *key));
     members.members.sort();
     members.members.dedup();
     put(tx.titles, title, &members)?;
-    recluster(tx, &members, None)
+    recluster(tx, &members, None).map(|_claimed| ())
 }
 
 /// Splits the items of one title into stories: sorted by time, a gap over the window starts
 /// a new story. Each story keeps the oldest id any of its items already had, so a story's id
 /// (the combined feed's entry id) survives new cross-posts; ids left unused are deleted.
-fn recluster(tx: &Tx<'_>, members: &TitleMembers, former_story: Option<u64>) -> TxResult<()> {
+/// Returns the ids the stories of this title now have.
+fn recluster(
+    tx: &Tx<'_>,
+    members: &TitleMembers,
+    former_story: Option<u64>,
+) -> TxResult<BTreeSet<u64>> {
     let window = STORY_WINDOW.num_microseconds().unwrap_or(i64::MAX);
     let mut clusters: Vec<Vec<ItemKey>> = Vec::new();
     let mut last_time = None;
@@ -424,5 +441,5 @@ fn recluster(tx: &Tx<'_>, members: &TitleMembers, former_story: Option<u64>) -> 
     for unused in previous_ids.difference(&claimed) {
         tx.stories.remove(&unused.to_be_bytes())?;
     }
-    Ok(())
+    Ok(claimed)
 }

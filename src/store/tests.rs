@@ -265,6 +265,67 @@ fn a_retitled_item_moves_to_its_new_story() {
     assert_eq!(store.stories.len(), 1, "the emptied story was deleted");
 }
 
+fn story_id_of(store: &Store, url: &str) -> u64 {
+    let stories = store.stories(usize::MAX, &mut |_| true).unwrap();
+    let story = stories
+        .iter()
+        .find(|s| s.items.iter().any(|i| i.item.url == url))
+        .unwrap_or_else(|| panic!("{url} is in no story"));
+    story.id
+}
+
+/// The combined feed's entry id is the story id: an edited title or a corrected date of an
+/// item that is a story by itself must not make it a new entry in readers.
+#[test]
+fn an_item_alone_in_its_story_keeps_the_story_id_through_a_retitle_or_a_new_date() {
+    let (_dir, store) = open();
+    let a = item("phucloi", "a", "Tiêu đề cũ", 0);
+    let other = item("bode", "b", "Tin khác", 0);
+    store
+        .ingest(&source("phucloi"), &[a.clone(), other.clone()], at(100))
+        .unwrap();
+    let id = story_id_of(&store, &a.url);
+    let mut retitled = a.clone();
+    retitled.title = "Tiêu đề mới".into();
+    store
+        .ingest(&source("phucloi"), &[retitled.clone()], at(200))
+        .unwrap();
+    assert_eq!(story_id_of(&store, &a.url), id, "retitled");
+    let mut redated = retitled;
+    redated.published = Some(at(5));
+    store
+        .ingest(&source("phucloi"), &[redated.clone()], at(300))
+        .unwrap();
+    assert_eq!(story_id_of(&store, &a.url), id, "redated");
+    assert_eq!(store.stories.len(), 2, "no story left behind");
+    assert_ne!(story_id_of(&store, &other.url), id);
+}
+
+/// An item that leaves a story other items still hold leaves the id with them.
+#[test]
+fn a_retitled_cross_post_leaves_the_story_id_to_the_items_that_stay() {
+    let (_dir, store) = open();
+    let ward = item("phucloi", "a", "Thông báo", 0);
+    let district = item("longbien", "x", "Thông báo", 1);
+    store
+        .ingest(
+            &source("phucloi"),
+            &[ward.clone(), district.clone()],
+            at(100),
+        )
+        .unwrap();
+    let id = story_id_of(&store, &ward.url);
+    assert_eq!(story_id_of(&store, &district.url), id);
+    let mut retitled = district.clone();
+    retitled.title = "Thông báo về lịch tiếp dân".into();
+    store
+        .ingest(&source("longbien"), &[retitled], at(200))
+        .unwrap();
+    assert_eq!(story_id_of(&store, &ward.url), id);
+    assert_ne!(story_id_of(&store, &district.url), id);
+    assert_eq!(store.stories.len(), 2);
+}
+
 #[test]
 fn retention_prunes_oldest_items_and_their_story_entries() {
     let (_dir, store) = open();
