@@ -113,19 +113,24 @@ pub async fn drive_source(
         if cancel.is_cancelled() {
             return;
         }
-        // A bug that panics while refreshing one source must not end its schedule: the panic
-        // is logged (with its message, by the panic hook too) and counts as a failed run, so a
-        // source that panics every time backs off like any other failing source.
+        // While a source keeps failing its count only grows, whatever a refresh could count
+        // itself (a refresh whose store failed cannot read the source's health). A bug that
+        // panics while refreshing one source must not end its schedule: the panic is logged
+        // (with its message, by the panic hook too) and counts as a failed run.
+        let failed_again = report.consecutive_failures.saturating_add(1);
         report = match AssertUnwindSafe(refresher(Arc::clone(&source)))
             .catch_unwind()
             .await
         {
-            Ok(report) => report,
+            Ok(new) if new.consecutive_failures > 0 => RunReport {
+                consecutive_failures: new.consecutive_failures.max(failed_again),
+                ..new
+            },
+            Ok(new) => new,
             Err(_) => {
-                let failures = report.consecutive_failures.saturating_add(1);
-                tracing::error!(source = %source.id, consecutive_failures = failures, "refreshing the source panicked; it will be tried again after a back-off");
+                tracing::error!(source = %source.id, consecutive_failures = failed_again, "refreshing the source panicked; it will be tried again after a back-off");
                 RunReport {
-                    consecutive_failures: failures,
+                    consecutive_failures: failed_again,
                     retry_after: None,
                 }
             }
@@ -364,6 +369,36 @@ mod tests {
         // Each run takes 10 s. 01:00 fails once: wait 30 min, next slot after 01:30:10 is 02:00.
         // 02:00 fails twice: 60 min → 03:30. 03:30 fails thrice: 120 min → 06:00, which works;
         // then every 30 min again.
+        assert_eq!(
+            &runs[..6],
+            &[
+                at(1, 0, 0),
+                at(2, 0, 0),
+                at(3, 30, 0),
+                at(6, 0, 0),
+                at(6, 30, 0),
+                at(7, 0, 0)
+            ]
+        );
+    }
+
+    /// A refresh that cannot count (the daemon's, when the store fails) says "1" every time;
+    /// the source still backs off further each time.
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_that_cannot_count_still_backs_off_further() {
+        let failing = RunReport {
+            consecutive_failures: 1,
+            retry_after: None,
+        };
+        let reports = vec![failing, failing, failing, RunReport::default()];
+        let (_, runs) = drive(
+            "0 */30 * * * *",
+            Duration::ZERO,
+            reports,
+            Duration::from_secs(10 * 3600),
+        )
+        .await;
+        // The same times as `a_failing_source_backs_off_then_recovers`.
         assert_eq!(
             &runs[..6],
             &[
