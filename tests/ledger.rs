@@ -15,7 +15,7 @@ use wardfeed::fetch::Crawler;
 use wardfeed::model::ItemKey;
 use wardfeed::pipeline::{self, Refresh};
 use wardfeed::portal::PortalServer;
-use wardfeed::store::Store;
+use wardfeed::store::{Store, Story};
 
 #[derive(Debug, Deserialize)]
 struct SiteChanges {
@@ -84,6 +84,18 @@ fn paths(server: &PortalServer, store: &Store, site: &str, keys: &[ItemKey]) -> 
         .collect()
 }
 
+/// A story's items as (site, url_path), in the story's order.
+fn members<'a>(
+    server: &'a PortalServer,
+    story: &'a Story,
+) -> impl Iterator<Item = (String, String)> + 'a {
+    story.items.iter().map(|i| {
+        let site = i.item.source.to_string();
+        let path = url_path(server, &site, &i.item.url);
+        (site, path)
+    })
+}
+
 /// A combined-view row: (title, published, [(site, url_path)]), like combined.json.
 type StoryRow = (String, String, Vec<(String, String)>);
 
@@ -93,19 +105,10 @@ fn combined(server: &PortalServer, store: &Store) -> Vec<StoryRow> {
         .unwrap()
         .iter()
         .map(|story| {
-            let sources = story
-                .items
-                .iter()
-                .map(|i| {
-                    let site = i.item.source.to_string();
-                    let path = url_path(server, &site, &i.item.url);
-                    (site, path)
-                })
-                .collect();
             (
                 story.title().to_owned(),
                 story.published().to_rfc3339(),
-                sources,
+                members(server, story).collect(),
             )
         })
         .collect()
@@ -117,18 +120,7 @@ fn story_ids(server: &PortalServer, store: &Store) -> BTreeMap<BTreeSet<(String,
         .stories(usize::MAX, &mut |_| true)
         .unwrap()
         .iter()
-        .map(|story| {
-            let members = story
-                .items
-                .iter()
-                .map(|i| {
-                    let site = i.item.source.to_string();
-                    let path = url_path(server, &site, &i.item.url);
-                    (site, path)
-                })
-                .collect();
-            (members, story.id)
-        })
+        .map(|story| (members(server, story).collect(), story.id))
         .collect()
 }
 
