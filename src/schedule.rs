@@ -352,64 +352,40 @@ mod tests {
         );
     }
 
+    /// The failures counted by the refresh (1, 2, 3) or not (1, 1, 1: the daemon's refresh
+    /// when the store fails, which cannot read the source's health): the same back-off.
     #[tokio::test(start_paused = true)]
     async fn a_failing_source_backs_off_then_recovers() {
         let failing = |n| RunReport {
             consecutive_failures: n,
             retry_after: None,
         };
-        let reports = vec![failing(1), failing(2), failing(3), RunReport::default()];
-        let (_, runs) = drive(
-            "0 */30 * * * *",
-            Duration::ZERO,
-            reports,
-            Duration::from_secs(10 * 3600),
-        )
-        .await;
-        // Each run takes 10 s. 01:00 fails once: wait 30 min, next slot after 01:30:10 is 02:00.
-        // 02:00 fails twice: 60 min → 03:30. 03:30 fails thrice: 120 min → 06:00, which works;
-        // then every 30 min again.
-        assert_eq!(
-            &runs[..6],
-            &[
-                at(1, 0, 0),
-                at(2, 0, 0),
-                at(3, 30, 0),
-                at(6, 0, 0),
-                at(6, 30, 0),
-                at(7, 0, 0)
-            ]
-        );
-    }
-
-    /// A refresh that cannot count (the daemon's, when the store fails) says "1" every time;
-    /// the source still backs off further each time.
-    #[tokio::test(start_paused = true)]
-    async fn a_failure_that_cannot_count_still_backs_off_further() {
-        let failing = RunReport {
-            consecutive_failures: 1,
-            retry_after: None,
-        };
-        let reports = vec![failing, failing, failing, RunReport::default()];
-        let (_, runs) = drive(
-            "0 */30 * * * *",
-            Duration::ZERO,
-            reports,
-            Duration::from_secs(10 * 3600),
-        )
-        .await;
-        // The same times as `a_failing_source_backs_off_then_recovers`.
-        assert_eq!(
-            &runs[..6],
-            &[
-                at(1, 0, 0),
-                at(2, 0, 0),
-                at(3, 30, 0),
-                at(6, 0, 0),
-                at(6, 30, 0),
-                at(7, 0, 0)
-            ]
-        );
+        for counts in [[1, 2, 3], [1, 1, 1]] {
+            let mut reports: Vec<RunReport> = counts.into_iter().map(failing).collect();
+            reports.push(RunReport::default());
+            let (_, runs) = drive(
+                "0 */30 * * * *",
+                Duration::ZERO,
+                reports,
+                Duration::from_secs(10 * 3600),
+            )
+            .await;
+            // Each run takes 10 s. 01:00 fails once: wait 30 min, next slot after 01:30:10 is
+            // 02:00. 02:00 fails twice: 60 min → 03:30. 03:30 fails thrice: 120 min → 06:00,
+            // which works; then every 30 min again.
+            assert_eq!(
+                &runs[..6],
+                &[
+                    at(1, 0, 0),
+                    at(2, 0, 0),
+                    at(3, 30, 0),
+                    at(6, 0, 0),
+                    at(6, 30, 0),
+                    at(7, 0, 0)
+                ],
+                "failures counted {counts:?}"
+            );
+        }
     }
 
     #[tokio::test(start_paused = true)]
