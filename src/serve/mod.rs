@@ -683,14 +683,15 @@ async fn document(State(state): State<Arc<AppState>>, request: Request) -> Respo
             .num_seconds()
             .max(0) as u64)
             .min(MAX_AGE_CAP);
+        // A search of something that does not exist is answered at once, not after a turn.
+        if !scope_exists(&config, &document) {
+            return not_found().await;
+        }
         // At most `max_searches` at once: a flood of searches queues (each waiting request
         // holds only its connection) instead of filling memory and the blocking pool.
         let Ok(_turn) = Arc::clone(&state.searches).acquire_owned().await else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "stopping");
         };
-        if !scope_exists(&config, &document) {
-            return not_found().await;
-        }
         let worker = Arc::clone(&state);
         tokio::task::spawn_blocking(move || {
             worker
