@@ -205,11 +205,7 @@ type ListingResult = Result<ListingReport, (ListingReport, StageError)>;
 /// The page decoded (forced charset, BOM, header, `<meta>`) and checked for truncation and
 /// undecodable text.
 pub fn page_text(fetched: &Fetched, source: &Source) -> Result<String, StageError> {
-    let (text, encoding) = crate::fetch::decode(
-        &fetched.body,
-        fetched.content_type.as_deref(),
-        source.charset,
-    );
+    let (text, encoding) = fetched.text(source.charset);
     extract::check_page(&text, &fetched.url, encoding.name())?;
     Ok(text)
 }

@@ -44,9 +44,9 @@ impl Fetched {
         self.status == 304
     }
 
-    /// The body as text, decoded as `decode` decides.
-    pub fn text(&self, forced: Option<&'static Encoding>) -> String {
-        decode(&self.body, self.content_type.as_deref(), forced).0
+    /// The body as text, and the encoding it was read in, as `decode` decides.
+    pub fn text(&self, forced: Option<&'static Encoding>) -> (String, &'static Encoding) {
+        decode(&self.body, self.content_type.as_deref(), forced)
     }
 }
 
