@@ -46,7 +46,9 @@ pub fn xml_safe_nfc(html: &str) -> String {
     out
 }
 
-fn is_xml_char(c: char) -> bool {
+/// Characters XML 1.0 allows (and that we keep: no C1 controls either). The sanitiser and every
+/// renderer filter with this one rule.
+pub fn is_xml_char(c: char) -> bool {
     let allowed_control = matches!(c, '\t' | '\n' | '\r');
     (allowed_control || !c.is_control()) && !matches!(c, '\u{fffe}' | '\u{ffff}')
 }

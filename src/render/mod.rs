@@ -13,6 +13,7 @@ mod rss;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
 use crate::model::SourceStatus;
+use crate::sanitize::is_xml_char;
 
 pub use atom::render as atom;
 pub use dashboard::render as dashboard;
@@ -194,11 +195,6 @@ pub fn escape_xml_text(text: &str) -> String {
         }
     }
     out
-}
-
-/// Characters XML 1.0 allows (and that we keep: no C1 controls either).
-pub fn is_xml_char(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\r') || (!c.is_control() && !matches!(c, '\u{fffe}' | '\u{ffff}'))
 }
 
 // Helpers shared by the feed renderers (RSS, Atom, JSON Feed, OPML), so that the three formats
