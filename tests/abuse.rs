@@ -783,7 +783,7 @@ async fn ten_thousand_idle_connections_leave_readers_served() {
     let _serial = SERIAL.lock().await;
     // This process holds one end of every connection and the server (which inherits the
     // limit) the other: raise the soft open-file limit to the hard one, as the server does.
-    let open_files = raise_open_file_limit();
+    let open_files = wardfeed::serve::raise_open_file_limit().unwrap_or(u64::MAX);
     assert!(
         open_files > (IDLE + 1000) as u64,
         "this test needs more open files than the hard limit of {open_files} (ulimit -Hn)"
@@ -851,22 +851,6 @@ async fn ten_thousand_idle_connections_leave_readers_served() {
 /// the connection first asks for a page the fast path does not serve (a 404), so the slow head
 /// is read by hyper instead of the fast path. Returns how long the server let the head trickle
 /// before closing, or `None` if it still had not at `give_up`.
-/// Raises this process's soft open-file limit to its hard limit; returns the limit now in force.
-fn raise_open_file_limit() -> u64 {
-    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
-    let files = getrlimit(Resource::Nofile);
-    let raised = Rlimit {
-        current: files.maximum,
-        maximum: files.maximum,
-    };
-    let now = if setrlimit(Resource::Nofile, raised).is_ok() {
-        files.maximum
-    } else {
-        files.current
-    };
-    now.unwrap_or(u64::MAX)
-}
-
 async fn slowloris(addr: String, handed_off: bool, give_up: Duration) -> Option<Duration> {
     let head = b"GET /feeds/phucloi.rss HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slowloris\r\nX-Padding: ";
     let mut bytes = head.iter().copied().chain(std::iter::repeat(b'a'));

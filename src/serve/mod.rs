@@ -530,6 +530,24 @@ pub fn bind(address: std::net::SocketAddr) -> std::io::Result<tokio::net::TcpLis
     socket.listen(LISTEN_BACKLOG)
 }
 
+/// Raises this process's soft open-file limit to its hard one, as servers do; returns the limit
+/// now in force (`None`: unlimited).
+pub fn raise_open_file_limit() -> Option<u64> {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let files = getrlimit(Resource::Nofile);
+    if files.current == files.maximum {
+        return files.current;
+    }
+    let raised = Rlimit {
+        current: files.maximum,
+        maximum: files.maximum,
+    };
+    match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => files.maximum,
+        Err(_) => files.current,
+    }
+}
+
 /// File descriptors kept back from client connections: the listener, the store's files, the
 /// in-memory files of hot documents and outgoing fetches need their own.
 const RESERVED_FDS: u64 = 512;
@@ -539,18 +557,7 @@ const RESERVED_FDS: u64 = 512;
 /// `accept` fails for every new reader, while past our own limit only the surplus is refused.
 /// The soft file limit is raised to the hard one first, as servers do.
 fn connection_limit(configured: usize) -> usize {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut files = getrlimit(Resource::Nofile);
-    if files.current != files.maximum {
-        let raised = rustix::process::Rlimit {
-            current: files.maximum,
-            maximum: files.maximum,
-        };
-        if setrlimit(Resource::Nofile, raised).is_ok() {
-            files = raised;
-        }
-    }
-    let Some(open_files) = files.current else {
+    let Some(open_files) = raise_open_file_limit() else {
         return configured;
     };
     let room =
