@@ -32,9 +32,7 @@ static SITES: LazyLock<Vec<Site>> = LazyLock::new(|| {
     .expect("config/fixtures.toml loads");
     let site = |id: &str, listing: &str, article: &str| {
         let source = config
-            .sources
-            .iter()
-            .find(|s| s.id.to_string() == id)
+            .source(id)
             .unwrap_or_else(|| panic!("source {id} in config/fixtures.toml"))
             .clone();
         let page = |path: &str| Url::parse(&format!("{}/{id}{path}", common::FIXTURES_BASE));
