@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{await_first_refreshes, dashboard_base, proc_status_kib};
+use common::{await_first_refreshes, dashboard_base, get_text, proc_status_kib};
 use futures_util::StreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -249,12 +249,6 @@ fn reader_client() -> reqwest::Client {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap()
-}
-
-async fn get_text(client: &reqwest::Client, url: &str) -> String {
-    let response = client.get(url).send().await.unwrap();
-    assert_eq!(response.status(), 200, "{url}");
-    response.text().await.unwrap()
 }
 
 /// One poll of /feeds/phucloi.rss: 200 and the whole document, or why not.

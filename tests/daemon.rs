@@ -128,14 +128,7 @@ async fn systemd_notify_reload_and_stop() {
     // The first cycle runs at start; wait until every source has been refreshed.
     let refreshed = await_first_refreshes(&client, &base, 200, Duration::from_millis(100)).await;
     assert!(refreshed, "every source refreshed within 20 s");
-    let health = client
-        .get(format!("{base}/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let health = get_text(&client, &format!("{base}/healthz")).await;
     assert_eq!(health.trim(), "ok");
     eprintln!("step: healthy");
 
@@ -157,14 +150,7 @@ async fn systemd_notify_reload_and_stop() {
     assert!(reload[0].lines().any(|l| l == "RELOADING=1"), "{reload:?}");
     assert!(reload[0].contains("MONOTONIC_USEC="), "{reload:?}");
     assert_eq!(reload.len(), 2, "RELOADING then READY: {reload:?}");
-    let page = client
-        .get(format!("{base}/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&client, &format!("{base}/")).await;
     assert!(
         page.contains("fixture world (reloaded)"),
         "the reloaded title is served"
@@ -227,14 +213,7 @@ async fn metrics_are_prometheus_text_that_promtool_accepts() {
         .send()
         .await
         .unwrap();
-    let metrics = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&client, &format!("{base}/metrics")).await;
     for expected in [
         "wardfeed_fetches_total{source=\"bode\",outcome=\"500\"} 1",
         "wardfeed_source_up{source=\"bode\"} 0",
@@ -299,14 +278,7 @@ async fn the_demo_serves_judged_feeds_offline() {
     let client = http_client();
     let refreshed = await_first_refreshes(&client, &base, 300, Duration::from_millis(200)).await;
     assert!(refreshed, "every source refreshed within 60 s");
-    let page = client
-        .get(format!("{base}/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = get_text(&client, &format!("{base}/")).await;
     assert!(page.contains("Phường Phúc Lợi") && page.contains("<svg"));
     if std::env::var_os("WARDFEED_SKIP_JUDGES").is_some() {
         return;

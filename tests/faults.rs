@@ -205,7 +205,34 @@ fn inject_faults(portal: &PortalServer) -> BTreeMap<&'static str, BTreeSet<&'sta
 }
 
 async fn get_json(client: &reqwest::Client, url: &str) -> Value {
-    serde_json::from_str(&client.get(url).send().await.unwrap().text().await.unwrap()).unwrap()
+    serde_json::from_str(&get_text(client, url).await).unwrap()
+}
+
+/// One source's entry in `/status.json`.
+fn status_of(status: &Value, id: &str) -> Value {
+    status["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id)
+        .unwrap()
+        .clone()
+}
+
+/// Polls `/status.json` (up to `polls` times, 100 ms apart) until every source is `ok`;
+/// whether they all were.
+async fn await_all_ok(client: &reqwest::Client, base: &str, polls: usize) -> bool {
+    for _ in 0..polls {
+        let status = get_json(client, &format!("{base}/status.json")).await;
+        if SITES
+            .iter()
+            .all(|s| status_of(&status, s)["status"] == "ok")
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 /// The item URLs of a source's feed.
@@ -241,26 +268,11 @@ async fn every_fault_is_named_contained_and_survived() {
     let client = http_client();
 
     // A good first cycle.
-    let status_of = |status: &Value, id: &str| -> Value {
-        status["sources"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["id"] == id)
-            .unwrap()
-            .clone()
-    };
+    assert!(
+        await_all_ok(&client, &base, 300).await,
+        "every source ok before the faults"
+    );
     let mut baseline = BTreeMap::new();
-    for _ in 0..300 {
-        let status = get_json(&client, &format!("{base}/status.json")).await;
-        if SITES
-            .iter()
-            .all(|s| status_of(&status, s)["status"] == "ok")
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     for site in SITES {
         let urls = feed_urls(&client, &base, site).await;
         assert_eq!(
@@ -310,14 +322,7 @@ async fn every_fault_is_named_contained_and_survived() {
             .iter()
             .any(|c| c == "van-hoa-xa-hoi")
     );
-    let health = client
-        .get(format!("{base}/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let health = get_text(&client, &format!("{base}/healthz")).await;
     assert!(health.starts_with("degraded:"), "{health}");
 
     // Every source still serves every item it had, in feeds the judges accept.
@@ -363,41 +368,16 @@ async fn every_fault_is_named_contained_and_survived() {
 
     // The faults end; the next cycles notice.
     portal.clear_overrides();
-    for _ in 0..400 {
-        let status = get_json(&client, &format!("{base}/status.json")).await;
-        if SITES
-            .iter()
-            .all(|s| status_of(&status, s)["status"] == "ok")
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let health = client
-        .get(format!("{base}/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    assert!(
+        await_all_ok(&client, &base, 400).await,
+        "every source ok again after the faults"
+    );
+    let health = get_text(&client, &format!("{base}/healthz")).await;
     assert_eq!(health.trim(), "ok");
-    let incidents = client
-        .get(format!("{base}/feeds/incidents.atom"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let incidents = get_text(&client, &format!("{base}/feeds/incidents.atom")).await;
+    let names = polite_fixture_config(&portal);
     for site in SITES {
-        let name = match *site {
-            "longbien" => "Quận Long Biên",
-            "phucloi" => "Phường Phúc Lợi",
-            "phucdong" => "Phường Phúc Đồng",
-            "bode" => "Phường Bồ Đề",
-            _ => "Phường Thạch Bàn",
-        };
+        let name = &names.source(site).expect("a fixture source").name;
         let recovered = ["degraded", "failing"]
             .iter()
             .any(|from| incidents.contains(&format!("{name}: {from} → ok")));

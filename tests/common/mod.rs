@@ -212,6 +212,13 @@ pub async fn dashboard_base(
     None
 }
 
+/// GETs `url`, expecting a 200, and returns the body as text.
+pub async fn get_text(client: &reqwest::Client, url: &str) -> String {
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{url}");
+    response.text().await.unwrap()
+}
+
 /// Polls `/metrics` at `base` until it counts a first refresh of every fixture source, at most
 /// `polls` times, `pause` apart; whether it saw them all.
 pub async fn await_first_refreshes(
@@ -221,14 +228,7 @@ pub async fn await_first_refreshes(
     pause: std::time::Duration,
 ) -> bool {
     for _ in 0..polls {
-        let metrics = client
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let metrics = get_text(client, &format!("{base}/metrics")).await;
         if SITES
             .iter()
             .all(|s| metrics.contains(&format!("wardfeed_refreshes_total{{source=\"{s}\"}} 1")))
