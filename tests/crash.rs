@@ -29,6 +29,16 @@ impl Lcg {
     }
 }
 
+/// The source a log line reports as refreshed (stored), if it is such a line.
+fn refreshed_source(line: &str) -> Option<String> {
+    let rest = line.split(" refreshed source=").nth(1)?;
+    let source = rest
+        .split_whitespace()
+        .next()
+        .expect("a source id after source=");
+    Some(source.to_owned())
+}
+
 /// One cycle of the child: the sources whose refresh it reported complete (with when, since
 /// start), and whether it was killed.
 struct Cycle {
@@ -76,16 +86,14 @@ async fn run_cycle(
             child.wait().await.unwrap();
             break false;
         };
-        if let Some(rest) = line.split(" refreshed source=").nth(1) {
-            reported.insert(rest.split_whitespace().next().unwrap().to_owned());
+        if let Some(source) = refreshed_source(&line) {
+            reported.insert(source);
             report_times.push(started.elapsed());
         }
     };
     // Lines written before the kill may still sit in the pipe.
     while let Ok(Some(line)) = lines.next_line().await {
-        if let Some(rest) = line.split(" refreshed source=").nth(1) {
-            reported.insert(rest.split_whitespace().next().unwrap().to_owned());
-        }
+        reported.extend(refreshed_source(&line));
     }
     Cycle {
         reported,
@@ -267,15 +275,11 @@ async fn run_daemon(
     let mut reported = BTreeSet::new();
     let deadline = started + kill_after;
     while let Ok(Ok(Some(line))) = tokio::time::timeout_at(deadline, lines.next_line()).await {
-        if let Some(rest) = line.split(" refreshed source=").nth(1) {
-            reported.insert(rest.split_whitespace().next().unwrap().to_owned());
-        }
+        reported.extend(refreshed_source(&line));
     }
     child.kill().await.unwrap();
     while let Ok(Some(line)) = lines.next_line().await {
-        if let Some(rest) = line.split(" refreshed source=").nth(1) {
-            reported.insert(rest.split_whitespace().next().unwrap().to_owned());
-        }
+        reported.extend(refreshed_source(&line));
     }
     reader.abort();
     reported
