@@ -8,13 +8,14 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{await_first_refreshes, dashboard_base, get_text, proc_status_kib};
+use common::{
+    await_first_refreshes, dashboard_base, get_text, proc_status_kib, quick_config_file_with,
+};
 use futures_util::StreamExt;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -71,21 +72,13 @@ impl std::fmt::Display for Usage {
 impl Server {
     async fn start() -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fixtures.toml");
-        let mut text = std::fs::read_to_string(fixtures).unwrap();
-        for (from, to) in [
-            ("max_crawl_delay_secs = 30", "max_crawl_delay_secs = 0"),
-            ("retries = 2", "retries = 0"),
-            (
+        let config = quick_config_file_with(
+            dir.path(),
+            &[(
                 "[server]\n",
                 "[server]\nheader_timeout_secs = 2\nidle_timeout_secs = 30\n",
-            ),
-        ] {
-            assert!(text.contains(from), "config/fixtures.toml has no {from:?}");
-            text = text.replace(from, to);
-        }
-        let config = dir.path().join("abuse.toml");
-        std::fs::write(&config, text).unwrap();
+            )],
+        );
         let mut child = Command::new(env!("CARGO_BIN_EXE_wardfeed"))
             .args(["demo", "--listen", "127.0.0.1:0", "--store"])
             .arg(dir.path().join("store"))

@@ -297,15 +297,16 @@ async fn the_daemon_killed_anywhere_loses_and_doubles_nothing() {
         .unwrap();
     let config_dir = tempfile::tempdir().unwrap();
     // A refresh every 2 s, so a life of a few seconds holds several cycles.
-    let config = quick_config_file(config_dir.path());
-    let text = std::fs::read_to_string(&config)
-        .unwrap()
-        .replace("${FIXTURES_BASE}", &server.base_url())
-        .replace(
-            "schedule = \"0 */30 * * * *\"",
-            "schedule = \"*/2 * * * * *\"",
-        );
-    std::fs::write(&config, text).unwrap();
+    let config = quick_config_file_with(
+        config_dir.path(),
+        &[
+            ("${FIXTURES_BASE}", &server.base_url()),
+            (
+                "schedule = \"0 */30 * * * *\"",
+                "schedule = \"*/2 * * * * *\"",
+            ),
+        ],
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut random = Lcg(0xdae0_0001);
     const ROUNDS: usize = 50;

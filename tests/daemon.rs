@@ -14,18 +14,10 @@ use common::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-/// The fixture configuration written out with the portal's address filled in, Crawl-delays
-/// capped (this test is about the process, not politeness), listening on a free port.
+/// The fixture configuration with the portal's address filled in and Crawl-delays capped (this
+/// test is about the process, not politeness).
 fn write_config(dir: &Path, portal_base: &str) -> std::path::PathBuf {
-    let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fixtures.toml"))
-            .unwrap()
-            .replace("${FIXTURES_BASE}", portal_base)
-            .replace("max_crawl_delay_secs = 30", "max_crawl_delay_secs = 0")
-            .replace("retries = 2", "retries = 0");
-    let path = dir.join("wardfeed.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    quick_config_file_with(dir, &[("${FIXTURES_BASE}", portal_base)])
 }
 
 fn signal(child: &Child, name: &str) {
@@ -181,8 +173,9 @@ async fn systemd_notify_reload_and_stop() {
     let log = log.await.unwrap();
     assert_eq!(status.code(), Some(0), "{log}");
     assert!(log.contains("configuration reload failed"), "{log}");
+    let file_name = config.file_name().unwrap().to_string_lossy();
     assert!(
-        log.contains("wardfeed.toml:2:"),
+        log.contains(&format!("{file_name}:2:")),
         "the refused configuration's error is located: {log}"
     );
     assert!(log.contains("stopped"), "{log}");

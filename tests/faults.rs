@@ -20,23 +20,20 @@ use wardfeed::portal::{Override, PortalServer};
 /// The fixture configuration for a fast-cycling daemon: a refresh every 3 s, 5 s timeouts,
 /// a 2 MiB body cap, no retries, no Crawl-delay.
 fn write_config(dir: &Path, portal_base: &str) -> std::path::PathBuf {
-    let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fixtures.toml"))
-            .unwrap()
-            .replace("${FIXTURES_BASE}", portal_base)
-            .replace("max_crawl_delay_secs = 30", "max_crawl_delay_secs = 0")
-            .replace("retries = 2", "retries = 0")
-            .replace(
+    quick_config_file_with(
+        dir,
+        &[
+            ("${FIXTURES_BASE}", portal_base),
+            (
                 "timeout_secs = 20",
                 "timeout_secs = 5\nmax_body_bytes = 2097152",
-            )
-            .replace(
+            ),
+            (
                 "schedule = \"0 */30 * * * *\"",
                 "schedule = \"*/3 * * * * *\"",
-            );
-    let path = dir.join("faults.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+            ),
+        ],
+    )
 }
 
 /// Deterministic noise.

@@ -278,11 +278,22 @@ pub fn feed_paths(config: &Config) -> Vec<(String, bool)> {
 /// (for tests of the binary that are not about politeness); `${FIXTURES_BASE}` is left for the
 /// environment.
 pub fn quick_config_file(dir: &Path) -> PathBuf {
-    let text =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fixtures.toml"))
-            .unwrap()
-            .replace("max_crawl_delay_secs = 30", "max_crawl_delay_secs = 0")
-            .replace("retries = 2", "retries = 0");
+    quick_config_file_with(dir, &[])
+}
+
+/// `quick_config_file` with more `(from, to)` edits; each `from` must be in the file, so an edit
+/// cannot silently stop applying when `config/fixtures.toml` changes.
+pub fn quick_config_file_with(dir: &Path, edits: &[(&str, &str)]) -> PathBuf {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fixtures.toml");
+    let mut text = std::fs::read_to_string(fixtures).unwrap();
+    let quick = [
+        ("max_crawl_delay_secs = 30", "max_crawl_delay_secs = 0"),
+        ("retries = 2", "retries = 0"),
+    ];
+    for (from, to) in quick.iter().chain(edits) {
+        assert!(text.contains(from), "config/fixtures.toml has no {from:?}");
+        text = text.replace(from, to);
+    }
     let path = dir.join("fixtures-quick.toml");
     std::fs::write(&path, text).unwrap();
     path
