@@ -7,7 +7,6 @@ mod common;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
@@ -32,46 +31,41 @@ fn signal(child: &Child, name: &str) {
 /// Every sd_notify datagram the daemon sends, read as they come (as systemd does: a notify
 /// socket nobody reads fills up and blocks the sender).
 struct Notifications {
-    seen: Arc<Mutex<Vec<String>>>,
-    /// How many have been looked at by `wait_for`.
-    consumed: usize,
+    received: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
 impl Notifications {
     fn listen(socket: UnixDatagram) -> Notifications {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let collector = Arc::clone(&seen);
+        let (sender, received) = tokio::sync::mpsc::unbounded_channel();
         std::thread::spawn(move || {
             let mut buffer = [0u8; 4096];
             while let Ok(n) = socket.recv(&mut buffer) {
-                collector
-                    .lock()
-                    .unwrap()
-                    .push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+                let datagram = String::from_utf8_lossy(&buffer[..n]).into_owned();
+                if sender.send(datagram).is_err() {
+                    return;
+                }
             }
         });
-        Notifications { seen, consumed: 0 }
+        Notifications { received }
     }
 
     /// Waits (30 s at most) for a datagram with the line `wanted`; returns the datagrams up to
     /// it that came after the previous wait.
     async fn wait_for(&mut self, wanted: &str) -> Vec<String> {
-        for _ in 0..600 {
-            let seen = self.seen.lock().unwrap().clone();
-            if let Some(at) = seen[self.consumed..]
-                .iter()
-                .position(|m| m.lines().any(|l| l == wanted))
-            {
-                let found = seen[self.consumed..=self.consumed + at].to_vec();
-                self.consumed += at + 1;
-                return found;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut found = Vec::new();
+        loop {
+            match tokio::time::timeout_at(deadline, self.received.recv()).await {
+                Ok(Some(datagram)) => {
+                    let done = datagram.lines().any(|l| l == wanted);
+                    found.push(datagram);
+                    if done {
+                        return found;
+                    }
+                }
+                Ok(None) | Err(_) => panic!("no {wanted} in {found:?}"),
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!(
-            "no {wanted} in {:?}",
-            &self.seen.lock().unwrap()[self.consumed..]
-        );
     }
 }
 
