@@ -40,11 +40,13 @@ pub enum LogFormatArg {
 pub enum Command {
     /// Validate a configuration file and exit (non-zero with the located error).
     Check {
+        /// The configuration file (TOML; config/example.toml documents every key).
         #[arg(long, short)]
         config: PathBuf,
     },
     /// Fetch and extract every configured source once. Without --once nothing is stored.
     Scrape {
+        /// The configuration file (TOML; config/example.toml documents every key).
         #[arg(long, short)]
         config: PathBuf,
         /// Only this source.
@@ -62,6 +64,7 @@ pub enum Command {
     },
     /// Print what the ledger holds.
     Items {
+        /// The configuration file (TOML; config/example.toml documents every key).
         #[arg(long, short)]
         config: PathBuf,
         /// Only this source's items.
@@ -79,6 +82,7 @@ pub enum Command {
     },
     /// Serve the feeds, the dashboard and the OPML over HTTP (scraping once at start).
     Run {
+        /// The configuration file (TOML; config/example.toml documents every key).
         #[arg(long, short)]
         config: PathBuf,
         /// Address to listen on, instead of the config's [server] listen.
@@ -91,6 +95,7 @@ pub enum Command {
     /// Fetch a source once (or a page, with a template) and show every extracted item with
     /// its warnings: for writing selectors for a new ward. Stores nothing.
     Probe {
+        /// The configuration file (TOML; config/example.toml documents every key).
         #[arg(long, short)]
         config: PathBuf,
         /// The configured source to probe.
@@ -307,4 +312,28 @@ fn write_json(value: &impl Serialize) -> Result<(), Failure> {
         .map_err(std::io::Error::other)
         .and_then(|_| writeln!(out))
         .map_err(|e| Failure::runtime(format!("write output: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// `--help` explains every option of every command: an admin never meets a bare flag.
+    #[test]
+    fn every_option_has_help_text() {
+        let cli = Cli::command();
+        let mut bare = Vec::new();
+        for command in std::iter::once(&cli).chain(cli.get_subcommands()) {
+            assert!(command.get_about().is_some(), "{}", command.get_name());
+            for arg in command.get_arguments() {
+                if arg.get_help().is_none() && !matches!(arg.get_id().as_str(), "help" | "version")
+                {
+                    bare.push(format!("{} {}", command.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(bare.is_empty(), "options without help: {bare:?}");
+    }
 }

@@ -13,6 +13,9 @@ use wardfeed::portal::{PortalServer, Snapshot};
 use wardfeed::serve::AppState;
 use wardfeed::store::Store;
 
+mod judges;
+pub use judges::*;
+
 pub const SITES: &[&str] = &["longbien", "phucloi", "phucdong", "bode", "thachban"];
 
 pub fn fixtures_dir() -> PathBuf {
