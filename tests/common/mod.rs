@@ -14,6 +14,7 @@ use wardfeed::serve::AppState;
 use wardfeed::store::Store;
 
 mod judges;
+#[allow(unused_imports)] // only the tests that judge feeds use it
 pub use judges::*;
 
 pub const SITES: &[&str] = &["longbien", "phucloi", "phucdong", "bode", "thachban"];
