@@ -39,9 +39,14 @@ pub fn next_fire(schedule: &cron::Schedule, after: DateTime<Utc>) -> Option<Date
     schedule.after(&after).next()
 }
 
+/// The longest wait the scheduler accepts from anyone (a server's `Retry-After` included, which
+/// the fetcher already clamps to its configured maximum): far beyond any real back-off, short
+/// enough that no date arithmetic can overflow.
+pub const MAX_WAIT: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// When a source runs next after a run that ended at `now`: its next fire time, pushed back
 /// for a failing source by its schedule's interval × 2^(failures − 1) (at most `MAX_BACKOFF`)
-/// and past any `Retry-After`; always a fire time of its schedule.
+/// and past any `Retry-After` (at most `MAX_WAIT`); always a fire time of its schedule.
 pub fn next_run(
     schedule: &cron::Schedule,
     now: DateTime<Utc>,
@@ -53,21 +58,32 @@ pub fn next_run(
         let interval =
             next_fire(schedule, next).map_or(chrono::Duration::hours(1), |after| after - next);
         let factor = 1i32 << (report.consecutive_failures - 1).min(20);
-        let backoff = (interval * factor)
-            .min(chrono::Duration::from_std(MAX_BACKOFF).unwrap_or(chrono::Duration::days(1)));
-        not_before = not_before.max(now + backoff);
+        let max_backoff =
+            chrono::Duration::from_std(MAX_BACKOFF).unwrap_or(chrono::Duration::days(1));
+        let backoff = interval
+            .checked_mul(factor)
+            .map_or(max_backoff, |backoff| backoff.min(max_backoff));
+        not_before = not_before.max(
+            now.checked_add_signed(backoff)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        );
     }
-    if let Some(wait) = report
-        .retry_after
-        .and_then(|w| chrono::Duration::from_std(w).ok())
-    {
-        not_before = not_before.max(now + wait);
+    if let Some(wait) = report.retry_after {
+        not_before = not_before.max(later(now, wait.min(MAX_WAIT)));
     }
     if not_before > now {
         // The first fire time at or after the back-off point.
         return next_fire(schedule, not_before - chrono::Duration::seconds(1));
     }
     Some(next)
+}
+
+/// `now` plus `wait`, or the furthest instant chrono can hold: never a panic.
+fn later(now: DateTime<Utc>, wait: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(wait)
+        .ok()
+        .and_then(|wait| now.checked_add_signed(wait))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// A uniformly random delay in `[0, max]`.
@@ -103,7 +119,7 @@ pub async fn drive_source(
             tracing::warn!(source = %source.id, "the schedule never fires again: not refreshed any more");
             return;
         };
-        let at = base + chrono::Duration::from_std(jitter(jitter_max)).unwrap_or_default();
+        let at = later(base, jitter(jitter_max.min(MAX_WAIT)));
         planned(&source.id, at);
         let wait = (at - now).to_std().unwrap_or(Duration::ZERO);
         tokio::select! {
@@ -403,6 +419,43 @@ mod tests {
         .await;
         // The 01:00 run (ending 01:00:10) was asked to wait 90 min: the next slot after 02:30:10.
         assert_eq!(&runs[..3], &[at(1, 0, 0), at(3, 0, 0), at(3, 30, 0)]);
+    }
+
+    /// `Retry-After: 10000000000000` once panicked the driver (`DateTime + TimeDelta
+    /// overflowed`), ending the source's schedule; 999999999 paused it for 31 years.
+    #[tokio::test(start_paused = true)]
+    async fn an_absurd_retry_after_waits_at_most_max_wait_and_never_panics() {
+        for asked in [10_000_000_000_000, 999_999_999, u64::MAX] {
+            let report = RunReport {
+                consecutive_failures: 3,
+                retry_after: Some(Duration::from_secs(asked)),
+            };
+            let next = next_run(&schedule("0 */30 * * * *"), at(1, 0, 10), &report).unwrap();
+            assert_eq!(
+                next,
+                Utc.with_ymd_and_hms(2023, 3, 8, 1, 30, 0).unwrap(),
+                "Retry-After {asked}"
+            );
+        }
+        let asked = RunReport {
+            consecutive_failures: 0,
+            retry_after: Some(Duration::from_secs(10_000_000_000_000)),
+        };
+        let (_, runs) = drive(
+            "0 */30 * * * *",
+            Duration::ZERO,
+            vec![asked],
+            MAX_WAIT + Duration::from_secs(2 * 3600),
+        )
+        .await;
+        assert_eq!(
+            &runs[..3],
+            &[
+                at(1, 0, 0),
+                Utc.with_ymd_and_hms(2023, 3, 8, 1, 30, 0).unwrap(),
+                Utc.with_ymd_and_hms(2023, 3, 8, 2, 0, 0).unwrap(),
+            ]
+        );
     }
 
     #[tokio::test(start_paused = true)]

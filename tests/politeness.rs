@@ -253,3 +253,38 @@ async fn a_busy_server_is_retried_when_it_says() {
         );
     }
 }
+
+/// A portal asking for an absurd wait gets the configured maximum, never years (finding 6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_absurd_retry_after_is_clamped_to_the_configured_maximum() {
+    let server = serve("s1").await;
+    let mut config = fixture_config(&server);
+    config.fetch.max_retry_after = Duration::from_secs(7200);
+    let crawler = Crawler::new(&config.fetch).unwrap();
+    let bode = config.source("bode").unwrap();
+    let busy = "/tin-tuc/chuyen-muc/cong-tac-dang";
+    let url = url::Url::parse(&format!("{}{busy}", server.site_base("bode"))).unwrap();
+    for asked in [
+        "10000000000000",
+        "999999999",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+    ] {
+        server
+            .set_override(
+                "bode",
+                busy,
+                Override::Respond {
+                    status: 503,
+                    body: bytes::Bytes::from_static(b"busy"),
+                    headers: vec![("Retry-After".into(), asked.into())],
+                },
+            )
+            .unwrap();
+        let error = crawler.get(bode, &url).await.unwrap_err();
+        assert_eq!(
+            error.retry_after(),
+            Some(Duration::from_secs(7200)),
+            "Retry-After: {asked}"
+        );
+    }
+}

@@ -43,6 +43,7 @@ pub struct DefaultsFile {
     pub min_host_interval_ms: Option<u64>,
     pub retries: Option<u32>,
     pub max_crawl_delay_secs: Option<u64>,
+    pub max_retry_after_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -40,6 +40,10 @@ pub const DEFAULT_JITTER_SECS: u64 = 30;
 pub const DEFAULT_MIN_HOST_INTERVAL_MS: u64 = 1000;
 pub const DEFAULT_RETRIES: u32 = 2;
 pub const DEFAULT_MAX_CRAWL_DELAY_SECS: u64 = 30;
+/// The longest a portal's `Retry-After` may keep a source waiting: a day, the longest back-off.
+pub const DEFAULT_MAX_RETRY_AFTER_SECS: u64 = 24 * 3600;
+/// The most `max_retry_after_secs` may be set to: longer waits are a source switched off.
+pub const MAX_RETRY_AFTER_LIMIT_SECS: u64 = 30 * 24 * 3600;
 pub const DEFAULT_QUIET_AFTER_DAYS: u32 = 14;
 pub const DEFAULT_DROP_QUERY_PARAMS: &[&str] = &["utm_*", "fbclid", "gclid", "zarsrc"];
 pub const DEFAULT_STORE_PATH: &str = "/var/lib/wardfeed";
@@ -106,6 +110,8 @@ pub struct FetchSettings {
     pub jitter: Duration,
     /// The longest robots.txt Crawl-delay honoured; a site asking more gets this.
     pub max_crawl_delay: Duration,
+    /// The longest `Retry-After` honoured; a server asking more gets this (and a warning).
+    pub max_retry_after: Duration,
 }
 
 impl Default for FetchSettings {
@@ -120,6 +126,7 @@ impl Default for FetchSettings {
             retries: DEFAULT_RETRIES,
             jitter: Duration::from_secs(DEFAULT_JITTER_SECS),
             max_crawl_delay: Duration::from_secs(DEFAULT_MAX_CRAWL_DELAY_SECS),
+            max_retry_after: Duration::from_secs(DEFAULT_MAX_RETRY_AFTER_SECS),
         }
     }
 }

@@ -107,7 +107,19 @@ impl Context<'_> {
                     .max_crawl_delay_secs
                     .unwrap_or(DEFAULT_MAX_CRAWL_DELAY_SECS),
             ),
+            max_retry_after: Duration::from_secs(
+                defaults
+                    .max_retry_after_secs
+                    .unwrap_or(DEFAULT_MAX_RETRY_AFTER_SECS),
+            ),
         };
+        if fetch.max_retry_after > Duration::from_secs(MAX_RETRY_AFTER_LIMIT_SECS) {
+            return Err(self.error(
+                &at_defaults.key("max_retry_after_secs"),
+                false,
+                format!("must be at most {MAX_RETRY_AFTER_LIMIT_SECS} (30 days)"),
+            ));
+        }
         for (key, zero) in [
             ("timeout_secs", fetch.timeout.is_zero()),
             ("connect_timeout_secs", fetch.connect_timeout.is_zero()),

@@ -126,6 +126,7 @@ pub struct Fetcher {
     client: reqwest::Client,
     max_body_bytes: u64,
     default_timeout: Duration,
+    max_retry_after: Duration,
 }
 
 impl Fetcher {
@@ -156,6 +157,7 @@ impl Fetcher {
             client,
             max_body_bytes: settings.max_body_bytes,
             default_timeout: settings.timeout,
+            max_retry_after: settings.max_retry_after,
         })
     }
 
@@ -204,7 +206,14 @@ impl Fetcher {
             });
         }
         if !(200..300).contains(&status) {
-            let retry_after = header_text(header::RETRY_AFTER).and_then(|v| parse_retry_after(&v));
+            let retry_after = header_text(header::RETRY_AFTER)
+                .and_then(|v| parse_retry_after(&v, chrono::Utc::now()))
+                .map(|asked| {
+                    if asked > self.max_retry_after {
+                        tracing::warn!(url = %url, asked_secs = asked.as_secs(), max_secs = self.max_retry_after.as_secs(), "Retry-After longer than max_retry_after_secs: waiting the maximum");
+                    }
+                    asked.min(self.max_retry_after)
+                });
             return Err(FetchError::Status {
                 url: url_text,
                 status,
@@ -265,14 +274,17 @@ fn classify_error(url: &str, timeout: Duration, error: reqwest::Error) -> FetchE
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-fn parse_retry_after(value: &str) -> Option<Duration> {
+/// `Retry-After` as seconds or an HTTP date (a date in the past means now), as asked: the
+/// caller clamps it. Seconds too many for a `u64` are read as the most a `u64` holds.
+fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
     let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(
+            value.parse::<u64>().unwrap_or(u64::MAX),
+        ));
     }
     let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = when.signed_duration_since(chrono::Utc::now());
+    let wait = when.signed_duration_since(now);
     Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
@@ -427,8 +439,35 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_reads_seconds() {
-        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("soon"), None);
+    fn retry_after_reads_seconds_and_dates_whatever_their_size() {
+        let now = chrono::DateTime::parse_from_rfc3339("2023-02-06T01:00:00Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(
+            parse_retry_after("10000000000000", now),
+            Some(Duration::from_secs(10_000_000_000_000))
+        );
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(
+            parse_retry_after("Mon, 06 Feb 2023 01:02:00 GMT", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now)
+                .map(|d| d.as_secs() / 86400 / 365),
+            Some(7982)
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 05 Feb 2023 01:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
     }
 }
