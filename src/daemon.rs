@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock::Clock;
-use crate::config::{self, Config, ConfigError, Source};
+use crate::config::{Config, ConfigError, Source};
 use crate::fetch::{Crawler, FetchError};
 use crate::metrics::Metrics;
 use crate::model::{SourceId, SourceStatus};
@@ -46,43 +46,12 @@ pub enum DaemonError {
     Signals(std::io::Error),
 }
 
-/// Where the configuration comes from, so that a reload reads it again the same way.
-#[derive(Debug, Clone)]
-pub enum ConfigOrigin {
-    /// A file, with `${VAR}` from the process environment.
-    File(PathBuf),
-    /// The demo's built-in configuration (or a file), with `${FIXTURES_BASE}` at the demo portal.
-    Demo {
-        portal_base: String,
-        file: Option<PathBuf>,
-    },
-}
-
-impl ConfigOrigin {
-    pub fn load(&self) -> Result<Config, ConfigError> {
-        let env = |name: &str| std::env::var(name).ok();
-        match self {
-            ConfigOrigin::File(path) => config::load(path, &env),
-            ConfigOrigin::Demo { portal_base, file } => {
-                let lookup = |name: &str| {
-                    if name == "FIXTURES_BASE" {
-                        Some(portal_base.clone())
-                    } else {
-                        env(name)
-                    }
-                };
-                match file {
-                    Some(path) => config::load(path, &lookup),
-                    None => crate::demo::config(portal_base, &lookup),
-                }
-            }
-        }
-    }
-}
+/// Reads the configuration: at start and again at each reload, the same way.
+pub type ConfigLoader = Arc<dyn Fn() -> Result<Config, ConfigError> + Send + Sync>;
 
 /// What to run and where.
 pub struct DaemonOptions {
-    pub origin: ConfigOrigin,
+    pub load_config: ConfigLoader,
     /// Replaces the configuration's `[server] listen`.
     pub listen: Option<SocketAddr>,
     /// Replaces the configuration's `[store] path`.
@@ -246,7 +215,7 @@ pub async fn run(
     let mut terminate = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
     let mut interrupt = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
 
-    let config = Arc::new(options.origin.load()?);
+    let config = Arc::new((options.load_config)()?);
     let store_path = options
         .store
         .clone()
@@ -344,7 +313,7 @@ pub async fn run(
                 let mut states = vec![sd_notify::NotifyState::Reloading];
                 states.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
                 Notifier::send(&notifier, states);
-                match options.origin.load() {
+                match (options.load_config)() {
                     Ok(reloaded) => {
                         if reloaded.store.path != config.store.path || reloaded.server.listen != config.server.listen {
                             tracing::warn!("store path and listen address changes take effect at the next restart");

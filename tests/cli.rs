@@ -318,7 +318,7 @@ async fn probe_shows_items_and_names_what_is_wrong() {
         .set_override(
             "phucloi",
             "/tin-tuc/tin-moi-nhat",
-            wardfeed::portal::Override::Respond {
+            wardfeed_portal::Override::Respond {
                 status: 200,
                 body: bytes::Bytes::from_static(
                     "<html><body><ul class=\"tin\"><li>Tin</li></ul></body></html>".as_bytes(),

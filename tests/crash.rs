@@ -13,8 +13,8 @@ use common::*;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 use wardfeed::model::SourceId;
-use wardfeed::portal::PortalServer;
 use wardfeed::store::Store;
+use wardfeed_portal::PortalServer;
 
 /// A small deterministic generator, so a failing kill point can be reproduced.
 struct Lcg(u64);
@@ -159,7 +159,7 @@ async fn sigkill_at_any_point_loses_and_doubles_nothing() {
         .set_override(
             "bode",
             "/tin-tuc/tin-moi-nhat",
-            wardfeed::portal::Override::Delay(Duration::ZERO),
+            wardfeed_portal::Override::Delay(Duration::ZERO),
         )
         .unwrap();
     // An undisturbed cycle on a scratch store tells when, on this machine, the ingests
@@ -292,7 +292,7 @@ async fn the_daemon_killed_anywhere_loses_and_doubles_nothing() {
         .set_override(
             "bode",
             "/tin-tuc/tin-moi-nhat",
-            wardfeed::portal::Override::Delay(Duration::ZERO),
+            wardfeed_portal::Override::Delay(Duration::ZERO),
         )
         .unwrap();
     let config_dir = tempfile::tempdir().unwrap();

@@ -12,7 +12,7 @@ use wardfeed::extract::html_text;
 use wardfeed::fetch::{Crawler, FailureKind};
 use wardfeed::model::Item;
 use wardfeed::pipeline::{self, SourceScrape, StageError};
-use wardfeed::portal::PortalServer;
+use wardfeed_portal::PortalServer;
 
 /// Every difference between what was scraped for `site` and its truth, one line each.
 fn differences(

@@ -15,7 +15,7 @@ use common::*;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
-use wardfeed::portal::{Override, PortalServer};
+use wardfeed_portal::{Override, PortalServer};
 
 /// The fixture configuration for a fast-cycling daemon: a refresh every 3 s, 5 s timeouts,
 /// a 2 MiB body cap, no retries, no Crawl-delay.

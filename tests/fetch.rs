@@ -11,7 +11,7 @@ use common::serve;
 use url::Url;
 use wardfeed::config::FetchSettings;
 use wardfeed::fetch::{FailureKind, Fetcher, Validators};
-use wardfeed::portal::{Override, PortalServer};
+use wardfeed_portal::{Override, PortalServer};
 
 fn settings() -> FetchSettings {
     FetchSettings {

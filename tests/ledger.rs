@@ -14,8 +14,8 @@ use wardfeed::config::Config;
 use wardfeed::fetch::Crawler;
 use wardfeed::model::ItemKey;
 use wardfeed::pipeline::{self, Refresh};
-use wardfeed::portal::PortalServer;
 use wardfeed::store::{Store, Story};
+use wardfeed_portal::PortalServer;
 
 #[derive(Debug, Deserialize)]
 struct SiteChanges {

@@ -11,8 +11,8 @@ use common::*;
 use wardfeed::config::CategoryKind;
 use wardfeed::fetch::{Crawler, FailureKind};
 use wardfeed::pipeline::{self, StageError};
-use wardfeed::portal::Override;
 use wardfeed::store::Store;
+use wardfeed_portal::Override;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crawl_delay_spaces_a_sites_requests_and_robots_txt_is_read_once() {
@@ -173,7 +173,7 @@ async fn a_second_cycle_over_an_unchanged_site_is_mostly_304s() {
         .with_page_cache(Arc::clone(&store));
     let bode = config.source("bode").unwrap();
 
-    let bytes = |server: &wardfeed::portal::PortalServer| -> u64 {
+    let bytes = |server: &wardfeed_portal::PortalServer| -> u64 {
         server
             .request_log()
             .iter()

@@ -110,43 +110,41 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         articles: usize,
     },
-    /// Serve a bundled demo portal on loopback and run wardfeed against it: works offline.
-    Demo {
-        /// Address to listen on (default: a free port on 127.0.0.1).
-        #[arg(long)]
-        listen: Option<std::net::SocketAddr>,
-        /// Store directory (default: a temporary one, removed at exit).
-        #[arg(long)]
-        store: Option<PathBuf>,
-        /// A configuration to run instead of the built-in one; `${FIXTURES_BASE}` points at
-        /// the demo portal.
-        #[arg(long, short)]
-        config: Option<PathBuf>,
-    },
 }
 
 impl Cli {
-    /// The log format to start with: `--log-format`, else the configuration's `[log] format`
-    /// (read leniently: a broken file is reported properly once the command loads it).
+    /// The log format to start with: `--log-format`, else the configuration's `[log] format`.
     pub fn log_format(&self) -> LogFormatArg {
-        if let Some(format) = self.log_format {
-            return format;
-        }
-        let path = match &self.command {
+        log_format(self.log_format, Some(self.command.config_path()))
+    }
+}
+
+impl Command {
+    /// The configuration file the command reads.
+    pub fn config_path(&self) -> &Path {
+        match self {
             Command::Check { config }
             | Command::Scrape { config, .. }
-            | Command::Items { config, .. } => Some(config),
-            Command::Run { config, .. } | Command::Probe { config, .. } => Some(config),
-            Command::Demo { config, .. } => config.as_ref(),
-        };
-        let configured = path
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .and_then(|text| text.parse::<toml::Table>().ok())
-            .and_then(|table| table.get("log")?.get("format")?.as_str().map(str::to_owned));
-        match configured.as_deref() {
-            Some("json") => LogFormatArg::Json,
-            _ => LogFormatArg::Text,
+            | Command::Items { config, .. }
+            | Command::Run { config, .. }
+            | Command::Probe { config, .. } => config,
         }
+    }
+}
+
+/// `explicit` (`--log-format`), else `config`'s `[log] format` (read leniently: a broken file
+/// is reported properly once the command loads it), else text.
+pub fn log_format(explicit: Option<LogFormatArg>, config: Option<&Path>) -> LogFormatArg {
+    if let Some(format) = explicit {
+        return format;
+    }
+    let configured = config
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|table| table.get("log")?.get("format")?.as_str().map(str::to_owned));
+    match configured.as_deref() {
+        Some("json") => LogFormatArg::Json,
+        _ => LogFormatArg::Text,
     }
 }
 
@@ -156,8 +154,8 @@ pub const EXIT_PARTIAL: u8 = 1;
 pub const EXIT_CONFIG: u8 = 2;
 
 /// Runs a command to completion.
-pub async fn run(cli: Cli) -> ExitCode {
-    let result = match cli.command {
+pub async fn run(command: Command) -> ExitCode {
+    let result = match command {
         Command::Check { config } => check(&config),
         Command::Scrape {
             config,
@@ -197,12 +195,17 @@ pub async fn run(cli: Cli) -> ExitCode {
                 )),
             }
         }
-        Command::Demo {
-            listen,
-            store,
-            config,
-        } => serve::demo(listen, store.as_deref(), config.as_deref()).await,
     };
+    exit(result)
+}
+
+/// Runs the daemon with `options` (as `wardfeed run` does): for a caller that has its own
+/// configuration and clock, such as the binary's `demo`.
+pub async fn run_daemon(options: crate::daemon::DaemonOptions) -> ExitCode {
+    exit(serve::daemon(options).await)
+}
+
+fn exit(result: CommandResult) -> ExitCode {
     result.unwrap_or_else(|failure| {
         eprintln!("wardfeed: {}", failure.message);
         ExitCode::from(failure.code)

@@ -9,9 +9,9 @@ use wardfeed::clock::{Clock, ManualClock};
 use wardfeed::config::{self, Config, Source};
 use wardfeed::fetch::Crawler;
 use wardfeed::pipeline::{self, SourceScrape};
-use wardfeed::portal::{PortalServer, Snapshot};
 use wardfeed::serve::AppState;
 use wardfeed::store::Store;
+use wardfeed_portal::{PortalServer, Snapshot};
 
 mod judges;
 #[allow(unused_imports)] // only the tests that judge feeds use it

@@ -2,8 +2,10 @@
 //! fixtures README ("Serving model") prescribes, with request stats, a request log and fault overrides.
 //!
 //! This file holds the server (routing, answers, stats, overrides, shutdown); loading a snapshot
-//! from `routes.json` files is in `snapshot`.
+//! from `routes.json` files is in `snapshot`; the snapshots embedded for `wardfeed demo` are in
+//! `demo`. The wardfeed library never uses this crate: the tests and the binary's `demo` do.
 
+pub mod demo;
 mod snapshot;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};

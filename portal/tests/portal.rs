@@ -9,11 +9,11 @@ use reqwest::header::{
     CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
 };
 use serde_json::Value;
-use wardfeed::portal::{Override, PortalError, PortalServer, Snapshot};
+use wardfeed_portal::{Override, PortalError, PortalServer, Snapshot};
 
-/// `shared/` sits beside the crate both here and in the CI clone of main.
+/// The fixture world is the repository's `tests/fixtures`, one level above this crate.
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/portal")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/portal")
 }
 
 fn snapshot(name: &str) -> Snapshot {

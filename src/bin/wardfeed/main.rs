@@ -1,20 +1,51 @@
 //! The `wardfeed` binary: parse arguments, set up logging, run the command.
+//!
+//! Every command is the library's (`wardfeed::cli`) except `demo`, which needs the bundled
+//! fixture world (the `wardfeed-portal` crate) that the library never links.
+
+mod demo;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
-use wardfeed::cli::{Cli, LogFormatArg, run};
+use wardfeed::cli::{self, LogFormatArg};
 
 // Serving is allocation-heavy and per-request (hyper, headers); mimalloc keeps that cheap and
 // returns memory to the system, which matters on a small server.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[derive(Debug, Parser)]
+#[command(
+    name = "wardfeed",
+    version,
+    about = "Clean RSS, Atom and JSON feeds from ward and district portals"
+)]
+struct Args {
+    /// Log format on stderr (default: text; plain when not on a terminal).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    #[command(flatten)]
+    Library(cli::Command),
+    /// Serve a bundled demo portal on loopback and run wardfeed against it: works offline.
+    Demo(demo::DemoArgs),
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    init_tracing(cli.log_format());
+    let args = Args::parse();
+    let config = match &args.command {
+        Command::Library(command) => Some(command.config_path()),
+        Command::Demo(demo) => demo.config.as_deref(),
+    };
+    init_tracing(cli::log_format(args.log_format, config));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -25,7 +56,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cli))
+    runtime.block_on(async {
+        match args.command {
+            Command::Library(command) => cli::run(command).await,
+            Command::Demo(demo) => demo::run(demo).await,
+        }
+    })
 }
 
 /// Logs go to stderr: plain text without colours unless stderr is a terminal (the journal
