@@ -1,4 +1,4 @@
-//! The command line: argument types and one function per command. `main.rs` only parses,
+//! The command line: argument types and one function per command. The binary only parses,
 //! sets up logging and calls `run`.
 
 mod ledger;
@@ -9,26 +9,12 @@ mod serve;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Subcommand, ValueEnum};
 use serde::Serialize;
 
 use crate::config::{self, Config};
 use crate::model::Item;
 use crate::store::{Store, StoredItem};
-
-#[derive(Debug, Parser)]
-#[command(
-    name = "wardfeed",
-    version,
-    about = "Clean RSS, Atom and JSON feeds from ward and district portals"
-)]
-pub struct Cli {
-    /// Log format on stderr (default: text; plain when not on a terminal).
-    #[arg(long, global = true, value_enum)]
-    pub log_format: Option<LogFormatArg>,
-    #[command(subcommand)]
-    pub command: Command,
-}
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum LogFormatArg {
@@ -110,13 +96,6 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         articles: usize,
     },
-}
-
-impl Cli {
-    /// The log format to start with: `--log-format`, else the configuration's `[log] format`.
-    pub fn log_format(&self) -> LogFormatArg {
-        log_format(self.log_format, Some(self.command.config_path()))
-    }
 }
 
 impl Command {
@@ -315,28 +294,4 @@ fn write_json(value: &impl Serialize) -> Result<(), Failure> {
         .map_err(std::io::Error::other)
         .and_then(|_| writeln!(out))
         .map_err(|e| Failure::runtime(format!("write output: {e}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use clap::CommandFactory;
-
-    use super::Cli;
-
-    /// `--help` explains every option of every command: an admin never meets a bare flag.
-    #[test]
-    fn every_option_has_help_text() {
-        let cli = Cli::command();
-        let mut bare = Vec::new();
-        for command in std::iter::once(&cli).chain(cli.get_subcommands()) {
-            assert!(command.get_about().is_some(), "{}", command.get_name());
-            for arg in command.get_arguments() {
-                if arg.get_help().is_none() && !matches!(arg.get_id().as_str(), "help" | "version")
-                {
-                    bare.push(format!("{} {}", command.get_name(), arg.get_id()));
-                }
-            }
-        }
-        assert!(bare.is_empty(), "options without help: {bare:?}");
-    }
 }

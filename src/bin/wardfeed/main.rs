@@ -77,3 +77,27 @@ fn init_tracing(format: LogFormatArg) {
         LogFormatArg::Text => builder.init(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Args;
+
+    /// `--help` explains every option of every command: an admin never meets a bare flag.
+    #[test]
+    fn every_option_has_help_text() {
+        let cli = Args::command();
+        let mut bare = Vec::new();
+        for command in std::iter::once(&cli).chain(cli.get_subcommands()) {
+            assert!(command.get_about().is_some(), "{}", command.get_name());
+            for arg in command.get_arguments() {
+                if arg.get_help().is_none() && !matches!(arg.get_id().as_str(), "help" | "version")
+                {
+                    bare.push(format!("{} {}", command.get_name(), arg.get_id()));
+                }
+            }
+        }
+        assert!(bare.is_empty(), "options without help: {bare:?}");
+    }
+}
