@@ -1,14 +1,18 @@
-//! Process-wide operational metrics, and their Prometheus text exposition (format 0.0.4).
+//! Process-wide operational metrics and their Prometheus text exposition (format 0.0.4),
+//! through the `prometheus` crate (tikv's client): the families are registered here, with
+//! their names and help; the crate keeps the values and writes the text.
 //!
-//! The format is a few lines of text, so it is written here rather than pulling in a client
-//! library. Every label set is bounded: sources come from the configuration, fetch outcomes
-//! are HTTP statuses or a handful of failure kinds, routes are a fixed vocabulary (hence
+//! Every label set is bounded: sources come from the configuration, fetch outcomes are HTTP
+//! statuses or a handful of failure kinds, routes are a fixed vocabulary (hence
 //! `&'static str`), and source statuses are the five the model knows.
 
-use std::collections::BTreeMap;
-use std::fmt::{self, Write as _};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prometheus::{
+    Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+};
 
 /// The `Content-Type` a `/metrics` response carries.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -17,19 +21,30 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// well under a second; the long tail up to the fetch timeout is what tells a slow portal.
 const DURATION_BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
-/// Source statuses, sorted so that `wardfeed_source_status` series come out in label order.
-/// They are `model::SourceStatus::as_str`'s values.
+/// Source statuses: `model::SourceStatus::as_str`'s values.
 const STATUSES: [&str; 5] = ["degraded", "empty", "failing", "ok", "pending"];
 
 /// Process-wide metrics, shared behind an `Arc`; all methods take `&self` and are cheap
-/// (atomics / short std `Mutex` sections), safe from any thread.
+/// (the crate's atomics, one short std `Mutex` section for a fetch), safe from any thread.
 pub struct Metrics {
-    start_time_unix: f64,
-    /// By source id; a `BTreeMap` so that rendering walks sources in sorted order for free.
-    sources: Mutex<BTreeMap<String, SourceSeries>>,
-    /// Request counts by (route, status). Separate from `sources` so that serving never waits
-    /// on a scheduler thread recording a fetch.
-    http: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    registry: Registry,
+    fetches: IntCounterVec,
+    fetch_duration: HistogramVec,
+    fetched_bytes: IntCounterVec,
+    refreshes: IntCounterVec,
+    refresh_duration: HistogramVec,
+    items_new: IntCounterVec,
+    items_updated: IntCounterVec,
+    listing_failures: IntCounterVec,
+    consecutive_failures: IntGaugeVec,
+    source_items: IntGaugeVec,
+    last_success: IntGaugeVec,
+    status: IntGaugeVec,
+    up: IntGaugeVec,
+    http_requests: IntCounterVec,
+    /// The fetch outcomes each source has had, so that forgetting a source can remove its
+    /// `wardfeed_fetches_total` series (the crate removes series by their full label set).
+    outcomes: Mutex<BTreeMap<String, BTreeSet<String>>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -38,54 +53,35 @@ impl std::fmt::Debug for Metrics {
     }
 }
 
-/// Everything recorded about one source.
-#[derive(Default)]
-struct SourceSeries {
-    fetches_by_outcome: BTreeMap<String, u64>,
-    fetch_duration: Histogram,
-    fetched_bytes: u64,
-    refreshes: u64,
-    refresh_duration: Histogram,
-    items_new: u64,
-    items_updated: u64,
-    listing_failures: u64,
-    /// `None` until the first `set_source_health`, so the health gauges do not claim a state
-    /// nobody reported.
-    health: Option<Health>,
-}
-
-struct Health {
-    /// `None` for a status outside `STATUSES`: every status series then reads 0 rather than a
-    /// caller's typo growing a new series.
-    status: Option<&'static str>,
-    consecutive_failures: u32,
-    items_stored: u64,
-    last_success_unix: Option<i64>,
-}
-
-/// Observation counts per bucket, not cumulative: cumulated when rendered.
-#[derive(Default)]
-struct Histogram {
-    bucket_counts: [u64; DURATION_BUCKETS.len()],
-    sum_seconds: f64,
-    count: u64,
-}
-
-impl Histogram {
-    fn observe(&mut self, duration: Duration) {
-        let seconds = duration.as_secs_f64();
-        // Bounds are inclusive (`le`); above the last one only `+Inf` (the count) holds it.
-        if let Some(index) = DURATION_BUCKETS.iter().position(|&bound| seconds <= bound) {
-            self.bucket_counts[index] += 1;
-        }
-        self.sum_seconds += seconds;
-        self.count += 1;
-    }
-}
-
 impl Default for Metrics {
     fn default() -> Metrics {
         Metrics::new()
+    }
+}
+
+/// Registers families on one registry; a name or help the crate refuses is a programming
+/// error caught by every test that builds `Metrics`.
+struct Families<'a>(&'a Registry);
+
+impl Families<'_> {
+    fn register<M: prometheus::core::Collector + Clone + 'static>(&self, metric: M) -> M {
+        self.0
+            .register(Box::new(metric.clone()))
+            .expect("metric families have distinct valid names");
+        metric
+    }
+
+    fn counters(&self, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+        self.register(IntCounterVec::new(Opts::new(name, help), labels).expect("valid counter"))
+    }
+
+    fn gauges(&self, name: &str, help: &str, labels: &[&str]) -> IntGaugeVec {
+        self.register(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid gauge"))
+    }
+
+    fn durations(&self, name: &str, help: &str) -> HistogramVec {
+        let opts = HistogramOpts::new(name, help).buckets(DURATION_BUCKETS.to_vec());
+        self.register(HistogramVec::new(opts, &["source"]).expect("valid histogram"))
     }
 }
 
@@ -102,10 +98,97 @@ impl Metrics {
     /// Metrics whose `wardfeed_process_start_time_seconds` is `start_time_unix`, for tests
     /// that compare whole expositions.
     pub fn with_start_time(start_time_unix: f64) -> Metrics {
+        let registry = Registry::new();
+        let families = Families(&registry);
+        let source = &["source"];
+        families
+            .gauges(
+                "wardfeed_build_info",
+                "Always 1; the version label says which wardfeed is running.",
+                &["version"],
+            )
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        families
+            .register(
+                Gauge::new(
+                    "wardfeed_process_start_time_seconds",
+                    "Start time of the process since the unix epoch, in seconds.",
+                )
+                .expect("valid gauge"),
+            )
+            .set(start_time_unix);
         Metrics {
-            start_time_unix,
-            sources: Mutex::new(BTreeMap::new()),
-            http: Mutex::new(BTreeMap::new()),
+            fetches: families.counters(
+                "wardfeed_fetches_total",
+                "Fetch attempts, per source and outcome (HTTP status or failure kind).",
+                &["source", "outcome"],
+            ),
+            fetch_duration: families.durations(
+                "wardfeed_fetch_duration_seconds",
+                "Time taken by fetch attempts, per source.",
+            ),
+            fetched_bytes: families.counters(
+                "wardfeed_fetched_bytes_total",
+                "Response body bytes fetched, per source.",
+                source,
+            ),
+            refreshes: families.counters(
+                "wardfeed_refreshes_total",
+                "Refreshes finished, per source.",
+                source,
+            ),
+            refresh_duration: families.durations(
+                "wardfeed_refresh_duration_seconds",
+                "Time taken by refreshes (scrape and store), per source.",
+            ),
+            items_new: families.counters(
+                "wardfeed_items_new_total",
+                "Items stored for the first time, per source.",
+                source,
+            ),
+            items_updated: families.counters(
+                "wardfeed_items_updated_total",
+                "Stored items whose content changed, per source.",
+                source,
+            ),
+            listing_failures: families.counters(
+                "wardfeed_listing_failures_total",
+                "Listings that failed during refreshes, per source.",
+                source,
+            ),
+            consecutive_failures: families.gauges(
+                "wardfeed_source_consecutive_failures",
+                "Refreshes that failed in a row, per source.",
+                source,
+            ),
+            source_items: families.gauges(
+                "wardfeed_source_items",
+                "Items held in the store, per source.",
+                source,
+            ),
+            last_success: families.gauges(
+                "wardfeed_source_last_success_timestamp_seconds",
+                "When the source last refreshed successfully, since the unix epoch, in seconds.",
+                source,
+            ),
+            status: families.gauges(
+                "wardfeed_source_status",
+                "1 for the source's current status, 0 for the others.",
+                &["source", "status"],
+            ),
+            up: families.gauges(
+                "wardfeed_source_up",
+                "1 when the source's last refresh worked (status ok or empty), else 0.",
+                source,
+            ),
+            http_requests: families.counters(
+                "wardfeed_http_requests_total",
+                "HTTP requests answered, per route and status code.",
+                &["route", "status"],
+            ),
+            outcomes: Mutex::new(BTreeMap::new()),
+            registry,
         }
     }
 
@@ -113,16 +196,26 @@ impl Metrics {
     /// "404", "500"…) or a failure kind ("timeout", "network", "too_large", "redirects",
     /// "robots").
     pub fn record_fetch(&self, source: &str, outcome: &str, duration: Duration, bytes: u64) {
-        self.with_source(source, |series| {
-            match series.fetches_by_outcome.get_mut(outcome) {
-                Some(count) => *count += 1,
+        {
+            let mut outcomes = lock(&self.outcomes);
+            // Look up before inserting: the strings are only copied the first time.
+            match outcomes.get_mut(source) {
+                Some(seen) if seen.contains(outcome) => {}
+                Some(seen) => {
+                    seen.insert(outcome.to_owned());
+                }
                 None => {
-                    series.fetches_by_outcome.insert(outcome.to_owned(), 1);
+                    outcomes.insert(source.to_owned(), BTreeSet::from([outcome.to_owned()]));
                 }
             }
-            series.fetch_duration.observe(duration);
-            series.fetched_bytes += bytes;
-        });
+        }
+        self.fetches.with_label_values(&[source, outcome]).inc();
+        self.fetch_duration
+            .with_label_values(&[source])
+            .observe(duration.as_secs_f64());
+        self.fetched_bytes
+            .with_label_values(&[source])
+            .inc_by(bytes);
     }
 
     /// One refresh (scrape + store) of a source finished.
@@ -134,19 +227,25 @@ impl Metrics {
         failed_listings: u64,
         duration: Duration,
     ) {
-        self.with_source(source, |series| {
-            series.refreshes += 1;
-            series.refresh_duration.observe(duration);
-            series.items_new += items_new;
-            series.items_updated += items_updated;
-            series.listing_failures += failed_listings;
-        });
+        let labels = &[source];
+        self.refreshes.with_label_values(labels).inc();
+        self.refresh_duration
+            .with_label_values(labels)
+            .observe(duration.as_secs_f64());
+        self.items_new.with_label_values(labels).inc_by(items_new);
+        self.items_updated
+            .with_label_values(labels)
+            .inc_by(items_updated);
+        self.listing_failures
+            .with_label_values(labels)
+            .inc_by(failed_listings);
     }
 
     /// The source's health after a refresh: `status` one of "pending", "ok", "empty",
     /// "degraded", "failing" (`model::SourceStatus::as_str`); `last_success_unix` as a unix
     /// timestamp (seconds) if it ever succeeded. Any other status reads as 0 on every status
-    /// series and as down.
+    /// series and as down. Until the first call a source has no health series at all, so the
+    /// gauges never claim a state nobody reported.
     pub fn set_source_health(
         &self,
         source: &str,
@@ -155,355 +254,86 @@ impl Metrics {
         items_stored: u64,
         last_success_unix: Option<i64>,
     ) {
-        let status = STATUSES.iter().copied().find(|&known| known == status);
-        self.with_source(source, |series| {
-            series.health = Some(Health {
-                status,
-                consecutive_failures,
-                items_stored,
-                last_success_unix,
-            });
-        });
+        let labels = &[source];
+        self.consecutive_failures
+            .with_label_values(labels)
+            .set(i64::from(consecutive_failures));
+        self.source_items
+            .with_label_values(labels)
+            .set(i64::try_from(items_stored).unwrap_or(i64::MAX));
+        match last_success_unix {
+            Some(at) => self.last_success.with_label_values(labels).set(at),
+            None => {
+                let _ = self.last_success.remove_label_values(labels);
+            }
+        }
+        for known in STATUSES {
+            self.status
+                .with_label_values(&[source, known])
+                .set(i64::from(known == status));
+        }
+        self.up
+            .with_label_values(labels)
+            .set(i64::from(matches!(status, "ok" | "empty")));
     }
 
     /// One HTTP request answered: `route` is a small fixed vocabulary ("feed", "dashboard",
     /// "opml", "healthz", "metrics", "other"), `status` the HTTP status code.
     pub fn record_http(&self, route: &'static str, status: u16) {
-        *lock(&self.http).entry((route, status)).or_insert(0) += 1;
+        self.http_requests
+            .with_label_values(&[route, &status.to_string()])
+            .inc();
     }
 
     /// Forget a source removed from the configuration (its series disappear). A refresh of it
     /// still in flight when it is forgotten brings its series back until the next forget.
     pub fn forget_source(&self, source: &str) {
-        lock(&self.sources).remove(source);
+        let labels = &[source];
+        // Removing a series that was never created is an error the crate reports and we
+        // ignore: forgetting is idempotent.
+        for family in [
+            &self.fetched_bytes,
+            &self.refreshes,
+            &self.items_new,
+            &self.items_updated,
+            &self.listing_failures,
+        ] {
+            let _ = family.remove_label_values(labels);
+        }
+        for family in [&self.fetch_duration, &self.refresh_duration] {
+            let _ = family.remove_label_values(labels);
+        }
+        for family in [
+            &self.consecutive_failures,
+            &self.source_items,
+            &self.last_success,
+            &self.up,
+        ] {
+            let _ = family.remove_label_values(labels);
+        }
+        for status in STATUSES {
+            let _ = self.status.remove_label_values(&[source, status]);
+        }
+        if let Some(outcomes) = lock(&self.outcomes).remove(source) {
+            for outcome in outcomes {
+                let _ = self.fetches.remove_label_values(&[source, &outcome]);
+            }
+        }
     }
 
-    /// The exposition text, deterministic ordering: families by name, series by label values
-    /// (histogram buckets by bound).
+    /// The exposition text: families by name, series by label values (the crate's order).
     pub fn render(&self) -> String {
-        let mut out = Exposition::default();
-
-        // Families are written in name order. One lock for all the source families, so a
-        // scrape sees one consistent snapshot (a refresh's counters and histogram agree).
-        out.family(
-            "wardfeed_build_info",
-            "gauge",
-            "Always 1; the version label says which wardfeed is running.",
-        );
-        out.sample(
-            "wardfeed_build_info",
-            &[("version", env!("CARGO_PKG_VERSION"))],
-            1,
-        );
-
-        let sources = lock(&self.sources);
-
-        out.family(
-            "wardfeed_fetch_duration_seconds",
-            "histogram",
-            "Time taken by fetch attempts, per source.",
-        );
-        for (source, series) in sources.iter() {
-            out.histogram(
-                "wardfeed_fetch_duration_seconds",
-                source,
-                &series.fetch_duration,
-            );
-        }
-
-        out.family(
-            "wardfeed_fetched_bytes_total",
-            "counter",
-            "Response body bytes fetched, per source.",
-        );
-        for (source, series) in sources.iter() {
-            out.sample(
-                "wardfeed_fetched_bytes_total",
-                &[("source", source)],
-                series.fetched_bytes,
-            );
-        }
-
-        out.family(
-            "wardfeed_fetches_total",
-            "counter",
-            "Fetch attempts, per source and outcome (HTTP status or failure kind).",
-        );
-        for (source, series) in sources.iter() {
-            for (outcome, count) in &series.fetches_by_outcome {
-                out.sample(
-                    "wardfeed_fetches_total",
-                    &[("source", source), ("outcome", outcome)],
-                    count,
-                );
-            }
-        }
-
-        out.family(
-            "wardfeed_http_requests_total",
-            "counter",
-            "HTTP requests answered, per route and status code.",
-        );
-        for ((route, status), count) in lock(&self.http).iter() {
-            out.sample(
-                "wardfeed_http_requests_total",
-                &[("route", route), ("status", &status.to_string())],
-                count,
-            );
-        }
-
-        out.family(
-            "wardfeed_items_new_total",
-            "counter",
-            "Items stored for the first time, per source.",
-        );
-        for (source, series) in sources.iter() {
-            out.sample(
-                "wardfeed_items_new_total",
-                &[("source", source)],
-                series.items_new,
-            );
-        }
-
-        out.family(
-            "wardfeed_items_updated_total",
-            "counter",
-            "Stored items whose content changed, per source.",
-        );
-        for (source, series) in sources.iter() {
-            out.sample(
-                "wardfeed_items_updated_total",
-                &[("source", source)],
-                series.items_updated,
-            );
-        }
-
-        out.family(
-            "wardfeed_listing_failures_total",
-            "counter",
-            "Listings that failed during refreshes, per source.",
-        );
-        for (source, series) in sources.iter() {
-            out.sample(
-                "wardfeed_listing_failures_total",
-                &[("source", source)],
-                series.listing_failures,
-            );
-        }
-
-        out.family(
-            "wardfeed_process_start_time_seconds",
-            "gauge",
-            "Start time of the process since the unix epoch, in seconds.",
-        );
-        out.sample(
-            "wardfeed_process_start_time_seconds",
-            &[],
-            PromFloat(self.start_time_unix),
-        );
-
-        out.family(
-            "wardfeed_refresh_duration_seconds",
-            "histogram",
-            "Time taken by refreshes (scrape and store), per source.",
-        );
-        for (source, series) in sources.iter() {
-            out.histogram(
-                "wardfeed_refresh_duration_seconds",
-                source,
-                &series.refresh_duration,
-            );
-        }
-
-        out.family(
-            "wardfeed_refreshes_total",
-            "counter",
-            "Refreshes finished, per source.",
-        );
-        for (source, series) in sources.iter() {
-            out.sample(
-                "wardfeed_refreshes_total",
-                &[("source", source)],
-                series.refreshes,
-            );
-        }
-
-        let healths = || {
-            sources
-                .iter()
-                .filter_map(|(source, series)| Some((source, series.health.as_ref()?)))
-        };
-
-        out.family(
-            "wardfeed_source_consecutive_failures",
-            "gauge",
-            "Refreshes that failed in a row, per source.",
-        );
-        for (source, health) in healths() {
-            out.sample(
-                "wardfeed_source_consecutive_failures",
-                &[("source", source)],
-                health.consecutive_failures,
-            );
-        }
-
-        out.family(
-            "wardfeed_source_items",
-            "gauge",
-            "Items held in the store, per source.",
-        );
-        for (source, health) in healths() {
-            out.sample(
-                "wardfeed_source_items",
-                &[("source", source)],
-                health.items_stored,
-            );
-        }
-
-        out.family(
-            "wardfeed_source_last_success_timestamp_seconds",
-            "gauge",
-            "When the source last refreshed successfully, since the unix epoch, in seconds.",
-        );
-        for (source, health) in healths() {
-            if let Some(last_success) = health.last_success_unix {
-                out.sample(
-                    "wardfeed_source_last_success_timestamp_seconds",
-                    &[("source", source)],
-                    last_success,
-                );
-            }
-        }
-
-        out.family(
-            "wardfeed_source_status",
-            "gauge",
-            "1 for the source's current status, 0 for the others.",
-        );
-        for (source, health) in healths() {
-            for status in STATUSES {
-                out.sample(
-                    "wardfeed_source_status",
-                    &[("source", source), ("status", status)],
-                    u8::from(health.status == Some(status)),
-                );
-            }
-        }
-
-        out.family(
-            "wardfeed_source_up",
-            "gauge",
-            "1 when the source's last refresh worked (status ok or empty), else 0.",
-        );
-        for (source, health) in healths() {
-            let up = matches!(health.status, Some("ok" | "empty"));
-            out.sample("wardfeed_source_up", &[("source", source)], u8::from(up));
-        }
-
-        out.text
-    }
-
-    /// Runs `update` on `source`'s series, creating them on first mention.
-    fn with_source(&self, source: &str, update: impl FnOnce(&mut SourceSeries)) {
-        let mut sources = lock(&self.sources);
-        // Look up before inserting: the id is only copied the first time a source is seen.
-        match sources.get_mut(source) {
-            Some(series) => update(series),
-            None => update(sources.entry(source.to_owned()).or_default()),
-        }
+        let mut text = String::new();
+        // Encoding cannot fail: every family has a type and a name the registry accepted.
+        let _ = TextEncoder::new().encode_utf8(&self.registry.gather(), &mut text);
+        text
     }
 }
 
 /// Locks a metrics mutex even if a thread panicked while holding it: the worst a panic can
-/// leave behind is one count half-recorded, and losing every metric over that would be worse.
+/// leave behind is one outcome not remembered for forgetting.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The text being written.
-#[derive(Default)]
-struct Exposition {
-    text: String,
-}
-
-impl Exposition {
-    /// The `HELP` and `TYPE` lines that open a family. Help texts are our own constants, free
-    /// of the backslashes and newlines that would need escaping.
-    fn family(&mut self, name: &str, kind: &str, help: &str) {
-        debug_assert!(!help.contains(['\\', '\n']), "help text needs escaping");
-        // fmt::Write for String cannot fail.
-        let _ = write!(self.text, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
-    }
-
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl fmt::Display) {
-        self.text.push_str(name);
-        if !labels.is_empty() {
-            self.text.push('{');
-            for (index, (label, label_value)) in labels.iter().enumerate() {
-                if index > 0 {
-                    self.text.push(',');
-                }
-                self.text.push_str(label);
-                self.text.push_str("=\"");
-                push_escaped_label_value(&mut self.text, label_value);
-                self.text.push('"');
-            }
-            self.text.push('}');
-        }
-        let _ = writeln!(self.text, " {value}");
-    }
-
-    fn histogram(&mut self, name: &str, source: &str, histogram: &Histogram) {
-        let bucket = format!("{name}_bucket");
-        let mut cumulative = 0;
-        for (bound, count) in DURATION_BUCKETS.iter().zip(histogram.bucket_counts) {
-            cumulative += count;
-            let le = PromFloat(*bound).to_string();
-            self.sample(&bucket, &[("source", source), ("le", &le)], cumulative);
-        }
-        self.sample(
-            &bucket,
-            &[("source", source), ("le", "+Inf")],
-            histogram.count,
-        );
-        self.sample(
-            &format!("{name}_sum"),
-            &[("source", source)],
-            PromFloat(histogram.sum_seconds),
-        );
-        self.sample(
-            &format!("{name}_count"),
-            &[("source", source)],
-            histogram.count,
-        );
-    }
-}
-
-/// Escapes a label value as the text format requires: backslash, double quote and line feed.
-fn push_escaped_label_value(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// A float as Prometheus spells it: Rust's shortest round-trip decimal (never an exponent,
-/// which Go's parser would accept too) but `+Inf`, `-Inf` and `NaN` for the special values.
-struct PromFloat(f64);
-
-impl fmt::Display for PromFloat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            v if v.is_nan() => f.write_str("NaN"),
-            v if v == f64::INFINITY => f.write_str("+Inf"),
-            v if v == f64::NEG_INFINITY => f.write_str("-Inf"),
-            v => write!(f, "{v}"),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -518,54 +348,22 @@ mod tests {
         Duration::from_millis(millis)
     }
 
-    /// The families with HELP and TYPE and no series, as a fresh process shows them.
-    fn empty_exposition(version: &str) -> String {
-        format!(
-            "\
-# HELP wardfeed_build_info Always 1; the version label says which wardfeed is running.
-# TYPE wardfeed_build_info gauge
-wardfeed_build_info{{version=\"{version}\"}} 1
-# HELP wardfeed_fetch_duration_seconds Time taken by fetch attempts, per source.
-# TYPE wardfeed_fetch_duration_seconds histogram
-# HELP wardfeed_fetched_bytes_total Response body bytes fetched, per source.
-# TYPE wardfeed_fetched_bytes_total counter
-# HELP wardfeed_fetches_total Fetch attempts, per source and outcome (HTTP status or failure kind).
-# TYPE wardfeed_fetches_total counter
-# HELP wardfeed_http_requests_total HTTP requests answered, per route and status code.
-# TYPE wardfeed_http_requests_total counter
-# HELP wardfeed_items_new_total Items stored for the first time, per source.
-# TYPE wardfeed_items_new_total counter
-# HELP wardfeed_items_updated_total Stored items whose content changed, per source.
-# TYPE wardfeed_items_updated_total counter
-# HELP wardfeed_listing_failures_total Listings that failed during refreshes, per source.
-# TYPE wardfeed_listing_failures_total counter
-# HELP wardfeed_process_start_time_seconds Start time of the process since the unix epoch, in seconds.
-# TYPE wardfeed_process_start_time_seconds gauge
-wardfeed_process_start_time_seconds 1700000000.5
-# HELP wardfeed_refresh_duration_seconds Time taken by refreshes (scrape and store), per source.
-# TYPE wardfeed_refresh_duration_seconds histogram
-# HELP wardfeed_refreshes_total Refreshes finished, per source.
-# TYPE wardfeed_refreshes_total counter
-# HELP wardfeed_source_consecutive_failures Refreshes that failed in a row, per source.
-# TYPE wardfeed_source_consecutive_failures gauge
-# HELP wardfeed_source_items Items held in the store, per source.
-# TYPE wardfeed_source_items gauge
-# HELP wardfeed_source_last_success_timestamp_seconds When the source last refreshed successfully, since the unix epoch, in seconds.
-# TYPE wardfeed_source_last_success_timestamp_seconds gauge
-# HELP wardfeed_source_status 1 for the source's current status, 0 for the others.
-# TYPE wardfeed_source_status gauge
-# HELP wardfeed_source_up 1 when the source's last refresh worked (status ok or empty), else 0.
-# TYPE wardfeed_source_up gauge
-"
-        )
-    }
-
     #[test]
-    fn a_fresh_process_shows_every_family_and_only_process_series() {
+    fn a_fresh_process_shows_only_process_series() {
         let metrics = Metrics::with_start_time(1_700_000_000.5);
         assert_eq!(
             metrics.render(),
-            empty_exposition(env!("CARGO_PKG_VERSION"))
+            format!(
+                "\
+# HELP wardfeed_build_info Always 1; the version label says which wardfeed is running.
+# TYPE wardfeed_build_info gauge
+wardfeed_build_info{{version=\"{version}\"}} 1
+# HELP wardfeed_process_start_time_seconds Start time of the process since the unix epoch, in seconds.
+# TYPE wardfeed_process_start_time_seconds gauge
+wardfeed_process_start_time_seconds 1700000000.5
+",
+                version = env!("CARGO_PKG_VERSION")
+            )
         );
     }
 
@@ -606,9 +404,9 @@ wardfeed_fetch_duration_seconds_count{{source=\"phucloi\"}} 3
 wardfeed_fetched_bytes_total{{source=\"phucloi\"}} 1000
 # HELP wardfeed_fetches_total Fetch attempts, per source and outcome (HTTP status or failure kind).
 # TYPE wardfeed_fetches_total counter
-wardfeed_fetches_total{{source=\"phucloi\",outcome=\"200\"}} 1
-wardfeed_fetches_total{{source=\"phucloi\",outcome=\"304\"}} 1
-wardfeed_fetches_total{{source=\"phucloi\",outcome=\"timeout\"}} 1
+wardfeed_fetches_total{{outcome=\"200\",source=\"phucloi\"}} 1
+wardfeed_fetches_total{{outcome=\"304\",source=\"phucloi\"}} 1
+wardfeed_fetches_total{{outcome=\"timeout\",source=\"phucloi\"}} 1
 # HELP wardfeed_http_requests_total HTTP requests answered, per route and status code.
 # TYPE wardfeed_http_requests_total counter
 wardfeed_http_requests_total{{route=\"dashboard\",status=\"200\"}} 1
@@ -704,7 +502,7 @@ wardfeed_source_up{{source=\"phucloi\"}} 0
 
         let mut previous = 0;
         for bound in DURATION_BUCKETS {
-            let value: u64 = bucket(&PromFloat(bound).to_string()).parse().unwrap();
+            let value: u64 = bucket(&bound.to_string()).parse().unwrap();
             assert!(value >= previous, "buckets must not decrease");
             previous = value;
         }
@@ -761,15 +559,16 @@ wardfeed_source_up{{source=\"phucloi\"}} 0
             .lines()
             .filter(|line| line.starts_with("wardfeed_fetches_total{"))
             .collect();
+        // Labels are written in name order, series sorted by their label values in that order.
         assert_eq!(
             fetches,
             [
-                r#"wardfeed_fetches_total{source="alpha",outcome="200"} 1"#,
-                r#"wardfeed_fetches_total{source="alpha",outcome="500"} 1"#,
-                r#"wardfeed_fetches_total{source="mid",outcome="200"} 1"#,
-                r#"wardfeed_fetches_total{source="mid",outcome="500"} 1"#,
-                r#"wardfeed_fetches_total{source="zeta",outcome="200"} 1"#,
-                r#"wardfeed_fetches_total{source="zeta",outcome="500"} 1"#,
+                r#"wardfeed_fetches_total{outcome="200",source="alpha"} 1"#,
+                r#"wardfeed_fetches_total{outcome="200",source="mid"} 1"#,
+                r#"wardfeed_fetches_total{outcome="200",source="zeta"} 1"#,
+                r#"wardfeed_fetches_total{outcome="500",source="alpha"} 1"#,
+                r#"wardfeed_fetches_total{outcome="500",source="mid"} 1"#,
+                r#"wardfeed_fetches_total{outcome="500",source="zeta"} 1"#,
             ]
         );
         assert_eq!(
@@ -894,7 +693,7 @@ wardfeed_source_up{{source=\"phucloi\"}} 0
         }
         let text = metrics.render();
         assert_eq!(
-            value_of(&text, r#"wardfeed_fetches_total{source="s",outcome="200"}"#),
+            value_of(&text, r#"wardfeed_fetches_total{outcome="200",source="s"}"#),
             "4000"
         );
         assert_eq!(
@@ -908,15 +707,6 @@ wardfeed_source_up{{source=\"phucloi\"}} 0
             ),
             "4000"
         );
-    }
-
-    #[test]
-    fn special_floats_are_spelled_as_prometheus_reads_them() {
-        assert_eq!(PromFloat(f64::INFINITY).to_string(), "+Inf");
-        assert_eq!(PromFloat(f64::NEG_INFINITY).to_string(), "-Inf");
-        assert_eq!(PromFloat(f64::NAN).to_string(), "NaN");
-        assert_eq!(PromFloat(1e-7).to_string(), "0.0000001");
-        assert_eq!(PromFloat(2.5).to_string(), "2.5");
     }
 
     /// promtool from Debian's `prometheus` package, where it installs it or on PATH.

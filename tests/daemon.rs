@@ -202,7 +202,7 @@ async fn metrics_are_prometheus_text_that_promtool_accepts() {
         .unwrap();
     let metrics = get_text(&client, &format!("{base}/metrics")).await;
     for expected in [
-        "wardfeed_fetches_total{source=\"bode\",outcome=\"500\"} 1",
+        "wardfeed_fetches_total{outcome=\"500\",source=\"bode\"} 1",
         "wardfeed_source_up{source=\"bode\"} 0",
         "wardfeed_source_up{source=\"phucloi\"} 1",
         "wardfeed_items_new_total{source=\"phucloi\"} 41",
