@@ -92,6 +92,8 @@ pub enum ErrorKind {
     Truncated,
     /// The page's text does not decode in the charset it declares.
     Encoding,
+    /// A redirect led outside the sites the source may fetch from.
+    OffSite,
 }
 
 impl ErrorKind {
@@ -108,6 +110,7 @@ impl ErrorKind {
             ErrorKind::FeedParse => "feed unreadable",
             ErrorKind::Truncated => "page cut off",
             ErrorKind::Encoding => "wrong charset",
+            ErrorKind::OffSite => "redirected off the source's sites",
         }
     }
 
@@ -123,6 +126,7 @@ impl ErrorKind {
             ErrorKind::FeedParse => "feed_parse",
             ErrorKind::Truncated => "truncated",
             ErrorKind::Encoding => "encoding",
+            ErrorKind::OffSite => "off_site",
         }
     }
 }

@@ -43,6 +43,7 @@ impl StageError {
                 FailureKind::Redirects => ErrorKind::Redirects,
                 FailureKind::Network => ErrorKind::Network,
                 FailureKind::Robots => ErrorKind::Robots,
+                FailureKind::OffSite => ErrorKind::OffSite,
             },
             StageError::Extract(ExtractError::ContainerNotFound { .. }) => ErrorKind::LayoutChanged,
             StageError::Extract(ExtractError::Truncated { .. }) => ErrorKind::Truncated,
@@ -157,10 +158,19 @@ pub async fn scrape_source(crawler: &Crawler, source: &Source) -> SourceScrape {
     let mut drafts: IndexMap<String, Draft> = IndexMap::new();
     let mut failures = Vec::new();
     let mut listings = Vec::new();
+    let mut warnings = Vec::new();
     for category in &source.categories {
         let result = match &category.kind {
             CategoryKind::Listing(first) => {
-                scrape_listing(crawler, source, &category.slug, first, &mut drafts).await
+                scrape_listing(
+                    crawler,
+                    source,
+                    &category.slug,
+                    first,
+                    &mut drafts,
+                    &mut warnings,
+                )
+                .await
             }
             CategoryKind::Feed(url) => {
                 scrape_feed(crawler, source, &category.slug, url, &mut drafts).await
@@ -180,7 +190,6 @@ pub async fn scrape_source(crawler: &Crawler, source: &Source) -> SourceScrape {
     }
 
     let mut items = Vec::with_capacity(drafts.len());
-    let mut warnings = Vec::new();
     for (_, draft) in drafts {
         let (item, item_warnings) = finish_item(crawler, source, draft).await;
         warnings.extend(item_warnings);
@@ -222,6 +231,7 @@ async fn scrape_listing(
     slug: &str,
     first: &Url,
     drafts: &mut IndexMap<String, Draft>,
+    warnings: &mut Vec<ItemWarning>,
 ) -> ListingResult {
     let mut report = ListingReport::new(slug);
     let mut seen_pages = vec![first.clone()];
@@ -277,6 +287,17 @@ async fn scrape_listing(
         if let Some(candidate) = page.next
             && !seen_pages.contains(&candidate)
         {
+            if !source.may_fetch(&candidate) {
+                let message =
+                    format!("next page {candidate} is outside the source's sites: not followed");
+                tracing::warn!(source = %source.id, url = %page_url, "{message}");
+                warnings.push(ItemWarning {
+                    url: page_url.to_string(),
+                    field: "next_page".to_owned(),
+                    message,
+                });
+                break;
+            }
             seen_pages.push(candidate.clone());
             next = Some(candidate);
         }

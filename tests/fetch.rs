@@ -140,6 +140,21 @@ async fn redirect_loops_timeouts_and_http_errors_are_classified() {
         .await
         .unwrap_err();
     assert_eq!(error.kind(), FailureKind::Redirects, "{error}");
+    // A chain that loops further on names where it ended up, not where it started.
+    let second = url(&server, "/hop2").to_string();
+    respond(&server, "/hop1", 301, Vec::new(), &[("Location", &second)]);
+    respond(&server, "/hop2", 302, Vec::new(), &[("Location", "hop2")]);
+    let error = fetcher
+        .get(&url(&server, "/hop1"), None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "fetch {second}: redirect loop (redirected from {})",
+            url(&server, "/hop1")
+        )
+    );
     let error = fetcher
         .get(
             &url(&server, "/hang"),

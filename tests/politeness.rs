@@ -288,3 +288,262 @@ async fn an_absurd_retry_after_is_clamped_to_the_configured_maximum() {
         );
     }
 }
+
+/// A second loopback host (127.0.0.2) that logs every request line and answers from a table
+/// (404 for anything else), closing each connection after one answer.
+struct OtherHost {
+    base: String,
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl OtherHost {
+    async fn start(pages: Vec<(&'static str, &'static str)>) -> OtherHost {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.2:0")
+            .await
+            .expect("bind 127.0.0.2 (all of 127.0.0.0/8 is loopback on Linux)");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = Arc::clone(&log);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let line = String::from_utf8_lossy(&head)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                let path = line.split(' ').nth(1).unwrap_or_default().to_owned();
+                seen.lock().unwrap().push(path.clone());
+                let (status, body) = pages
+                    .iter()
+                    .find(|(p, _)| *p == path)
+                    .map_or(("404 Not Found", ""), |(_, body)| ("200 OK", *body));
+                let answer = format!(
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+            }
+        });
+        OtherHost { base, log }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+/// A portal-template listing of three items linking to `links`, with a next-page link.
+fn listing_html(links: &[&str], next: &str) -> String {
+    let mut html = String::from("<html><body><div class=\"news-list\">");
+    for (i, link) in links.iter().enumerate() {
+        html.push_str(&format!(
+            "<div class=\"news-item\"><h3 class=\"news-title\"><a href=\"{link}\">Tin số {i}</a></h3><div class=\"news-meta\">Ngày đăng 0{}/02/2023 | 10:00</div></div>",
+            i + 1
+        ));
+    }
+    html.push_str(&format!(
+        "</div><ul class=\"pagination\"><li><a href=\"{next}\">Trang sau</a></li></ul></body></html>"
+    ));
+    html
+}
+
+fn html_answer(body: String) -> Override {
+    Override::Respond {
+        status: 200,
+        body: bytes::Bytes::from(body),
+        headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
+    }
+}
+
+/// A source for phucloi's fixture site whose one listing is `/tin-ngoai`, plus `extra` TOML.
+fn scoped_source(server: &wardfeed_portal::PortalServer, extra: &str) -> wardfeed::config::Config {
+    let text = format!(
+        r#"[defaults]
+min_host_interval_ms = 0
+max_crawl_delay_secs = 0
+retries = 0
+[templates.portal.listing]
+list = "div.news-list"
+item = "div.news-item"
+title = "h3.news-title > a"
+link = {{ selector = "h3.news-title > a", attr = "href" }}
+date = {{ selector = "div.news-meta", regex = 'Ngày đăng\s*(\d{{1,2}}/\d{{1,2}}/\d{{4}}\s*\|\s*\d{{1,2}}:\d{{2}})' }}
+next_page = {{ selector = "ul.pagination li a", text = "Trang sau" }}
+[templates.portal.article]
+body = "div.article-body"
+[sources.phucloi]
+name = "Phúc Lợi"
+group = "longbien"
+base = "{}"
+template = "portal"
+[[sources.phucloi.categories]]
+label = "Tin ngoài"
+listing = "/tin-ngoai"
+{extra}"#,
+        server.site_base("phucloi")
+    );
+    wardfeed::config::parse(&text, "scope.toml", &|_| None).unwrap()
+}
+
+/// Links, redirects and next pages that leave the source's sites are skipped with a warning,
+/// and the other host is never contacted (finding 7).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn off_site_links_redirects_and_next_pages_are_never_fetched() {
+    let other = OtherHost::start(vec![("/robots.txt", ""), ("/b.html", "<p>b</p>")]).await;
+    let server = serve("s1").await;
+    let off_article = format!("{}/b.html", other.base);
+    let off_next = format!("{}/tin-ngoai?page=2", other.base);
+    server
+        .set_override(
+            "phucloi",
+            "/tin-ngoai",
+            html_answer(listing_html(&["a.html", &off_article, "c.html"], &off_next)),
+        )
+        .unwrap();
+    server
+        .set_override(
+            "phucloi",
+            "/a.html",
+            html_answer("<html><div class=\"article-body\"><p>Bài A</p></div></html>".into()),
+        )
+        .unwrap();
+    server
+        .set_override(
+            "phucloi",
+            "/c.html",
+            Override::Respond {
+                status: 302,
+                body: bytes::Bytes::new(),
+                headers: vec![("Location".into(), off_article.clone())],
+            },
+        )
+        .unwrap();
+    let config = scoped_source(&server, "");
+    let crawler = Crawler::new(&config.fetch).unwrap();
+    let scrape = pipeline::scrape_source(&crawler, &config.sources[0]).await;
+
+    assert_eq!(
+        other.requests(),
+        Vec::<String>::new(),
+        "the other host was contacted"
+    );
+    assert!(scrape.failures.is_empty());
+    assert_eq!(
+        scrape.items.len(),
+        3,
+        "off-site items stay, with the listing's data"
+    );
+    let a = scrape
+        .items
+        .iter()
+        .find(|i| i.url.ends_with("/a.html"))
+        .unwrap();
+    assert!(
+        a.content_html
+            .as_deref()
+            .unwrap_or_default()
+            .contains("Bài A"),
+        "{a:?} {:?}",
+        scrape.warnings
+    );
+    let warning = |needle: &str| {
+        scrape
+            .warnings
+            .iter()
+            .find(|w| w.message.contains(needle))
+            .unwrap_or_else(|| panic!("no warning with {needle:?}: {:#?}", scrape.warnings))
+    };
+    assert_eq!(
+        warning("b.html: not fetched: outside the source's sites").field,
+        "article"
+    );
+    let redirected = warning("redirected from");
+    assert_eq!(
+        redirected.message,
+        format!(
+            "fetch {off_article}: not fetched: outside the source's sites (redirected from {}/c.html)",
+            server.site_base("phucloi")
+        )
+    );
+    assert_eq!(
+        warning("next page").message,
+        format!("next page {off_next} is outside the source's sites: not followed")
+    );
+}
+
+/// A site the configuration lists for a source (here its feed on 127.0.0.2) is fetched, after
+/// that host's own robots.txt, which is obeyed; an unreachable robots.txt is a network error,
+/// not "disallowed by robots.txt" (findings 7 and 12).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listed_second_site_answers_to_its_own_robots_txt() {
+    let feed = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+<item><title>Mở</title><link>/mo.html</link></item>
+<item><title>Cấm</title><link>/cam/x.html</link></item></channel></rss>"#;
+    let other = OtherHost::start(vec![
+        ("/robots.txt", "User-agent: *\nDisallow: /cam/\n"),
+        ("/rss.xml", feed),
+        (
+            "/mo.html",
+            "<html><div class=\"article-body\"><p>Mở</p></div></html>",
+        ),
+    ])
+    .await;
+    let server = serve("s1").await;
+    server
+        .set_override("phucloi", "/tin-ngoai", html_answer(listing_html(&[], "")))
+        .unwrap();
+    let extra = format!(
+        "[[sources.phucloi.categories]]\nlabel = \"Tin quận\"\nfeed = \"{}/rss.xml\"\n",
+        other.base
+    );
+    let config = scoped_source(&server, &extra);
+    let crawler = Crawler::new(&config.fetch).unwrap();
+    let scrape = pipeline::scrape_source(&crawler, &config.sources[0]).await;
+    assert!(scrape.failures.is_empty(), "{:?}", scrape.failures);
+    assert_eq!(other.requests(), ["/robots.txt", "/rss.xml", "/mo.html"]);
+    let disallowed = scrape
+        .warnings
+        .iter()
+        .find(|w| w.url.ends_with("/cam/x.html"))
+        .expect("a warning for the disallowed article");
+    assert!(
+        disallowed.message.ends_with("disallowed by robots.txt"),
+        "{}",
+        disallowed.message
+    );
+
+    // The same host gone: its robots.txt cannot be read, and the feed fails as a network
+    // error saying so.
+    let closed = std::net::TcpListener::bind("127.0.0.2:0").unwrap();
+    let gone = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let extra = format!(
+        "[[sources.phucloi.categories]]\nlabel = \"Tin quận\"\nfeed = \"{gone}/rss.xml\"\n"
+    );
+    let config = scoped_source(&server, &extra);
+    let crawler = Crawler::new(&config.fetch).unwrap();
+    let scrape = pipeline::scrape_source(&crawler, &config.sources[0]).await;
+    let failure = &scrape.failures[0].error;
+    assert_eq!(
+        failure.kind(),
+        wardfeed::model::ErrorKind::Network,
+        "{failure}"
+    );
+    let message = failure.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "fetch {gone}/rss.xml: not fetched: {gone}/robots.txt unreadable: "
+        )),
+        "{message}"
+    );
+    assert!(!message.contains("disallowed"), "{message}");
+}

@@ -190,6 +190,21 @@ pub struct Source {
     pub categories: Vec<Category>,
 }
 
+impl Source {
+    /// Whether `url` is on one of the sites this source fetches from: the origin (scheme, host
+    /// and port) of its base, its home page or one of its listings and feeds. Links, redirects
+    /// and next pages anywhere else are not followed.
+    pub fn may_fetch(&self, url: &Url) -> bool {
+        let origin = url.origin();
+        std::iter::once(&self.base)
+            .chain(std::iter::once(&self.home))
+            .chain(self.categories.iter().map(|c| match &c.kind {
+                CategoryKind::Listing(url) | CategoryKind::Feed(url) => url,
+            }))
+            .any(|allowed| allowed.origin() == origin)
+    }
+}
+
 /// How much of a source's history the store keeps; `None` means no limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Retention {

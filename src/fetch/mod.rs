@@ -60,6 +60,8 @@ pub enum FailureKind {
     Redirects,
     Network,
     Robots,
+    /// A redirect left the sites the source may fetch from.
+    OffSite,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -70,17 +72,34 @@ pub enum FetchError {
     Status {
         url: String,
         status: u16,
-        /// What the server asked us to wait (429/503 `Retry-After`).
+        /// What the server asked us to wait (429/503 `Retry-After`), clamped to the maximum.
         retry_after: Option<Duration>,
     },
     #[error("fetch {url}: body larger than the {limit}-byte cap")]
     TooLarge { url: String, limit: u64 },
-    #[error("fetch {url}: too many redirects or a redirect loop")]
-    Redirects { url: String },
+    /// `url` is where the redirects led last: the page to look at.
+    #[error("fetch {url}: {} (redirected from {from})", if *.looped { "redirect loop" } else { "too many redirects" })]
+    Redirects {
+        url: String,
+        from: String,
+        looped: bool,
+    },
     #[error("fetch {url}: {message}")]
     Network { url: String, message: String },
     #[error("fetch {url}: disallowed by robots.txt")]
     Robots { url: String },
+    /// The site's robots.txt could not be read, so nothing of the site is fetched (RFC 9309);
+    /// the failure is the robots.txt's, of its own kind (a refused connection is `network`).
+    #[error("fetch {url}: not fetched: {robots_url} unreadable: {cause}")]
+    RobotsUnreadable {
+        url: String,
+        robots_url: String,
+        cause: String,
+        cause_kind: FailureKind,
+    },
+    /// `url` is on none of the sites the source fetches from (its base, home and listings).
+    #[error("fetch {url}: not fetched: outside the source's sites{}", .from.as_ref().map(|f| format!(" (redirected from {f})")).unwrap_or_default())]
+    OffSite { url: String, from: Option<String> },
 }
 
 impl FetchError {
@@ -92,6 +111,8 @@ impl FetchError {
             FetchError::Redirects { .. } => FailureKind::Redirects,
             FetchError::Network { .. } => FailureKind::Network,
             FetchError::Robots { .. } => FailureKind::Robots,
+            FetchError::RobotsUnreadable { cause_kind, .. } => *cause_kind,
+            FetchError::OffSite { .. } => FailureKind::OffSite,
         }
     }
 
@@ -120,11 +141,66 @@ impl FetchError {
     }
 }
 
+/// What one request brought: an answer, or a redirect to follow (redirects are followed by
+/// the caller, one request at a time, so that every hop is checked and spaced like a page).
+#[derive(Debug, Clone)]
+pub enum Hop {
+    Answer(Fetched),
+    Redirect { status: u16, to: Url },
+}
+
+/// The redirects of one fetch so far: where it started, where it is, where it has been.
+#[derive(Debug, Clone)]
+pub struct RedirectChain {
+    seen: Vec<Url>,
+    limit: usize,
+}
+
+impl RedirectChain {
+    pub fn new(start: &Url, limit: usize) -> RedirectChain {
+        RedirectChain {
+            seen: vec![start.clone()],
+            limit,
+        }
+    }
+
+    /// The URL to request now.
+    pub fn current(&self) -> &Url {
+        self.seen
+            .last()
+            .unwrap_or_else(|| unreachable!("a chain starts with one URL"))
+    }
+
+    pub fn start(&self) -> &Url {
+        &self.seen[0]
+    }
+
+    /// Whether the current URL was reached by a redirect.
+    pub fn redirected(&self) -> bool {
+        self.seen.len() > 1
+    }
+
+    /// Moves on to `to`; a loop or a redirect past the limit is an error naming `to`.
+    pub fn follow(&mut self, to: Url) -> Result<(), FetchError> {
+        let looped = self.seen.contains(&to);
+        if looped || self.seen.len() > self.limit {
+            return Err(FetchError::Redirects {
+                url: to.to_string(),
+                from: self.start().to_string(),
+                looped,
+            });
+        }
+        self.seen.push(to);
+        Ok(())
+    }
+}
+
 /// The one HTTP client of the process, built from configuration and passed down.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
     client: reqwest::Client,
     max_body_bytes: u64,
+    max_redirects: usize,
     default_timeout: Duration,
     max_retry_after: Duration,
 }
@@ -147,7 +223,8 @@ impl Fetcher {
             .default_headers(headers)
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.timeout)
-            .redirect(reqwest::redirect::Policy::limited(settings.max_redirects))
+            // Redirects are followed by `get` and the crawler, hop by hop.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| FetchError::Network {
                 url: String::new(),
@@ -156,19 +233,42 @@ impl Fetcher {
         Ok(Fetcher {
             client,
             max_body_bytes: settings.max_body_bytes,
+            max_redirects: settings.max_redirects,
             default_timeout: settings.timeout,
             max_retry_after: settings.max_retry_after,
         })
     }
 
-    /// GETs `url`. With `validators`, asks the server to answer 304 if nothing changed.
-    /// Any final status other than 2xx and 304 is an error carrying that status.
+    /// Redirects followed per fetch.
+    pub fn max_redirects(&self) -> usize {
+        self.max_redirects
+    }
+
+    /// GETs `url`, following redirects (each hop with the whole timeout). With `validators`,
+    /// asks the server to answer 304 if nothing changed. Any final status other than 2xx and
+    /// 304 is an error carrying that status and naming the URL that answered it.
     pub async fn get(
         &self,
         url: &Url,
         timeout: Option<Duration>,
         validators: Option<&Validators>,
     ) -> Result<Fetched, FetchError> {
+        let mut chain = RedirectChain::new(url, self.max_redirects);
+        loop {
+            match self.get_once(chain.current(), timeout, validators).await? {
+                Hop::Answer(fetched) => return Ok(fetched),
+                Hop::Redirect { to, .. } => chain.follow(to)?,
+            }
+        }
+    }
+
+    /// One request to `url`; a redirect is returned, not followed.
+    pub async fn get_once(
+        &self,
+        url: &Url,
+        timeout: Option<Duration>,
+        validators: Option<&Validators>,
+    ) -> Result<Hop, FetchError> {
         let timeout = timeout.unwrap_or(self.default_timeout);
         let mut request = self.client.get(url.clone()).timeout(timeout);
         if let Some(validators) = validators {
@@ -190,20 +290,27 @@ impl Fetcher {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
+        if matches!(status, 301 | 302 | 303 | 307 | 308)
+            && let Some(to) = header_text(header::LOCATION)
+                .and_then(|location| url.join(location.trim()).ok())
+                .filter(|to| matches!(to.scheme(), "http" | "https"))
+        {
+            return Ok(Hop::Redirect { status, to });
+        }
         let validators = Validators {
             etag: header_text(header::ETAG),
             last_modified: header_text(header::LAST_MODIFIED),
         };
         let content_type = header_text(header::CONTENT_TYPE);
-        let final_url = response.url().clone();
+        let final_url = url.clone();
         if status == 304 {
-            return Ok(Fetched {
+            return Ok(Hop::Answer(Fetched {
                 url: final_url,
                 status,
                 body: Bytes::new(),
                 content_type,
                 validators,
-            });
+            }));
         }
         if !(200..300).contains(&status) {
             let retry_after = header_text(header::RETRY_AFTER)
@@ -239,13 +346,13 @@ impl Fetcher {
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(Fetched {
+        Ok(Hop::Answer(Fetched {
             url: final_url,
             status,
             body: body.freeze(),
             content_type,
             validators,
-        })
+        }))
     }
 }
 
@@ -254,10 +361,6 @@ fn classify_error(url: &str, timeout: Duration, error: reqwest::Error) -> FetchE
         FetchError::Timeout {
             url: url.to_owned(),
             after: timeout,
-        }
-    } else if error.is_redirect() {
-        FetchError::Redirects {
-            url: url.to_owned(),
         }
     } else {
         // The innermost cause says what happened ("connection refused", "invalid gzip header").

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::robots::Robots;
-use super::{FetchError, Fetched, Fetcher, Validators};
+use super::{FailureKind, FetchError, Fetched, Fetcher, Hop, RedirectChain, Validators};
 use crate::config::{FetchSettings, Source};
 use crate::store::{CachedPage, Store};
 
@@ -121,10 +121,21 @@ where
 /// How long an unreadable robots.txt keeps a site closed before we ask again.
 pub const ROBOTS_RETRY: Duration = Duration::from_secs(600);
 
+/// The robots.txt of one site as we know it: its rules, or why it could not be read.
+#[derive(Debug, Clone)]
+enum RobotsAnswer {
+    Rules(Robots),
+    /// Unreachable or a server error: nothing of the site is fetched until it can be read.
+    Unreadable {
+        cause: String,
+        kind: FailureKind,
+    },
+}
+
 /// The robots.txt of one site, with when we read it and for how long it holds.
 #[derive(Debug, Clone)]
 struct KnownRobots {
-    robots: Robots,
+    answer: RobotsAnswer,
     read_at: Instant,
     ttl: Duration,
 }
@@ -178,31 +189,57 @@ impl Crawler {
         self
     }
 
-    /// Fetches `url` for `source`, politely. A 304 comes back as the stored answer (status
-    /// 304, its body).
+    /// Fetches `url` for `source`, politely: only from the source's sites, as robots.txt
+    /// allows, redirects followed hop by hop under the same rules. A 304 comes back as the
+    /// stored answer (status 304, its body).
     pub async fn get(&self, source: &Source, url: &Url) -> Result<Fetched, FetchError> {
-        let crawl_delay = if source.ignore_robots {
-            None
-        } else {
-            let robots = self.robots(source).await;
-            let path = site_relative(&source.base, url);
-            if !robots.allows(&path) {
-                return Err(FetchError::Robots {
-                    url: url.to_string(),
-                });
-            }
-            robots
-                .crawl_delay()
-                .map(|delay| delay.min(self.max_crawl_delay))
-        };
         let cached = self.cached_page(url);
         let validators = cached.as_ref().map(|c| &c.validators);
-        let fetched = with_retries(self.retry, move || async move {
-            self.wait_crawl_delay(source, crawl_delay).await;
-            self.fetch_once(source, url, validators).await
-        })
-        .await?;
-        Ok(self.remember(url, fetched, cached))
+        let mut chain = RedirectChain::new(url, self.fetcher.max_redirects());
+        loop {
+            let hop = chain.current().clone();
+            if !source.may_fetch(&hop) {
+                return Err(FetchError::OffSite {
+                    url: hop.to_string(),
+                    from: chain.redirected().then(|| chain.start().to_string()),
+                });
+            }
+            let crawl_delay = self.admit(source, &hop).await?;
+            let answer = with_retries(self.retry, || {
+                let hop = &hop;
+                async move {
+                    self.wait_crawl_delay(source, crawl_delay).await;
+                    self.fetch_once(source, hop, validators).await
+                }
+            })
+            .await?;
+            match answer {
+                Hop::Answer(fetched) => return Ok(self.remember(url, fetched, cached)),
+                Hop::Redirect { to, .. } => chain.follow(to)?,
+            }
+        }
+    }
+
+    /// Whether robots.txt lets `source` fetch `url`, and the Crawl-delay to keep (capped).
+    async fn admit(&self, source: &Source, url: &Url) -> Result<Option<Duration>, FetchError> {
+        if source.ignore_robots {
+            return Ok(None);
+        }
+        let (robots_url, path) = robots_location(&source.base, url);
+        match self.robots(source, &robots_url).await {
+            RobotsAnswer::Rules(robots) if robots.allows(&path) => Ok(robots
+                .crawl_delay()
+                .map(|delay| delay.min(self.max_crawl_delay))),
+            RobotsAnswer::Rules(_) => Err(FetchError::Robots {
+                url: url.to_string(),
+            }),
+            RobotsAnswer::Unreadable { cause, kind } => Err(FetchError::RobotsUnreadable {
+                url: url.to_string(),
+                robots_url: robots_url.to_string(),
+                cause,
+                cause_kind: kind,
+            }),
+        }
     }
 
     /// One request through the host gate, counted.
@@ -211,7 +248,7 @@ impl Crawler {
         source: &Source,
         url: &Url,
         validators: Option<&Validators>,
-    ) -> Result<Fetched, FetchError> {
+    ) -> Result<Hop, FetchError> {
         let host = url
             .host_str()
             .map(|h| format!("{h}:{}", url.port_or_known_default().unwrap_or(0)))
@@ -220,7 +257,7 @@ impl Crawler {
         let started = std::time::Instant::now();
         let result = self
             .fetcher
-            .get(url, Some(source.timeout), validators)
+            .get_once(url, Some(source.timeout), validators)
             .await;
         self.source_last
             .lock()
@@ -228,7 +265,8 @@ impl Crawler {
             .insert(source.id.to_string(), Instant::now());
         if let Some(metrics) = &self.metrics {
             let (outcome, bytes) = match &result {
-                Ok(fetched) => (fetched.status.to_string(), fetched.body.len() as u64),
+                Ok(Hop::Answer(fetched)) => (fetched.status.to_string(), fetched.body.len() as u64),
+                Ok(Hop::Redirect { status, .. }) => (status.to_string(), 0),
                 Err(FetchError::Status { status, .. }) => (status.to_string(), 0),
                 Err(error) => (failure_label(error).to_owned(), 0),
             };
@@ -290,12 +328,10 @@ impl Crawler {
         fetched
     }
 
-    /// The site's robots.txt: cached for a day; absent (4xx) allows all; unreachable or 5xx
-    /// disallows all until it can be read (RFC 9309), which the source records as an error.
-    async fn robots(&self, source: &Source) -> Robots {
-        let Ok(robots_url) = crate::config::join_base(&source.base, "/robots.txt") else {
-            return Robots::allow_all();
-        };
+    /// A site's robots.txt: cached for a day; absent (4xx) allows all; unreachable or 5xx
+    /// disallows all until it can be read (RFC 9309), which the source records as an error
+    /// of the robots.txt's own kind (a refused connection is a network error, not robots).
+    async fn robots(&self, source: &Source, robots_url: &Url) -> RobotsAnswer {
         let key = robots_url.to_string();
         if let Some(known) = self
             .robots
@@ -304,7 +340,7 @@ impl Crawler {
             .get(&key)
             && known.read_at.elapsed() < known.ttl
         {
-            return known.robots.clone();
+            return known.answer.clone();
         }
         let host = robots_url
             .host_str()
@@ -312,21 +348,35 @@ impl Crawler {
             .unwrap_or_default();
         let answer = {
             let _permit = self.gate.acquire(&host, self.min_host_interval).await;
-            self.fetcher
-                .get(&robots_url, Some(source.timeout), None)
-                .await
+            self.fetch_robots(robots_url, source.timeout).await
         };
-        let (robots, ttl) = match answer {
+        let (answer, ttl) = match answer {
             Ok(fetched) => (
-                Robots::parse(&fetched.body, &self.user_agent_token),
+                RobotsAnswer::Rules(Robots::parse(&fetched.body, &self.user_agent_token)),
                 ROBOTS_TTL,
             ),
             Err(FetchError::Status { status, .. }) if (400..500).contains(&status) => {
-                (Robots::allow_all(), ROBOTS_TTL)
+                (RobotsAnswer::Rules(Robots::allow_all()), ROBOTS_TTL)
+            }
+            // RFC 9309 §2.3.1.2: a robots.txt whose redirects cannot be followed may be taken
+            // as unavailable, like a 404: every path allowed.
+            Err(error @ FetchError::OffSite { .. }) => {
+                tracing::warn!(source = %source.id, url = %robots_url, error = %error, "robots.txt redirects to another site: read as absent (everything allowed)");
+                (RobotsAnswer::Rules(Robots::allow_all()), ROBOTS_TTL)
             }
             Err(error) => {
-                tracing::warn!(source = %source.id, url = %robots_url, error = %error, "robots.txt unreachable: fetching nothing from the site until it is");
-                (Robots::disallow_all(), ROBOTS_RETRY)
+                tracing::warn!(source = %source.id, url = %robots_url, error = %error, "robots.txt unreadable: fetching nothing from the site until it is");
+                let cause = match &error {
+                    FetchError::Network { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                (
+                    RobotsAnswer::Unreadable {
+                        cause,
+                        kind: error.kind(),
+                    },
+                    ROBOTS_RETRY,
+                )
             }
         };
         self.robots
@@ -335,13 +385,64 @@ impl Crawler {
             .insert(
                 key,
                 KnownRobots {
-                    robots: robots.clone(),
+                    answer: answer.clone(),
                     read_at: Instant::now(),
                     ttl,
                 },
             );
-        robots
+        answer
     }
+}
+
+impl Crawler {
+    /// GETs a robots.txt, following redirects on its own site only: another host's answer
+    /// says nothing about this one, and is not ours to fetch.
+    async fn fetch_robots(
+        &self,
+        robots_url: &Url,
+        timeout: Duration,
+    ) -> Result<Fetched, FetchError> {
+        let mut chain = RedirectChain::new(robots_url, self.fetcher.max_redirects());
+        loop {
+            match self
+                .fetcher
+                .get_once(chain.current(), Some(timeout), None)
+                .await?
+            {
+                Hop::Answer(fetched) => return Ok(fetched),
+                Hop::Redirect { to, .. } if to.origin() == robots_url.origin() => {
+                    chain.follow(to)?
+                }
+                Hop::Redirect { to, .. } => {
+                    return Err(FetchError::OffSite {
+                        url: to.to_string(),
+                        from: Some(robots_url.to_string()),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Where the robots.txt governing `url` is, and the path it judges. A page of the source's
+/// own site answers to the robots.txt under the source's base, its path relative to that base
+/// (portals deployed under a path write their rules for themselves); a page on another of the
+/// source's sites answers to that host's `/robots.txt`.
+fn robots_location(base: &Url, url: &Url) -> (Url, String) {
+    if url.origin() == base.origin()
+        && let Ok(robots) = crate::config::join_base(base, "/robots.txt")
+    {
+        return (robots, site_relative(base, url));
+    }
+    let mut robots = url.clone();
+    robots.set_path("/robots.txt");
+    robots.set_query(None);
+    robots.set_fragment(None);
+    let path = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    (robots, path)
 }
 
 fn failure_label(error: &FetchError) -> &'static str {
@@ -352,6 +453,7 @@ fn failure_label(error: &FetchError) -> &'static str {
         super::FailureKind::Redirects => "redirects",
         super::FailureKind::Network => "network",
         super::FailureKind::Robots => "robots",
+        super::FailureKind::OffSite => "off_site",
     }
 }
 
