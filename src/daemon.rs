@@ -240,11 +240,7 @@ pub async fn run(
         _ => format!("http://{bound}"),
     };
     let metrics = Arc::new(Metrics::new());
-    let crawler = Arc::new(
-        Crawler::new(&config.fetch)?
-            .with_page_cache(Arc::clone(&store))
-            .with_metrics(Arc::clone(&metrics)),
-    );
+    let crawler = Arc::new(Crawler::new(&config.fetch)?.with_metrics(Arc::clone(&metrics)));
     let state = Arc::new(
         AppState::new(
             Arc::clone(&config),

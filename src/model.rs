@@ -1,4 +1,5 @@
-//! Domain types that cross stage boundaries: source ids, extracted items, item warnings.
+//! Domain types that cross stage boundaries: source ids, extracted items, item warnings, page
+//! validators.
 //!
 //! Nothing here imports reqwest, scraper, feed-rs, sled or axum: every stage speaks these types,
 //! and each third-party type stays inside the stage that owns it.
@@ -71,6 +72,31 @@ impl fmt::Display for ItemKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_hex())
     }
+}
+
+/// What a page was fetched with (its ETag and Last-Modified), to ask next time whether it
+/// changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
+}
+
+/// The last answer with validators for one page: what a 304 stands for. The pipeline keeps
+/// these in the store and hands their validators to the fetcher.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedPage {
+    pub validators: Validators,
+    /// Where the body came from after redirects.
+    pub final_url: String,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
 }
 
 /// Why a source (or one of its listings) failed, as the dashboard and incident feed name it.

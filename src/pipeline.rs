@@ -154,7 +154,19 @@ impl Draft {
 }
 
 /// Fetches and extracts every category of `source` once, and the article page of each item.
+/// Nothing is kept: every page is fetched in full.
 pub async fn scrape_source(crawler: &Crawler, source: &Source) -> SourceScrape {
+    scrape(
+        &Pages {
+            crawler,
+            cache: None,
+        },
+        source,
+    )
+    .await
+}
+
+async fn scrape(pages: &Pages<'_>, source: &Source) -> SourceScrape {
     let mut drafts: IndexMap<String, Draft> = IndexMap::new();
     let mut failures = Vec::new();
     let mut listings = Vec::new();
@@ -163,7 +175,7 @@ pub async fn scrape_source(crawler: &Crawler, source: &Source) -> SourceScrape {
         let result = match &category.kind {
             CategoryKind::Listing(first) => {
                 scrape_listing(
-                    crawler,
+                    pages,
                     source,
                     &category.slug,
                     first,
@@ -173,7 +185,7 @@ pub async fn scrape_source(crawler: &Crawler, source: &Source) -> SourceScrape {
                 .await
             }
             CategoryKind::Feed(url) => {
-                scrape_feed(crawler, source, &category.slug, url, &mut drafts).await
+                scrape_feed(pages, source, &category.slug, url, &mut drafts).await
             }
         };
         match result {
@@ -191,7 +203,7 @@ pub async fn scrape_source(crawler: &Crawler, source: &Source) -> SourceScrape {
 
     let mut items = Vec::with_capacity(drafts.len());
     for (_, draft) in drafts {
-        let (item, item_warnings) = finish_item(crawler, source, draft).await;
+        let (item, item_warnings) = finish_item(pages, source, draft).await;
         warnings.extend(item_warnings);
         items.push(item);
     }
@@ -219,14 +231,44 @@ pub fn page_text(fetched: &Fetched, source: &Source) -> Result<String, StageErro
     Ok(text)
 }
 
-async fn fetch_page(crawler: &Crawler, source: &Source, url: &Url) -> Result<Fetched, FetchError> {
-    crawler.get(source, url).await
+/// How a scrape fetches its pages: politely, through the crawler, and — in a refresh, which
+/// has a store — conditionally, from the last answers kept in the store's page cache. Pages are
+/// kept under their canonical URL, so an article's page goes when its item is pruned.
+struct Pages<'a> {
+    crawler: &'a Crawler,
+    cache: Option<&'a Store>,
+}
+
+impl Pages<'_> {
+    async fn fetch(&self, source: &Source, url: &Url) -> Result<Fetched, FetchError> {
+        let Some(store) = self.cache else {
+            return self.crawler.get(source, url, None).await;
+        };
+        let key = canonical_url(url, &source.query_filter);
+        let cached = store.page(key.as_str()).unwrap_or_else(|error| {
+            tracing::warn!(source = %source.id, url = %url, error = %error, "cached page unreadable; fetching in full");
+            None
+        });
+        let validators = cached.as_ref().map(|page| &page.validators);
+        let fetched = self.crawler.get(source, url, validators).await?;
+        if fetched.not_modified() {
+            // A 304 stands for the kept answer (a server's unasked-for 304 stays as it is).
+            return Ok(match cached {
+                Some(page) => Fetched::from_cache(page, url),
+                None => fetched,
+            });
+        }
+        if let Err(error) = store.set_page(key.as_str(), fetched.to_cache().as_ref()) {
+            tracing::warn!(source = %source.id, url = %url, error = %error, "cannot keep the page for revalidation");
+        }
+        Ok(fetched)
+    }
 }
 
 /// Walks a listing's pages: next-page links (or the page parameter) until there is none,
 /// a page repeats, a page adds nothing new, or `max_pages` is reached.
 async fn scrape_listing(
-    crawler: &Crawler,
+    pages: &Pages<'_>,
     source: &Source,
     slug: &str,
     first: &Url,
@@ -237,7 +279,7 @@ async fn scrape_listing(
     let mut seen_pages = vec![first.clone()];
     let mut next = Some(first.clone());
     while let Some(page_url) = next.take() {
-        let fetched = match fetch_page(crawler, source, &page_url).await {
+        let fetched = match pages.fetch(source, &page_url).await {
             Ok(fetched) => fetched,
             // Counting pages up by parameter, a missing page is the end of the listing.
             Err(error)
@@ -306,14 +348,14 @@ async fn scrape_listing(
 }
 
 async fn scrape_feed(
-    crawler: &Crawler,
+    pages: &Pages<'_>,
     source: &Source,
     slug: &str,
     url: &Url,
     drafts: &mut IndexMap<String, Draft>,
 ) -> ListingResult {
     let mut report = ListingReport::new(slug);
-    let fetched = match fetch_page(crawler, source, url).await {
+    let fetched = match pages.fetch(source, url).await {
         Ok(fetched) => fetched,
         Err(error) => return Err((report, error.into())),
     };
@@ -368,7 +410,7 @@ fn merge(drafts: &mut IndexMap<String, Draft>, draft: Draft) -> bool {
 
 /// Fetches the article page (when configured) and turns the draft into an item.
 async fn finish_item(
-    crawler: &Crawler,
+    pages: &Pages<'_>,
     source: &Source,
     mut draft: Draft,
 ) -> (Item, Vec<ItemWarning>) {
@@ -379,7 +421,7 @@ async fn finish_item(
         .take()
         .map(|html| sanitize::article_html(&html, draft.link.as_ref().unwrap_or(&source.base)));
     if let (true, Some(link)) = (source.fetch_articles, draft.link.clone()) {
-        match fetch_page(crawler, source, &link).await {
+        match pages.fetch(source, &link).await {
             Ok(fetched) => match page_text(&fetched, source) {
                 Ok(html) => {
                     // A 304 is the stored answer standing in: the article is there.
@@ -496,7 +538,11 @@ pub async fn refresh(
     now: DateTime<FixedOffset>,
 ) -> Result<Refresh, StoreError> {
     let started = Instant::now();
-    let scrape = scrape_source(crawler, source).await;
+    let pages = Pages {
+        crawler,
+        cache: Some(store),
+    };
+    let scrape = scrape(&pages, source).await;
     let outcome = RunOutcome {
         listings: source.categories.len(),
         failures: scrape
@@ -524,6 +570,8 @@ pub async fn refresh(
         tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             let ingest = store.ingest(&source.id, &scrape.items, now)?;
             let pruned = store.prune(&source.id, &source.retention, now)?;
+            // The article pages of pruned items are not needed again.
+            store.forget_pages(pruned.iter().map(String::as_str))?;
             let incident = store.record_run(&source.id, &outcome, now)?;
             Ok((ingest, incident, pruned, scrape))
         })
@@ -546,6 +594,6 @@ pub async fn refresh(
         scrape,
         ingest,
         incident,
-        pruned,
+        pruned: pruned.len(),
     })
 }

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use common::serve;
 use url::Url;
 use wardfeed::config::FetchSettings;
-use wardfeed::fetch::{FailureKind, Fetcher, Validators};
+use wardfeed::fetch::{FailureKind, Fetcher};
+use wardfeed::model::Validators;
 use wardfeed_portal::{Override, PortalServer};
 
 fn settings() -> FetchSettings {

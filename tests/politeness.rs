@@ -60,7 +60,7 @@ async fn crawl_delay_spaces_a_sites_requests_and_robots_txt_is_read_once() {
     // The same crawler keeps robots.txt for a day.
     server.reset_stats();
     let page = url::Url::parse(&format!("{}/gioi-thieu.html", server.site_base("bode"))).unwrap();
-    crawler.get(bode, &page).await.unwrap();
+    crawler.get(bode, &page, None).await.unwrap();
     assert!(
         server
             .request_log()
@@ -128,7 +128,7 @@ async fn one_request_at_a_time_per_host() {
                 let url = source.categories[0].kind.clone();
                 let (CategoryKind::Listing(url) | CategoryKind::Feed(url)) = url;
                 let started = tokio::time::Instant::now();
-                crawler.get(&source, &url).await.ok();
+                crawler.get(&source, &url, None).await.ok();
                 started
             })
         })
@@ -168,9 +168,7 @@ async fn a_second_cycle_over_an_unchanged_site_is_mostly_304s() {
     let config = fixture_config(&server);
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path()).unwrap());
-    let crawler = Crawler::new(&config.fetch)
-        .unwrap()
-        .with_page_cache(Arc::clone(&store));
+    let crawler = Crawler::new(&config.fetch).unwrap();
     let bode = config.source("bode").unwrap();
 
     let bytes = |server: &wardfeed_portal::PortalServer| -> u64 {
@@ -237,7 +235,7 @@ async fn a_busy_server_is_retried_when_it_says() {
         .unwrap();
     let url = url::Url::parse(&format!("{}{busy}", server.site_base("bode"))).unwrap();
     server.reset_stats();
-    let error = crawler.get(bode, &url).await.unwrap_err();
+    let error = crawler.get(bode, &url, None).await.unwrap_err();
     assert_eq!(error.status(), Some(503));
     let attempts: Vec<_> = server
         .request_log()
@@ -280,7 +278,7 @@ async fn an_absurd_retry_after_is_clamped_to_the_configured_maximum() {
                 },
             )
             .unwrap();
-        let error = crawler.get(bode, &url).await.unwrap_err();
+        let error = crawler.get(bode, &url, None).await.unwrap_err();
         assert_eq!(
             error.retry_after(),
             Some(Duration::from_secs(7200)),
@@ -546,4 +544,38 @@ async fn a_listed_second_site_answers_to_its_own_robots_txt() {
         "{message}"
     );
     assert!(!message.contains("disallowed"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pruned_items_take_their_kept_pages_with_them() {
+    let server = serve("s2").await;
+    let config = fixture_config(&server);
+    let mut bode = (**config.source("bode").unwrap()).clone();
+    bode.retention.max_items = Some(5);
+    let bode = Arc::new(bode);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let crawler = Crawler::new(&config.fetch).unwrap();
+    let refresh = pipeline::refresh(&crawler, &store, &bode, snapshot_time("s2"))
+        .await
+        .unwrap();
+    assert!(refresh.pruned > 0, "retention pruned nothing");
+    let kept: Vec<String> = store
+        .source_items(&bode.id, usize::MAX, &mut |_| true)
+        .unwrap()
+        .into_iter()
+        .map(|stored| stored.item.url)
+        .collect();
+    assert_eq!(kept.len(), 5);
+    let mut pruned = 0;
+    for item in &refresh.scrape.items {
+        let page = store.page(&item.url).unwrap();
+        if kept.contains(&item.url) {
+            assert!(page.is_some(), "the kept item {} lost its page", item.url);
+        } else {
+            assert!(page.is_none(), "the pruned item {} kept its page", item.url);
+            pruned += 1;
+        }
+    }
+    assert_eq!(pruned, refresh.pruned);
 }

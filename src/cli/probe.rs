@@ -241,7 +241,7 @@ async fn fetch(
     indent: &str,
     out: &mut String,
 ) -> Option<crate::fetch::Fetched> {
-    match crawler.get(source, url).await {
+    match crawler.get(source, url, None).await {
         Ok(fetched) => Some(fetched),
         Err(error) => {
             let _ = writeln!(out, "failed\n{indent}{error}");

@@ -47,8 +47,8 @@ pub(super) async fn scrape(
     let crawler = Crawler::new(&config.fetch).map_err(Failure::runtime)?;
     let scrapes = if once {
         let store = Arc::new(open_store(&config, store_dir)?);
-        // Revalidate with what earlier cycles kept: unchanged pages come back as 304s.
-        let crawler = crawler.with_page_cache(Arc::clone(&store));
+        // A refresh revalidates with what earlier cycles kept: unchanged pages come back as
+        // 304s.
         refresh_all(&crawler, &store, &sources, &crate::clock::SystemClock).await?
     } else {
         futures_util::future::join_all(sources.iter().map(|s| pipeline::scrape_source(&crawler, s)))

@@ -238,9 +238,7 @@ impl Context<'_> {
                 cache_bytes: raw
                     .store
                     .cache_mb
-                    .map_or(crate::store::DEFAULT_CACHE_BYTES, |mb| {
-                        mb.max(1) * 1024 * 1024
-                    }),
+                    .map_or(DEFAULT_CACHE_BYTES, |mb| mb.max(1) * 1024 * 1024),
                 path: PathBuf::from(
                     raw.store
                         .path

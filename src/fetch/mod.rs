@@ -13,20 +13,8 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::Url;
 
 use crate::config::FetchSettings;
+use crate::model::{CachedPage, Validators};
 pub use polite::Crawler;
-
-/// What a page was fetched with, to ask next time whether it changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Validators {
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-}
-
-impl Validators {
-    pub fn is_empty(&self) -> bool {
-        self.etag.is_none() && self.last_modified.is_none()
-    }
-}
 
 /// A successful answer: 2xx with its body, or 304 when validators were sent and still hold.
 #[derive(Debug, Clone)]
@@ -42,6 +30,28 @@ pub struct Fetched {
 impl Fetched {
     pub fn not_modified(&self) -> bool {
         self.status == 304
+    }
+
+    /// What a 304 answer stands for: the page as it was last kept, under status 304.
+    pub fn from_cache(page: CachedPage, requested: &Url) -> Fetched {
+        Fetched {
+            url: Url::parse(&page.final_url).unwrap_or_else(|_| requested.clone()),
+            status: 304,
+            body: Bytes::from(page.body),
+            content_type: page.content_type,
+            validators: page.validators,
+        }
+    }
+
+    /// The answer to keep for the next conditional request; `None` when it has no validators
+    /// (it could not be revalidated) or is itself a 304.
+    pub fn to_cache(&self) -> Option<CachedPage> {
+        (!self.not_modified() && !self.validators.is_empty()).then(|| CachedPage {
+            validators: self.validators.clone(),
+            final_url: self.url.to_string(),
+            content_type: self.content_type.clone(),
+            body: self.body.to_vec(),
+        })
     }
 
     /// The body as text, and the encoding it was read in, as `decode` decides.
@@ -484,6 +494,29 @@ fn trim_start(bytes: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_an_answer_with_validators_is_kept_for_revalidation() {
+        let url = Url::parse("http://h/a").unwrap();
+        let mut fetched = Fetched {
+            url: url.clone(),
+            status: 200,
+            body: Bytes::from_static(b"<p>a</p>"),
+            content_type: Some("text/html".into()),
+            validators: Validators::default(),
+        };
+        assert_eq!(fetched.to_cache(), None, "nothing to revalidate with");
+        fetched.validators.etag = Some("\"x\"".into());
+        let kept = fetched.to_cache().unwrap();
+        let again = Fetched::from_cache(kept, &url);
+        assert!(again.not_modified());
+        assert_eq!(
+            (again.body, again.validators),
+            (fetched.body.clone(), fetched.validators.clone())
+        );
+        fetched.status = 304;
+        assert_eq!(fetched.to_cache(), None, "a 304 replaces nothing");
+    }
 
     #[test]
     fn header_charset_is_used() {

@@ -1,7 +1,7 @@
 //! Fetching as a good citizen: one request at a time per host, spaced by a minimum interval;
 //! robots.txt fetched, cached and obeyed (Crawl-delay too); transient failures retried with
-//! exponential backoff and `Retry-After`; conditional requests from the last answer kept in
-//! the store, whose body stands in for a 304.
+//! exponential backoff and `Retry-After`; conditional requests with the validators the caller
+//! kept (the pipeline keeps the last answers; a 304 comes back as it is, for it to fill in).
 //!
 //! Many wards share one government host, so the host, not the source, is the unit of
 //! politeness; Crawl-delay, which a site's robots.txt sets, spaces that site's own requests.
@@ -10,14 +10,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use tokio::time::Instant;
 use url::Url;
 
 use super::robots::Robots;
-use super::{FailureKind, FetchError, Fetched, Fetcher, Hop, RedirectChain, Validators};
+use super::{FailureKind, FetchError, Fetched, Fetcher, Hop, RedirectChain};
 use crate::config::{FetchSettings, Source};
-use crate::store::{CachedPage, Store};
+use crate::model::Validators;
 
 /// How long a fetched robots.txt is trusted.
 pub const ROBOTS_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -152,8 +151,6 @@ pub struct Crawler {
     robots: Mutex<HashMap<String, KnownRobots>>,
     /// When each source last sent a request, for its site's Crawl-delay.
     source_last: Mutex<HashMap<String, Instant>>,
-    /// Where the last answers with validators are kept; none for one-off scrapes.
-    pages: Option<Arc<Store>>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
@@ -172,15 +169,8 @@ impl Crawler {
             user_agent_token: "wardfeed".to_owned(),
             robots: Mutex::new(HashMap::new()),
             source_last: Mutex::new(HashMap::new()),
-            pages: None,
             metrics: None,
         })
-    }
-
-    /// Keeps answers with validators in `store` and revalidates with them.
-    pub fn with_page_cache(mut self, store: Arc<Store>) -> Crawler {
-        self.pages = Some(store);
-        self
     }
 
     /// Counts every fetch in `metrics`.
@@ -190,11 +180,14 @@ impl Crawler {
     }
 
     /// Fetches `url` for `source`, politely: only from the source's sites, as robots.txt
-    /// allows, redirects followed hop by hop under the same rules. A 304 comes back as the
-    /// stored answer (status 304, its body).
-    pub async fn get(&self, source: &Source, url: &Url) -> Result<Fetched, FetchError> {
-        let cached = self.cached_page(url);
-        let validators = cached.as_ref().map(|c| &c.validators);
+    /// allows, redirects followed hop by hop under the same rules. With `validators` the
+    /// request is conditional: a 304 comes back as it came (status 304, no body).
+    pub async fn get(
+        &self,
+        source: &Source,
+        url: &Url,
+        validators: Option<&Validators>,
+    ) -> Result<Fetched, FetchError> {
         let mut chain = RedirectChain::new(url, self.fetcher.max_redirects());
         loop {
             let hop = chain.current().clone();
@@ -214,7 +207,7 @@ impl Crawler {
             })
             .await?;
             match answer {
-                Hop::Answer(fetched) => return Ok(self.remember(url, fetched, cached)),
+                Hop::Answer(fetched) => return Ok(fetched),
                 Hop::Redirect { to, .. } => chain.follow(to)?,
             }
         }
@@ -287,45 +280,6 @@ impl Crawler {
         if let Some(last) = last {
             tokio::time::sleep_until(last + delay).await;
         }
-    }
-
-    fn cached_page(&self, url: &Url) -> Option<CachedPage> {
-        let store = self.pages.as_ref()?;
-        match store.page(url.as_str()) {
-            Ok(page) => page,
-            Err(error) => {
-                tracing::warn!(url = %url, error = %error, "cached page unreadable; fetching in full");
-                None
-            }
-        }
-    }
-
-    /// Turns a 304 into the stored answer and keeps a fresh answer that has validators.
-    fn remember(&self, url: &Url, fetched: Fetched, cached: Option<CachedPage>) -> Fetched {
-        if fetched.not_modified() {
-            if let Some(page) = cached {
-                return Fetched {
-                    url: Url::parse(&page.final_url).unwrap_or(fetched.url),
-                    status: 304,
-                    body: Bytes::from(page.body),
-                    content_type: page.content_type,
-                    validators: page.validators,
-                };
-            }
-            return fetched;
-        }
-        if let Some(store) = &self.pages {
-            let page = CachedPage {
-                validators: fetched.validators.clone(),
-                final_url: fetched.url.to_string(),
-                content_type: fetched.content_type.clone(),
-                body: fetched.body.to_vec(),
-            };
-            if let Err(error) = store.set_page(url.as_str(), &page) {
-                tracing::warn!(url = %url, error = %error, "cannot keep the page for revalidation");
-            }
-        }
-        fetched
     }
 
     /// A site's robots.txt: cached for a day; absent (4xx) allows all; unreachable or 5xx

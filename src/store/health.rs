@@ -1,9 +1,8 @@
-//! Per-source health, the incident log of health changes, and per-URL cached pages with
-//! their validators (for conditional requests).
+//! Per-source health and the incident log of health changes.
 
 use chrono::{DateTime, FixedOffset};
 
-use super::records::{CachedPage, HealthError, Incident, SourceHealth, decode, encode};
+use super::records::{HealthError, Incident, SourceHealth, decode, encode};
 use super::{Store, StoreError};
 use crate::model::{SourceId, SourceStatus};
 
@@ -34,22 +33,6 @@ impl RunOutcome {
 }
 
 impl Store {
-    /// The last answer with validators stored for `url`: what a 304 stands for.
-    pub fn page(&self, url: &str) -> Result<Option<CachedPage>, StoreError> {
-        self.pages.get(url)?.map(|b| decode(&b)).transpose()
-    }
-
-    /// Keeps a page's validators and body for the next conditional request; a page without
-    /// validators cannot be revalidated, so nothing (or nothing more) is kept for it.
-    pub fn set_page(&self, url: &str, page: &CachedPage) -> Result<(), StoreError> {
-        if page.validators.is_empty() {
-            self.pages.remove(url)?;
-        } else {
-            self.pages.insert(url, encode(page)?)?;
-        }
-        Ok(())
-    }
-
     pub fn health(&self, source: &SourceId) -> Result<SourceHealth, StoreError> {
         Ok(self
             .health

@@ -119,15 +119,16 @@ impl Store {
         Ok(report)
     }
 
-    /// Removes a source's items beyond its retention policy (oldest first). Returns how many.
+    /// Removes a source's items beyond its retention policy (oldest first). Returns the URLs
+    /// of the items removed.
     pub fn prune(
         &self,
         source: &SourceId,
         retention: &Retention,
         now: DateTime<FixedOffset>,
-    ) -> Result<usize, StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         if retention.max_items.is_none() && retention.max_age_days.is_none() {
-            return Ok(0);
+            return Ok(Vec::new());
         }
         let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let total = self.source_len(source);
@@ -169,7 +170,7 @@ impl Store {
             self.db.flush()?;
             self.bump_generation(source);
         }
-        Ok(doomed.len())
+        Ok(doomed.into_iter().map(|stored| stored.item.url).collect())
     }
 }
 

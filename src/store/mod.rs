@@ -6,7 +6,8 @@
 //! - `by_time`: sort time + key → (): every item, newest last
 //! - `titles`: story title key → [`TitleMembers`]: the items a story could gather
 //! - `story_of`: item key → story id; `stories`: story id → [`StoryRecord`]
-//! - `pages`: URL → the last answer with ETag / Last-Modified, for conditional requests
+//! - `pages`: page key (canonical URL) → the last answer with ETag / Last-Modified, for
+//!   conditional requests
 //! - `health`: source → [`SourceHealth`]; `incidents`: id → [`Incident`]
 //! - `meta`: schema version
 //!
@@ -16,6 +17,7 @@
 
 mod health;
 mod ledger;
+mod pages;
 pub mod records;
 
 use std::collections::HashMap;
@@ -29,11 +31,7 @@ use crate::model::{ItemKey, SourceId};
 pub use health::RunOutcome;
 pub use ledger::{Change, IngestReport};
 use records::decode;
-pub use records::{CachedPage, HealthError, Incident, SourceHealth, StoredItem, Story};
-
-/// sled's page cache unless configured. sled's own default (1 GiB) is more than a small
-/// server should give a feed daemon; feeds are served from rendered bytes anyway.
-pub const DEFAULT_CACHE_BYTES: u64 = 128 * 1024 * 1024;
+pub use records::{HealthError, Incident, SourceHealth, StoredItem, Story};
 
 /// Bumped when the on-disk format changes incompatibly.
 const SCHEMA_VERSION: u32 = 2;
@@ -126,7 +124,7 @@ fn key_suffix(index_key: &[u8]) -> Option<ItemKey> {
 impl Store {
     /// Opens (or creates) the store in directory `path` with the default cache size.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+        Store::open_with_cache(path, crate::config::DEFAULT_CACHE_BYTES)
     }
 
     /// Opens (or creates) the store in directory `path`, caching up to `cache_bytes`.

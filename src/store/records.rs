@@ -148,17 +148,6 @@ pub struct Incident {
 
 /// Records are postcard, LZ4-compressed: article bodies are most of the store, compress
 /// about 2x, and fewer bytes written means faster ingests and a smaller disk footprint.
-/// The last answer for a URL that carried validators: sent again as `If-None-Match` /
-/// `If-Modified-Since`, and its body stands in for a 304.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CachedPage {
-    pub validators: crate::fetch::Validators,
-    /// Where the body came from after redirects.
-    pub final_url: String,
-    pub content_type: Option<String>,
-    pub body: Vec<u8>,
-}
-
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     let plain = postcard::to_allocvec(value).map_err(|e| StoreError::Codec(e.to_string()))?;
     Ok(lz4_flex::compress_prepend_size(&plain))
