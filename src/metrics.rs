@@ -278,7 +278,8 @@ impl Metrics {
     }
 
     /// One HTTP request answered: `route` is a small fixed vocabulary ("feed", "dashboard",
-    /// "opml", "healthz", "metrics", "other"), `status` the HTTP status code.
+    /// "opml", "stylesheet", "healthz", "metrics", "status", "other"), `status` the HTTP status
+    /// code.
     pub fn record_http(&self, route: &'static str, status: u16) {
         self.http_requests
             .with_label_values(&[route, &status.to_string()])

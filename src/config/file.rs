@@ -22,7 +22,16 @@ pub struct ConfigFile {
     #[serde(default)]
     pub templates: IndexMap<String, TemplateFile>,
     #[serde(default)]
+    pub groups: IndexMap<String, GroupFile>,
+    #[serde(default)]
     pub sources: IndexMap<String, SourceFile>,
+}
+
+/// How people see a group of sources (`[groups.longbien] name = "Long Biên"`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupFile {
+    pub name: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -64,6 +73,7 @@ pub struct ServerFile {
     pub header_timeout_secs: Option<u64>,
     pub idle_timeout_secs: Option<u64>,
     pub max_searches: Option<usize>,
+    pub publisher_in_titles: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -96,6 +96,8 @@ pub struct Config {
     pub store: StoreSettings,
     pub server: ServerSettings,
     pub log: LogSettings,
+    /// Display names of groups, by group id, for those `[groups.ID]` names.
+    pub group_names: indexmap::IndexMap<String, String>,
     pub sources: Vec<Arc<Source>>,
 }
 
@@ -157,6 +159,9 @@ pub struct ServerSettings {
     pub idle_timeout: Duration,
     /// Filtered (`q`, `since`, `limit`) renders at once; more wait their turn.
     pub max_searches: usize,
+    /// In feeds that mix sources (combined and group feeds), entry titles start with their
+    /// publisher's name; never in a source's own feeds.
+    pub publisher_in_titles: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,6 +239,11 @@ pub enum CategoryKind {
 impl Config {
     pub fn source(&self, id: &str) -> Option<&Arc<Source>> {
         self.sources.iter().find(|s| s.id.as_str() == id)
+    }
+
+    /// What people call a group: its `[groups.ID] name`, else its id.
+    pub fn group_name<'a>(&'a self, group: &'a str) -> &'a str {
+        self.group_names.get(group).map_or(group, String::as_str)
     }
 
     /// A throwaway source that reads `url` as a listing page with template `name`'s rules:

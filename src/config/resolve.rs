@@ -193,6 +193,29 @@ impl Context<'_> {
             sources.push(Arc::new(resolved));
         }
 
+        let mut group_names = IndexMap::new();
+        for (id, group) in &raw.groups {
+            let at = root.key("groups").key(id);
+            if !sources.iter().any(|s: &Arc<Source>| s.group == *id) {
+                let mut used: Vec<&str> = sources.iter().map(|s| s.group.as_str()).collect();
+                used.sort_unstable();
+                used.dedup();
+                return Err(self.error(
+                    &at,
+                    true,
+                    format!(
+                        "no source is in group {id:?} (sources name theirs with `group = \"…\"`; \
+                         groups in use: {})",
+                        list_or_none(&used)
+                    ),
+                ));
+            }
+            if group.name.trim().is_empty() {
+                return Err(self.error(&at.key("name"), false, "empty name"));
+            }
+            group_names.insert(id.clone(), group.name.trim().to_owned());
+        }
+
         let at_server = root.key("server");
         let listen = raw
             .server
@@ -272,8 +295,10 @@ impl Context<'_> {
                     .max_searches
                     .unwrap_or(DEFAULT_MAX_SEARCHES)
                     .max(1),
+                publisher_in_titles: raw.server.publisher_in_titles.unwrap_or(true),
             },
             log,
+            group_names,
             sources,
         })
     }

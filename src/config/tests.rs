@@ -219,3 +219,27 @@ fn the_fixture_config_loads() {
         "file order kept"
     );
 }
+
+#[test]
+fn groups_have_display_names_and_a_table_for_no_group_is_an_error() {
+    let named = format!("{GOOD}\n[groups.longbien]\nname = \" Long Biên \"\n");
+    let config = parse(&named, "wardfeed.toml", &env).unwrap();
+    assert_eq!(config.group_name("longbien"), "Long Biên");
+    let unnamed = parse(GOOD, "wardfeed.toml", &env).unwrap();
+    assert_eq!(
+        unnamed.group_name("longbien"),
+        "longbien",
+        "the id stands in"
+    );
+
+    let typo = format!("{GOOD}\n[groups.longbein]\nname = \"Long Biên\"\n");
+    let message = parse_err(&typo);
+    assert!(
+        message
+            .starts_with("wardfeed.toml:33:9: groups.longbein: no source is in group \"longbein\""),
+        "{message}"
+    );
+    assert!(message.contains("groups in use: longbien"), "{message}");
+    let empty = format!("{GOOD}\n[groups.longbien]\nname = \" \"\n");
+    assert!(parse_err(&empty).contains("groups.longbien.name: empty name"));
+}

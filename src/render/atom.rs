@@ -6,6 +6,7 @@
 
 use super::{
     Entry, Feed, entry_html, escape_xml_text, feed_text, image_media_type, is_blank, rfc3339,
+    stylesheet_instruction,
 };
 
 const NAMESPACE: &str = "http://www.w3.org/2005/Atom";
@@ -14,6 +15,9 @@ const NAMESPACE: &str = "http://www.w3.org/2005/Atom";
 pub fn render(feed: &Feed) -> String {
     let mut xml = Xml::default();
     xml.raw("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n");
+    if let Some(instruction) = stylesheet_instruction(feed) {
+        xml.raw(&instruction);
+    }
     let mut root = vec![("xmlns", NAMESPACE)];
     if !is_blank(&feed.language) {
         root.push(("xml:lang", &feed.language));
@@ -56,7 +60,7 @@ pub fn render(feed: &Feed) -> String {
 fn write_entry(xml: &mut Xml, entry: &Entry, feed: &Feed) {
     xml.open("entry", &[]);
     xml.text("id", &[], &entry.id);
-    xml.text("title", &[("type", "text")], &entry.title);
+    xml.text("title", &[("type", "text")], &feed.entry_title(entry));
     xml.text("updated", &[], &rfc3339(&entry.updated));
     if let Some(published) = &entry.published {
         xml.text("published", &[], &rfc3339(published));

@@ -82,25 +82,26 @@ pub fn render(feed: &Feed) -> String {
             name: feed_text(&feed.author),
             url: None,
         }],
-        items: feed.entries.iter().map(item).collect(),
+        items: feed.entries.iter().map(|e| item(feed, e)).collect(),
     };
     // Plain structs of strings cannot fail to serialise; an empty body beats a panic if they did.
     serde_json::to_string_pretty(&document).unwrap_or_default()
 }
 
-fn item(entry: &Entry) -> Item {
+fn item(feed: &Feed, entry: &Entry) -> Item {
+    let title = feed.entry_title(entry);
     let summary = entry.summary.as_deref().and_then(non_blank);
     let content_html = entry_html(entry).filter(|html| !html.trim().is_empty());
     // JSON Feed requires content_html or content_text on every item: with no body, the summary
     // (or at least the title) stands in as plain text.
     let content_text = match content_html {
         Some(_) => None,
-        None => Some(summary.clone().unwrap_or_else(|| feed_text(&entry.title))),
+        None => Some(summary.clone().unwrap_or_else(|| feed_text(&title))),
     };
     Item {
         id: feed_text(&entry.id),
         url: feed_text(&entry.url),
-        title: feed_text(&entry.title),
+        title: feed_text(&title),
         content_html,
         content_text,
         summary,

@@ -12,11 +12,12 @@ mod rss;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
-use crate::model::SourceStatus;
+use crate::model::{ErrorKind, SourceStatus};
 use crate::sanitize::is_xml_char;
 
 pub use atom::render as atom;
 pub use dashboard::render as dashboard;
+pub use dashboard::{error_words, status_words};
 pub use jsonfeed::render as json_feed;
 pub use opml::render as opml;
 pub use rss::render as rss;
@@ -37,8 +38,45 @@ pub struct Feed {
     pub author: String,
     /// BCP 47 language of the content ("vi").
     pub language: String,
+    /// Where the XSLT that shows the feed as a page in a browser is (`/feed.xsl`): written as an
+    /// `<?xml-stylesheet?>` into RSS and Atom, which feed readers ignore.
+    pub stylesheet: Option<String>,
+    /// Entry titles start with their publisher's name ("Phường Phúc Lợi: Lịch tiếp…"): for
+    /// feeds that mix sources, where same-titled notices of different wards must tell apart.
+    pub publisher_in_titles: bool,
     pub entries: Vec<Entry>,
 }
+
+impl Feed {
+    /// An entry's title as this feed shows it (with its publisher's name when the feed says so
+    /// and the title does not already start with it).
+    pub fn entry_title(&self, entry: &Entry) -> String {
+        let publisher = entry.author.name.trim();
+        if !self.publisher_in_titles
+            || is_blank(publisher)
+            || entry
+                .title
+                .to_lowercase()
+                .starts_with(&publisher.to_lowercase())
+        {
+            return entry.title.clone();
+        }
+        format!("{publisher}: {}", entry.title)
+    }
+}
+
+/// The `<?xml-stylesheet?>` line of a feed that has a stylesheet (with its newline).
+pub(crate) fn stylesheet_instruction(feed: &Feed) -> Option<String> {
+    let href = feed.stylesheet.as_deref().filter(|h| !is_blank(h))?;
+    Some(format!(
+        "<?xml-stylesheet type=\"text/xsl\" href=\"{}\"?>\n",
+        escape_xml_text(&feed_text(href))
+    ))
+}
+
+/// The XSLT that turns our RSS and Atom feeds into a Vietnamese page in a browser: what the feed
+/// is, the address to copy into a feed reader, and the entries. Served at `/feed.xsl`.
+pub const FEED_STYLESHEET: &str = include_str!("feed.xsl");
 
 /// One feed entry: an item, or in combined feeds a story.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,8 +137,8 @@ pub struct Outline {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutlineGroup {
     pub name: String,
-    /// The group's own combined feed.
-    pub feed: OutlineFeed,
+    /// The group's own combined feed (the office's list has it; a resident's does not).
+    pub feed: Option<OutlineFeed>,
     pub sources: Vec<OutlineSource>,
 }
 
@@ -125,7 +163,10 @@ pub struct OutlineFeed {
 pub struct Dashboard {
     pub title: String,
     pub generated: DateTime<FixedOffset>,
+    /// The office's OPML: every feed.
     pub opml_url: String,
+    /// A resident's OPML: the combined feed and one feed per source.
+    pub resident_opml_url: String,
     /// The Atom feed of source health changes.
     pub incidents_url: String,
     /// The combined feed of every source.
@@ -137,6 +178,9 @@ pub struct Dashboard {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DashboardGroup {
+    /// The group's id (`group = "longbien"`).
+    pub id: String,
+    /// Its display name (`[groups.longbien] name`, else the id).
     pub name: String,
     pub feeds: FeedLinks,
     pub sources: Vec<DashboardSource>,
@@ -155,27 +199,41 @@ pub struct DashboardSource {
     pub items_7d: usize,
     pub items_30d: usize,
     pub days_since_last_post: Option<i64>,
-    /// Highlighted: no post for more than the source's `quiet_after_days`.
-    pub quiet: bool,
+    /// A source that fetched fine and has not posted for more than this is quiet.
     pub quiet_after_days: u32,
     pub status: SourceStatus,
     pub last_attempt: Option<DateTime<FixedOffset>>,
     pub last_success: Option<DateTime<FixedOffset>>,
     pub consecutive_failures: u32,
-    /// The last failure: kind in words ("layout changed: container not found", "HTTP error",
-    /// "timeout"), the category, and the message.
+    /// The failures of the last refresh, one per failed category (none when it went well).
+    pub failures: Vec<DashboardError>,
+    /// The last failure ever, shown as history once the source has recovered.
     pub last_error: Option<DashboardError>,
-    /// Categories whose listing answered with no items ("empty listing").
+    /// Labels of the categories whose listing answered with no items.
     pub empty_listings: Vec<String>,
     /// Posts per charted week, aligned with `Dashboard::weeks`.
     pub weekly_posts: Vec<u32>,
 }
 
+impl DashboardSource {
+    /// Quiet: it fetched fine and still has not posted for more than its threshold (or ever).
+    /// A source still waiting for its first fetch, or failing wholly or in part, is not quiet:
+    /// its silence may be ours.
+    pub fn is_quiet(&self) -> bool {
+        matches!(self.status, SourceStatus::Ok | SourceStatus::Empty)
+            && self
+                .days_since_last_post
+                .is_none_or(|days| days > i64::from(self.quiet_after_days))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct DashboardError {
     pub at: DateTime<FixedOffset>,
-    pub kind: String,
+    pub kind: ErrorKind,
+    /// The category's label (not its slug).
     pub category: String,
+    /// The technical message (English, as logged).
     pub message: String,
 }
 
@@ -385,6 +443,8 @@ pub(crate) mod samples {
             updated: at("2023-01-06T07:30:00+07:00"),
             author: "Phường Phúc Lợi".to_owned(),
             language: "vi".to_owned(),
+            stylesheet: None,
+            publisher_in_titles: false,
             entries,
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! Feed readers import this to subscribe to everything at once: the general feeds first, then
 //! one folder per group holding the group's own feed and each source, with the source's
-//! category feeds nested under it.
+//! category feeds nested under it. A resident's list is the same document with less in it (the
+//! combined feed, then each source's feed in its group's folder).
 
 use super::{Outline, OutlineFeed, escape_xml_text, feed_text, rfc822};
 
@@ -26,7 +27,9 @@ pub fn render(outline: &Outline) -> String {
             "    <outline text=\"{name}\" title=\"{name}\">\n",
             name = text(&group.name)
         ));
-        feed_outline(&mut out, 3, &group.feed, &[]);
+        if let Some(feed) = &group.feed {
+            feed_outline(&mut out, 3, feed, &[]);
+        }
         for source in &group.sources {
             feed_outline(&mut out, 3, &source.feed, &source.categories);
         }
@@ -87,7 +90,7 @@ mod tests {
             ],
             groups: vec![OutlineGroup {
                 name: HOSTILE.to_owned(),
-                feed: feed("Long Biên", "groups/longbien"),
+                feed: Some(feed("Long Biên", "groups/longbien")),
                 sources: vec![
                     OutlineSource {
                         feed: feed("Phường Phúc Lợi", "sources/phucloi"),

@@ -16,6 +16,7 @@ use rss::{Category, Channel, Enclosure, Guid, Item};
 
 use super::{
     Entry, Feed, entry_html, escape_xml_text, feed_text, image_media_type, is_blank, rfc822,
+    stylesheet_instruction,
 };
 use crate::normalize::decode_entities_and_clean;
 
@@ -48,18 +49,32 @@ pub fn render(feed: &Feed) -> String {
                 ..Link::default()
             }],
         }),
-        items: feed.entries.iter().map(item).collect(),
+        items: feed.entries.iter().map(|e| item(feed, e)).collect(),
         ..Channel::default()
     };
     // Writing into a Vec cannot fail on I/O, and every string went through `feed_text`, so
     // an error here would be a bug in the writer: degrade to an empty body rather than panic.
-    match channel.write_to(Vec::new()) {
+    let xml = match channel.write_to(Vec::new()) {
         Ok(bytes) => String::from_utf8(bytes).unwrap_or_default(),
-        Err(_) => String::new(),
+        Err(_) => return String::new(),
+    };
+    match stylesheet_instruction(feed) {
+        // The crate writes no way to add a processing instruction: it goes right after the XML
+        // declaration, where browsers look for it.
+        Some(instruction) => match xml.split_once("?>") {
+            Some((declaration, rest)) if declaration.starts_with("<?xml ") => {
+                format!(
+                    "{declaration}?>\n{instruction}{}",
+                    rest.trim_start_matches('\n')
+                )
+            }
+            _ => format!("{instruction}{xml}"),
+        },
+        None => xml,
     }
 }
 
-fn item(entry: &Entry) -> Item {
+fn item(feed: &Feed, entry: &Entry) -> Item {
     let content = entry_html(entry);
     let description = entry
         .summary
@@ -75,7 +90,7 @@ fn item(entry: &Entry) -> Item {
         .map(|text| escape_xml_text(&text));
     let id = feed_text(&entry.id);
     Item {
-        title: Some(feed_text(&entry.title)),
+        title: Some(feed_text(&feed.entry_title(entry))),
         link: Some(feed_text(&entry.url)),
         description,
         categories: entry

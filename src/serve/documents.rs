@@ -5,7 +5,7 @@
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Utc};
 
 use crate::config::{Config, Source};
-use crate::model::SourceId;
+use crate::model::{SourceId, SourceStatus};
 use crate::normalize::{date::in_zone, fold_case, text::search_key};
 use crate::render::{
     Dashboard, DashboardError, DashboardGroup, DashboardSource, Entry, EntrySource, Feed,
@@ -94,6 +94,16 @@ impl Site {
 
     pub fn index(&self) -> String {
         format!("{}/", self.base)
+    }
+
+    /// The feed stylesheet's address, relative to the host (`/feed.xsl`, under the public URL's
+    /// path if it has one): a browser applies only a stylesheet from the feed's own origin, and
+    /// the host a reader used may not be the configured one.
+    pub fn stylesheet(&self) -> String {
+        let path = url::Url::parse(&self.base)
+            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        format!("{path}/feed.xsl")
     }
 }
 
@@ -287,9 +297,10 @@ pub fn content_feed(
             }
             let mut in_group = |s: &StoredItem| members.contains(&&s.item.source) && keep(s);
             let stories = store.stories(limit, &mut in_group)?;
+            let name = config.group_name(group);
             (
-                format!("{} — nhóm {group}", config.server.title),
-                format!("Tin của mọi nguồn trong nhóm {group}, bài đăng lại được gộp"),
+                format!("{} — {name}", config.server.title),
+                format!("Tin của mọi nguồn trong nhóm {name}, bài đăng lại được gộp"),
                 site.index(),
                 config.server.title.clone(),
                 stories
@@ -325,6 +336,9 @@ pub fn content_feed(
             .unwrap_or_else(epoch),
         author,
         language: "vi".to_owned(),
+        stylesheet: Some(site.stylesheet()),
+        publisher_in_titles: config.server.publisher_in_titles
+            && matches!(scope, Scope::Group(_) | Scope::All),
         entries,
     }))
 }
@@ -348,29 +362,46 @@ fn incident_feed(config: &Config, store: &Store, site: &Site) -> Result<Feed, St
             .unwrap_or_else(epoch),
         author: config.server.title.clone(),
         language: "vi".to_owned(),
+        stylesheet: Some(site.stylesheet()),
+        publisher_in_titles: false,
         entries,
     })
 }
 
+/// A category's label, from its slug (health records keep slugs); the slug when the category
+/// is no longer configured.
+fn category_label(source: Option<&Source>, slug: &str) -> String {
+    source
+        .and_then(|s| s.categories.iter().find(|c| c.slug == slug))
+        .map_or_else(|| slug.to_owned(), |c| c.label.clone())
+}
+
 fn incident_entry(config: &Config, site: &Site, incident: &Incident) -> Entry {
     let id = incident.source.to_string();
-    let name = config
-        .source(&id)
-        .map_or_else(|| id.clone(), |s| s.name.clone());
+    let source = config.source(&id).map(AsRef::as_ref);
+    let name = source.map_or_else(|| id.clone(), |s| s.name.clone());
     let cause = incident
         .error
         .as_ref()
-        .map(|e| format!(" ({}, {})", e.kind.describe(), e.category))
+        .map(|e| {
+            format!(
+                " ({}, chuyên mục “{}”)",
+                crate::render::error_words(e.kind),
+                category_label(source, &e.category)
+            )
+        })
         .unwrap_or_default();
     let title = format!(
         "{name}: {} → {}{cause}",
-        incident.from.as_str(),
-        incident.to.as_str()
+        crate::render::status_words(incident.from),
+        crate::render::status_words(incident.to)
     );
     let summary = match &incident.error {
-        Some(error) => format!("{title}. {}", error.message),
+        Some(error) => format!("{title}. Chi tiết kỹ thuật: {}", error.message),
+        None if incident.to == SourceStatus::Ok => format!("{title}: đã hoạt động lại."),
         None => title.clone(),
     };
+    // The source's row on the dashboard.
     let dashboard = format!("{}#source-{id}", site.index());
     Entry {
         id: urn_uuid("incident", &incident.id.to_be_bytes()),
@@ -379,15 +410,13 @@ fn incident_entry(config: &Config, site: &Site, incident: &Incident) -> Entry {
         published: Some(incident.at),
         updated: incident.at,
         author: EntrySource {
-            home_url: config
-                .source(&id)
-                .map_or_else(|| site.index(), |s| s.home.to_string()),
+            home_url: source.map_or_else(|| site.index(), |s| s.home.to_string()),
             feed_url: site.links(&id).atom,
             url: dashboard,
             name,
             id,
         },
-        categories: vec![incident.to.as_str().to_owned()],
+        categories: vec![crate::render::status_words(incident.to).to_owned()],
         content_html: Some(format!(
             "<p>{}</p>",
             crate::render::escape_xml_text(&summary)
@@ -398,54 +427,87 @@ fn incident_entry(config: &Config, site: &Site, incident: &Incident) -> Entry {
     }
 }
 
-/// The OPML list of every feed, grouped.
+/// The OPML list of every feed, grouped: the district office's list.
 pub fn outline(config: &Config, site: &Site, now: DateTime<Utc>) -> Outline {
-    let mut groups: Vec<OutlineGroup> = Vec::new();
+    grouped_outline(config, site, now, true)
+}
+
+/// A resident's OPML: the combined feed, then each source's own feed in its group's folder;
+/// no category, group or incident feeds, so importing it subscribes to each ward once.
+pub fn resident_outline(config: &Config, site: &Site, now: DateTime<Utc>) -> Outline {
+    grouped_outline(config, site, now, false)
+}
+
+/// The sources in one folder per group (named by its display name); `everything` adds each
+/// group's feed, each source's category feeds and the incident feed.
+fn grouped_outline(config: &Config, site: &Site, now: DateTime<Utc>, everything: bool) -> Outline {
+    let mut groups: Vec<(&str, OutlineGroup)> = Vec::new();
     for source in &config.sources {
         let feed = OutlineFeed {
             title: source.name.clone(),
             xml_url: site.links(source.id.as_str()).rss,
             html_url: source.home.to_string(),
         };
-        let categories = source
-            .categories
-            .iter()
-            .map(|c| OutlineFeed {
-                title: format!("{} — {}", source.name, c.label),
-                xml_url: site.links(&format!("{}/{}", source.id, c.slug)).rss,
-                html_url: source.home.to_string(),
-            })
-            .collect();
+        let categories = if everything {
+            source
+                .categories
+                .iter()
+                .map(|c| OutlineFeed {
+                    title: format!("{} — {}", source.name, c.label),
+                    xml_url: site.links(&format!("{}/{}", source.id, c.slug)).rss,
+                    html_url: source.home.to_string(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let entry = OutlineSource { feed, categories };
-        match groups.iter_mut().find(|g| g.name == source.group) {
-            Some(group) => group.sources.push(entry),
-            None => groups.push(OutlineGroup {
-                name: source.group.clone(),
-                feed: OutlineFeed {
-                    title: format!("{} — nhóm {}", config.server.title, source.group),
+        match groups.iter_mut().find(|(id, _)| *id == source.group) {
+            Some((_, group)) => group.sources.push(entry),
+            None => {
+                let name = config.group_name(&source.group);
+                let feed = everything.then(|| OutlineFeed {
+                    title: format!("{} — {name}", config.server.title),
                     xml_url: site.links(&format!("group/{}", source.group)).rss,
                     html_url: site.index(),
-                },
-                sources: vec![entry],
-            }),
+                });
+                groups.push((
+                    &source.group,
+                    OutlineGroup {
+                        name: name.to_owned(),
+                        feed,
+                        sources: vec![entry],
+                    },
+                ));
+            }
         }
+    }
+    let mut general = vec![OutlineFeed {
+        title: format!("{} — tất cả nguồn tin", config.server.title),
+        xml_url: site.links("all").rss,
+        html_url: site.index(),
+    }];
+    if everything {
+        general.push(OutlineFeed {
+            title: format!("{} — sự cố nguồn tin", config.server.title),
+            xml_url: site.links("incidents").atom,
+            html_url: site.index(),
+        });
     }
     Outline {
         title: config.server.title.clone(),
         created: in_zone(now, chrono_tz::Asia::Ho_Chi_Minh),
-        general: vec![
-            OutlineFeed {
-                title: format!("{} — tất cả nguồn tin", config.server.title),
-                xml_url: site.links("all").rss,
-                html_url: site.index(),
-            },
-            OutlineFeed {
-                title: format!("{} — sự cố nguồn tin", config.server.title),
-                xml_url: site.links("incidents").atom,
-                html_url: site.index(),
-            },
-        ],
-        groups,
+        general,
+        groups: groups.into_iter().map(|(_, group)| group).collect(),
+    }
+}
+
+fn dashboard_error(source: &Source, error: crate::store::HealthError) -> DashboardError {
+    DashboardError {
+        at: error.at,
+        kind: error.kind,
+        category: category_label(Some(source), &error.category),
+        message: error.message,
     }
 }
 
@@ -523,25 +585,29 @@ pub fn dashboard(
                 .count(),
             items_30d: recent.iter().filter(|t| **t >= since_30d).count(),
             days_since_last_post: days_since,
-            quiet: days_since.is_none_or(|d| d > i64::from(source.quiet_after_days)),
             quiet_after_days: source.quiet_after_days,
             status: health.status,
             last_attempt: health.last_attempt,
             last_success: health.last_success,
             consecutive_failures: health.consecutive_failures,
-            last_error: health.last_error.map(|e| DashboardError {
-                at: e.at,
-                kind: e.kind.describe().to_owned(),
-                category: e.category,
-                message: e.message,
-            }),
-            empty_listings: health.empty_listings,
+            failures: health
+                .failures
+                .into_iter()
+                .map(|e| dashboard_error(source, e))
+                .collect(),
+            last_error: health.last_error.map(|e| dashboard_error(source, e)),
+            empty_listings: health
+                .empty_listings
+                .iter()
+                .map(|slug| category_label(Some(source), slug))
+                .collect(),
             weekly_posts,
         };
-        match groups.iter_mut().find(|g| g.name == source.group) {
+        match groups.iter_mut().find(|g| g.id == source.group) {
             Some(group) => group.sources.push(entry),
             None => groups.push(DashboardGroup {
-                name: source.group.clone(),
+                id: source.group.clone(),
+                name: config.group_name(&source.group).to_owned(),
                 feeds: site.links(&format!("group/{}", source.group)),
                 sources: vec![entry],
             }),
@@ -551,6 +617,7 @@ pub fn dashboard(
         title: config.server.title.clone(),
         generated: local_now,
         opml_url: format!("{}/opml", site.base),
+        resident_opml_url: format!("{}/residents.opml", site.base),
         incidents_url: site.links("incidents").atom,
         combined: site.links("all"),
         weeks,

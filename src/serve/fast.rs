@@ -200,6 +200,9 @@ impl<'a> FastRequest<'a> {
             let name = header.name;
             if name.eq_ignore_ascii_case("accept-encoding") {
                 conditions.accept_encoding = Some(value);
+            } else if super::browser_header(name, value) {
+                // A browser opening a page: the router may answer a feed as a page.
+                return None;
             } else if name.eq_ignore_ascii_case("if-none-match") {
                 conditions.if_none_match = Some(value);
             } else if name.eq_ignore_ascii_case("if-modified-since") {

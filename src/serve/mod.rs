@@ -70,6 +70,10 @@ impl Format {
 enum Document {
     Feed(Scope, Format),
     Opml,
+    /// A resident's OPML: the combined feed and one feed per source.
+    ResidentOpml,
+    /// The XSLT that shows RSS and Atom feeds as pages in a browser.
+    FeedStylesheet,
     Dashboard,
 }
 
@@ -239,7 +243,9 @@ impl AppState {
             .load(Ordering::Acquire)
             .hash(&mut hasher);
         let sources = match document {
-            Document::Opml => return hasher.finish(),
+            Document::Opml | Document::ResidentOpml | Document::FeedStylesheet => {
+                return hasher.finish();
+            }
             Document::Feed(Scope::Incidents, _) | Document::Dashboard => {
                 self.store.health_generation().hash(&mut hasher);
                 config.sources.iter().map(AsRef::as_ref).collect()
@@ -379,6 +385,24 @@ impl AppState {
                     effort,
                 ))
             }
+            Document::FeedStylesheet => Some(Representation::new(
+                // The type browsers apply as XSLT (Chromium and Firefox both take text/xsl).
+                "text/xsl; charset=utf-8",
+                render::FEED_STYLESHEET.as_bytes().to_vec(),
+                // Rendered once per process: a new binary (a new stylesheet) is a new start.
+                now.fixed_offset(),
+                effort,
+            )),
+            Document::ResidentOpml => {
+                let outline = documents::resident_outline(config, &self.site, now);
+                let body = render::opml(&outline);
+                Some(Representation::new(
+                    "text/x-opml; charset=utf-8",
+                    body.into_bytes(),
+                    outline.created,
+                    effort,
+                ))
+            }
             Document::Opml => {
                 let outline = documents::outline(config, &self.site, now);
                 let body = render::opml(&outline);
@@ -408,6 +432,8 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/", get(document))
         .route("/opml", get(document))
+        .route("/residents.opml", get(document))
+        .route("/feed.xsl", get(document))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/status.json", get(status))
@@ -426,7 +452,8 @@ pub fn router(state: Arc<AppState>) -> Router {
 pub fn route_label(path: &str) -> &'static str {
     match path {
         "/" => "dashboard",
-        "/opml" => "opml",
+        "/opml" | "/residents.opml" => "opml",
+        "/feed.xsl" => "stylesheet",
         "/healthz" => "healthz",
         "/metrics" => "metrics",
         "/status.json" => "status",
@@ -600,6 +627,8 @@ fn document_at(path: &str) -> Option<Document> {
     match path {
         "/" => return Some(Document::Dashboard),
         "/opml" => return Some(Document::Opml),
+        "/residents.opml" => return Some(Document::ResidentOpml),
+        "/feed.xsl" => return Some(Document::FeedStylesheet),
         _ => {}
     }
     let rest = path.strip_prefix("/feeds/")?;
@@ -661,8 +690,61 @@ fn parse_filter(query: &str, config: &Config) -> Result<Filter, String> {
     Ok(filter)
 }
 
+/// Whether a request header says a browser is opening a page: `Sec-Fetch-Dest: document`
+/// (or a frame), which only browsers send, or, from a browser too old for that, an `Accept`
+/// that asks for HTML.
+fn browser_header(name: &str, value: &str) -> bool {
+    if name.eq_ignore_ascii_case("sec-fetch-dest") {
+        return matches!(value.trim(), "document" | "iframe" | "frame");
+    }
+    name.eq_ignore_ascii_case("accept") && value.contains("text/html")
+}
+
+fn is_browser_page(headers: &axum::http::HeaderMap) -> bool {
+    match headers.get("sec-fetch-dest") {
+        Some(dest) => browser_header("sec-fetch-dest", dest.to_str().unwrap_or_default()),
+        None => headers
+            .get_all(header::ACCEPT)
+            .iter()
+            .any(|accept| browser_header("accept", accept.to_str().unwrap_or_default())),
+    }
+}
+
+/// An RSS or Atom feed opened in a browser goes as `application/xml`, the same bytes: browsers
+/// show `application/rss+xml` and `application/atom+xml` as plain text, and apply the feed's
+/// XSLT (`/feed.xsl`, a readable page) only to a document they parse as XML. Feed readers send
+/// no such headers and keep getting the feed's own media type.
+fn as_page_for_browsers(
+    path: &str,
+    headers: &axum::http::HeaderMap,
+    mut response: Response,
+) -> Response {
+    let is_xml_feed =
+        path.starts_with("/feeds/") && (path.ends_with(".rss") || path.ends_with(".atom"));
+    if !is_xml_feed {
+        return response;
+    }
+    // No `Vary` for it: the bytes are the same, and a shared cache that hands one type to the
+    // other client costs at worst a browser showing the XML as text, as it did before.
+    let h = response.headers_mut();
+    if is_browser_page(headers) && h.contains_key(header::CONTENT_TYPE) {
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/xml; charset=utf-8"),
+        );
+    }
+    response
+}
+
 /// Every document route: the hot path first, then the render path.
 async fn document(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let path = request.uri().path().to_owned();
+    let headers = request.headers().clone();
+    let response = current_document(state, request).await;
+    as_page_for_browsers(&path, &headers, response)
+}
+
+async fn current_document(state: Arc<AppState>, request: Request) -> Response {
     let path = request.uri().path();
     let method = request.method();
     let headers = request.headers();
@@ -832,6 +914,8 @@ mod tests {
     fn paths_name_documents() {
         let id = |s: &str| SourceId::parse(s).unwrap();
         assert_eq!(document_at("/"), Some(Document::Dashboard));
+        assert_eq!(document_at("/residents.opml"), Some(Document::ResidentOpml));
+        assert_eq!(document_at("/feed.xsl"), Some(Document::FeedStylesheet));
         assert_eq!(
             document_at("/feeds/all.rss"),
             Some(Document::Feed(Scope::All, Format::Rss))

@@ -18,8 +18,10 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, FixedOffset};
 
-use super::{Dashboard, DashboardGroup, DashboardSource, FeedLinks, escape_xml_text as esc};
-use crate::model::SourceStatus;
+use super::{
+    Dashboard, DashboardError, DashboardGroup, DashboardSource, FeedLinks, escape_xml_text as esc,
+};
+use crate::model::{ErrorKind, SourceStatus};
 use chart::chart;
 
 // Writing into a `String` cannot fail, so every `write!` below discards its `fmt::Result`.
@@ -28,7 +30,7 @@ use chart::chart;
 /// iterated in hash order), so the same input always gives the same bytes.
 pub fn render(dashboard: &Dashboard) -> String {
     let mut out = String::with_capacity(48 * 1024);
-    head(&mut out, &dashboard.title);
+    head(&mut out, dashboard);
     header(&mut out, dashboard);
     out.push_str("<main id=\"main\" class=\"wrap\">\n");
     overview(&mut out, dashboard);
@@ -72,7 +74,7 @@ main.wrap { padding-top: 20px; padding-bottom: 28px; }
 h2 { font-size: 1.25rem; margin: 0; }
 .panel { background: var(--panel); border: 1px solid var(--line); border-radius: 6px;
   padding: 16px 18px; margin-bottom: 20px; }
-.stats { display: grid; grid-template-columns: repeat(5, minmax(0, 1fr)); gap: 12px;
+.stats { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 12px;
   margin: 0 0 16px; }
 .stats div { background: var(--panel); border: 1px solid var(--line); border-radius: 6px;
   padding: 10px 14px; border-top: 4px solid #8c959f; }
@@ -82,6 +84,9 @@ h2 { font-size: 1.25rem; margin: 0; }
 .stats .stat-failing { border-top-color: #b02a37; }
 .stats .stat-quiet { border-top-color: #b7791f; }
 .stats .stat-posts { border-top-color: var(--brand); }
+.stats .stat-pending { border-top-color: #8c959f; border-top-style: dashed; }
+.pending-note { margin: 0 0 8px; padding: 8px 12px; background: #eef3f9; border-left: 4px solid
+  var(--brand); border-radius: 3px; }
 .attention h2 { margin-bottom: 8px; }
 .attention ul { margin: 0; padding-left: 20px; }
 .attention li { margin: 2px 0; }
@@ -124,17 +129,22 @@ td.feeds details { margin-top: 4px; font-size: 13px; }
 td.feeds summary { cursor: pointer; color: var(--muted); }
 td.feeds ul { margin: 4px 0 0; padding-left: 16px; }
 .chart { margin: 18px 0 0; }
-.chart figcaption { font-weight: 600; margin-bottom: 6px; }
+.chart > figcaption { font-weight: 600; margin-bottom: 8px; }
 .chart figcaption .note { font-weight: 400; color: var(--muted); font-size: 13px; }
-.chart-scroll { overflow-x: auto; }
-.chart-scroll svg { display: block; width: 100%; min-width: 640px; height: auto; }
-.chart text { font-size: 12px; fill: #3d4349; }
-.chart .axis-label { fill: #57606a; }
-.chart .series-label { fill: #1b1f24; font-weight: 600; }
+.multiples { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr));
+  gap: 10px; margin: 0; padding: 0; list-style: none; }
+.multiple { border: 1px solid var(--line); border-radius: 4px; padding: 8px 10px 6px; }
+.multiple h3 { margin: 0; font-size: 14px; line-height: 1.3; }
+.multiple h3 a { color: inherit; text-decoration: none; }
+.multiple h3 a:hover { text-decoration: underline; }
+.multiple .total { margin: 0; font-size: 12.5px; color: var(--muted); }
+.multiple svg { display: block; width: 100%; height: auto; margin-top: 4px; }
+.multiple .no-data { margin: 10px 0 8px; padding: 14px 8px; text-align: center; font-size: 13px;
+  color: var(--muted); background: #f6f8fa; border-radius: 3px; }
+.multiple.status-failing, .multiple.status-degraded { border-color: #e5b35c; }
+.chart text { font-size: 10px; fill: #57606a; }
+.chart .bar-value { fill: #1b1f24; font-weight: 600; }
 .chart .empty-chart { font-size: 14px; fill: #57606a; }
-.legend { list-style: none; margin: 8px 0 0; padding: 0; display: flex; flex-wrap: wrap;
-  gap: 4px 20px; font-size: 13px; }
-.legend svg { vertical-align: middle; margin-right: 6px; }
 .chart details { margin-top: 10px; font-size: 13px; }
 .chart details summary { cursor: pointer; color: #0a4f9e; }
 .chart details .table-scroll { margin-top: 6px; }
@@ -145,19 +155,68 @@ td.feeds ul { margin: 4px 0 0; padding-left: 16px; }
   body { font-size: 14px; }
   .wrap { padding: 0 12px; }
   .page-header h1 { font-size: 1.3rem; }
-  .stats { grid-template-columns: repeat(2, minmax(0, 1fr)); }
-  .stats div:last-child { grid-column: 1 / -1; }
+  .feed-nav { flex-direction: column; gap: 4px; }
+  .stats { grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 8px; }
+  .stats div { padding: 8px 10px; }
+  .stats dd { font-size: 1.35rem; }
   .panel { padding: 12px; }
+  .stats div:last-child:nth-child(odd) { grid-column: 1 / -1; }
+  /* The table becomes one card per source, each cell naming its column: two columns of
+     figures, the status and the feeds across. */
+  .table-scroll { overflow: visible; border: 0; }
+  table.sources { min-width: 0; }
+  table.sources caption { display: block; border: 1px solid var(--line); border-radius: 4px;
+    margin-bottom: 8px; }
+  table.sources thead { position: absolute; left: -9999px; }
+  table.sources, table.sources tbody { display: block; }
+  table.sources tr { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr));
+    border: 1px solid var(--line); border-radius: 6px; margin: 0 0 10px;
+    background: var(--panel); overflow: hidden; }
+  table.sources tbody th { grid-column: 1 / -1; position: static; min-width: 0; font-size: 15px;
+    background: #eaeef2; padding: 8px 10px; border-bottom: 1px solid var(--line); }
+  table.sources td { display: block; border: 0; padding: 5px 10px; text-align: left;
+    white-space: normal; min-width: 0; max-width: none; }
+  table.sources td::before { content: attr(data-label); display: block; color: var(--muted);
+    font-size: 12px; line-height: 1.3; }
+  table.sources td.status, table.sources td.feeds { grid-column: 1 / -1; }
+  table.sources td.status { border-bottom: 1px solid var(--line); padding-bottom: 8px; }
+  table.sources td.feeds { border-top: 1px solid var(--line); padding-top: 8px; }
+  tr.quiet > * { background: var(--quiet); }
 }
 "#;
 
-fn head(out: &mut String, title: &str) {
+fn head(out: &mut String, dashboard: &Dashboard) {
     out.push_str("<!DOCTYPE html>\n<html lang=\"vi\">\n<head>\n<meta charset=\"utf-8\">\n");
     out.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    let _ = writeln!(out, "<title>{} — Bảng theo dõi</title>", esc(title));
+    let _ = writeln!(
+        out,
+        "<title>{} — Bảng theo dõi</title>",
+        esc(&dashboard.title)
+    );
+    // Autodiscovery: a reader given this page's address finds the feeds (the combined one first,
+    // which most readers pick by default), then each group's and each source's.
+    let all = format!("{} — tất cả nguồn tin", dashboard.title);
+    alternate(out, "application/rss+xml", &all, &dashboard.combined.rss);
+    alternate(out, "application/atom+xml", &all, &dashboard.combined.atom);
+    alternate(out, "application/feed+json", &all, &dashboard.combined.json);
+    for group in &dashboard.groups {
+        alternate(out, "application/rss+xml", &group.name, &group.feeds.rss);
+        for source in &group.sources {
+            alternate(out, "application/rss+xml", &source.name, &source.feeds.rss);
+        }
+    }
     let _ = writeln!(out, "<style>{STYLE}</style>");
     out.push_str("</head>\n<body>\n");
     out.push_str("<a class=\"skip\" href=\"#main\">Bỏ qua, đến nội dung chính</a>\n");
+}
+
+fn alternate(out: &mut String, media_type: &str, title: &str, href: &str) {
+    let _ = writeln!(
+        out,
+        "<link rel=\"alternate\" type=\"{media_type}\" title=\"{}\" href=\"{}\">",
+        esc(title),
+        safe_href(href)
+    );
 }
 
 fn header(out: &mut String, dashboard: &Dashboard) {
@@ -167,53 +226,54 @@ fn header(out: &mut String, dashboard: &Dashboard) {
         "<header class=\"page-header\"><div class=\"wrap\">\n\
          <p class=\"eyebrow\">Bảng theo dõi nguồn tin các phường</p>\n<h1>{}</h1>\n\
          <p class=\"generated\">Cập nhật lúc <time datetime=\"{}\">{}</time></p>\n\
-         <nav aria-label=\"Nguồn cấp chung\"><ul class=\"feed-nav\">\n\
-         <li><span class=\"label\">Tin tất cả các phường:</span> {}</li>\n\
+         <nav aria-label=\"Theo dõi tin\"><ul class=\"feed-nav\">\n\
+         <li><span class=\"label\">Tin tất cả các nguồn:</span> {}</li>\n\
+         <li><a href=\"{}\">Theo dõi tin các phường (OPML cho người dân)</a></li>\n\
+         <li><a href=\"{}\">Danh sách đầy đủ nguồn cấp (OPML)</a></li>\n\
          <li><a href=\"{}\">Sự cố nguồn tin (Atom)</a></li>\n\
-         <li><a href=\"{}\">Danh sách nguồn cấp (OPML)</a></li>\n\
          </ul></nav>\n</div></header>\n",
         esc(&dashboard.title),
         esc(&generated.to_rfc3339()),
         datetime(generated),
-        format_links(&dashboard.combined, "Tin tất cả các phường"),
-        safe_href(&dashboard.incidents_url),
+        format_links(&dashboard.combined, "Tin tất cả các nguồn"),
+        safe_href(&dashboard.resident_opml_url),
         safe_href(&dashboard.opml_url),
+        safe_href(&dashboard.incidents_url),
     );
+}
+
+fn is_failing(status: SourceStatus) -> bool {
+    matches!(status, SourceStatus::Failing | SourceStatus::Degraded)
 }
 
 /// The counts and the short list of sources needing attention, so the office sees at a glance
 /// what the tables below say in detail.
 fn overview(out: &mut String, dashboard: &Dashboard) {
-    let sources = || {
-        dashboard.groups.iter().enumerate().flat_map(|(g, group)| {
-            group
-                .sources
-                .iter()
-                .enumerate()
-                .map(move |(s, source)| (row_id(g + 1, s + 1), source))
-        })
-    };
+    let sources = || dashboard.groups.iter().flat_map(|group| &group.sources);
     let total = sources().count();
-    let ok = sources()
-        .filter(|(_, s)| s.status == SourceStatus::Ok)
-        .count();
-    let failing = sources()
-        .filter(|(_, s)| matches!(s.status, SourceStatus::Failing | SourceStatus::Degraded))
-        .count();
-    let quiet = sources().filter(|(_, s)| s.quiet).count();
-    let posts_7d: usize = sources().map(|(_, s)| s.items_7d).sum();
     if total == 0 {
         return;
     }
+    let pending = sources()
+        .filter(|s| s.status == SourceStatus::Pending)
+        .count();
+    let ok = sources().filter(|s| s.status == SourceStatus::Ok).count();
+    let failing = sources().filter(|s| is_failing(s.status)).count();
+    let quiet = sources().filter(|s| s.is_quiet()).count();
+    let posts_7d: usize = sources().map(|s| s.items_7d).sum();
 
     out.push_str("<dl class=\"stats\">\n");
-    for (class, label, value) in [
-        ("stat-total", "Nguồn tin", total),
+    let mut stats = vec![("stat-total", "Nguồn tin", total)];
+    if pending > 0 {
+        stats.push(("stat-pending", "Đang lấy tin lần đầu", pending));
+    }
+    stats.extend([
         ("stat-ok", "Hoạt động bình thường", ok),
         ("stat-failing", "Lỗi hoặc lỗi một phần", failing),
         ("stat-quiet", "Im lặng quá ngưỡng", quiet),
         ("stat-posts", "Bài đăng trong 7 ngày", posts_7d),
-    ] {
+    ]);
+    for (class, label, value) in stats {
         let _ = writeln!(
             out,
             "<div class=\"{class}\"><dt>{label}</dt><dd>{value}</dd></div>"
@@ -225,38 +285,56 @@ fn overview(out: &mut String, dashboard: &Dashboard) {
         "<section class=\"panel attention\" aria-labelledby=\"attention-title\">\n\
          <h2 id=\"attention-title\">Cần chú ý</h2>\n",
     );
-    let needing: Vec<_> = sources()
-        .filter(|(_, s)| {
-            s.quiet || matches!(s.status, SourceStatus::Failing | SourceStatus::Degraded)
-        })
+    if pending > 0 {
+        // Said first and plainly: right after a start every source is waiting, and numbers
+        // that read as silence would be false alarms.
+        let _ = writeln!(
+            out,
+            "<p class=\"pending-note\">Đang lấy tin lần đầu: còn {pending}/{total} nguồn chưa \
+             lấy xong. Số liệu của các nguồn này sẽ có khi lấy xong; chúng không bị tính là im \
+             lặng.</p>"
+        );
+    }
+    let needing: Vec<&DashboardSource> = sources()
+        .filter(|s| s.is_quiet() || is_failing(s.status))
         .collect();
-    if needing.is_empty() {
+    if needing.is_empty() && pending == 0 {
         out.push_str(
             "<p class=\"all-good\">Tất cả nguồn tin đều hoạt động và đăng bài đều đặn.</p>\n",
         );
+    } else if needing.is_empty() {
+        out.push_str(
+            "<p class=\"all-good\">Chưa thấy nguồn nào lỗi hay im lặng trong số đã lấy xong.</p>\n",
+        );
     } else {
         out.push_str("<ul>\n");
-        for (id, source) in needing {
+        for source in needing {
             let mut reasons = Vec::new();
-            if matches!(
-                source.status,
-                SourceStatus::Failing | SourceStatus::Degraded
-            ) {
-                let mut reason = status_label(source.status).to_owned();
-                if let Some(error) = &source.last_error {
-                    let _ = write!(reason, ": {}", esc(&error.kind));
+            if is_failing(source.status) {
+                let mut reason = status_words(source.status).to_owned();
+                if let Some(failure) = source.failures.first() {
+                    let _ = write!(
+                        reason,
+                        ": {} (chuyên mục “{}”)",
+                        error_words(failure.kind),
+                        esc(&failure.category)
+                    );
+                    if source.failures.len() > 1 {
+                        let _ = write!(reason, " và {} chuyên mục khác", source.failures.len() - 1);
+                    }
                 }
                 if source.consecutive_failures > 0 {
-                    let _ = write!(reason, " ({} lần liên tiếp)", source.consecutive_failures);
+                    let _ = write!(reason, ", {} lần liên tiếp", source.consecutive_failures);
                 }
                 reasons.push(reason);
             }
-            if source.quiet {
+            if source.is_quiet() {
                 reasons.push(quiet_phrase(source));
             }
             let _ = writeln!(
                 out,
-                "<li><a href=\"#{id}\">{}</a> — {}</li>",
+                "<li><a href=\"#{}\">{}</a> — {}</li>",
+                row_id(source),
                 esc(&source.name),
                 reasons.join("; ")
             );
@@ -283,9 +361,10 @@ fn group_section(out: &mut String, dashboard: &Dashboard, index: usize, group: &
     let name = esc(&group.name);
     let _ = write!(
         out,
-        "<section class=\"panel group\" aria-labelledby=\"g{index}-title\">\n\
+        "<section class=\"panel group\" id=\"group-{}\" aria-labelledby=\"g{index}-title\">\n\
          <div class=\"group-head\"><h2 id=\"g{index}-title\">{name}</h2>\n\
          <p>Nguồn cấp của nhóm: {}</p></div>\n",
+        esc(&group.id),
         format_links(&group.feeds, &group.name),
     );
     if group.sources.is_empty() {
@@ -297,88 +376,131 @@ fn group_section(out: &mut String, dashboard: &Dashboard, index: usize, group: &
     out.push_str("</section>\n");
 }
 
+/// The table's columns: (heading, class of the cells). On a phone each row becomes a card
+/// and each cell says its heading (`data-label`), so nothing essential needs a sideways scroll.
+const COLUMNS: [(&str, &str); 9] = [
+    ("Nguồn tin", ""),
+    ("Trạng thái", "status"),
+    ("Bài mới nhất", "when"),
+    ("7 ngày", "num"),
+    ("30 ngày", "num"),
+    ("Tổng số", "num"),
+    ("Số ngày chưa đăng", "num"),
+    ("Lần lấy tin gần nhất", "when"),
+    ("Nguồn cấp", "feeds"),
+];
+
 fn sources_table(out: &mut String, index: usize, group: &DashboardGroup) {
-    // The region is focusable so keyboard users can scroll the table sideways on a phone.
+    // The region is focusable so keyboard users can scroll the table sideways on a tablet.
     let _ = write!(
         out,
         "<div class=\"table-scroll\" role=\"region\" aria-labelledby=\"g{index}-caption\" \
          tabindex=\"0\">\n<table class=\"sources\">\n\
-         <caption id=\"g{index}-caption\">Tình trạng nguồn tin — {}</caption>\n\
-         <thead><tr><th scope=\"col\">Nguồn tin</th><th scope=\"col\">Trạng thái</th>\
-         <th scope=\"col\">Bài mới nhất</th><th scope=\"col\" class=\"num\">7 ngày</th>\
-         <th scope=\"col\" class=\"num\">30 ngày</th><th scope=\"col\" class=\"num\">Tổng số</th>\
-         <th scope=\"col\" class=\"num\">Số ngày chưa đăng</th>\
-         <th scope=\"col\">Lần lấy tin gần nhất</th><th scope=\"col\">Nguồn cấp</th></tr></thead>\n\
-         <tbody>\n",
+         <caption id=\"g{index}-caption\">Tình trạng nguồn tin — {}</caption>\n<thead><tr>",
         esc(&group.name),
     );
-    for (s, source) in group.sources.iter().enumerate() {
-        source_row(out, &row_id(index, s + 1), source);
+    for (heading, class) in COLUMNS {
+        let _ = write!(out, "<th scope=\"col\" class=\"{class}\">{heading}</th>");
+    }
+    out.push_str("</tr></thead>\n<tbody>\n");
+    for source in &group.sources {
+        source_row(out, source);
     }
     out.push_str("</tbody>\n</table>\n</div>\n");
 }
 
-fn row_id(group: usize, source: usize) -> String {
-    format!("s{group}-{source}")
+/// The row of a source: `source-ID`, the anchor the incident feed links to.
+fn row_id(source: &DashboardSource) -> String {
+    format!("source-{}", esc(&source.id))
 }
 
-fn source_row(out: &mut String, id: &str, source: &DashboardSource) {
+/// Opens the cell of column `column` with its phone label.
+fn cell(out: &mut String, column: usize) {
+    let (heading, class) = COLUMNS[column];
+    let _ = write!(out, "<td class=\"{class}\" data-label=\"{heading}\">");
+}
+
+fn source_row(out: &mut String, source: &DashboardSource) {
     let status = source.status.as_str();
-    let quiet = if source.quiet { " quiet" } else { "" };
+    let quiet = if source.is_quiet() { " quiet" } else { "" };
     let _ = write!(
         out,
-        "<tr id=\"{id}\" class=\"status-{status}{quiet}\">\n\
+        "<tr id=\"{}\" class=\"status-{status}{quiet}\">\n\
          <th scope=\"row\"><a href=\"{}\">{}</a></th>\n",
+        row_id(source),
         safe_href(&source.home_url),
         esc(&source.name),
     );
 
-    out.push_str("<td class=\"status\">");
+    cell(out, 1);
     status_cell(out, source);
     out.push_str("</td>\n");
 
-    let _ = writeln!(
-        out,
-        "<td class=\"when\">{}</td>\n<td class=\"num\">{}</td>\n<td class=\"num\">{}</td>\n\
-         <td class=\"num\">{}</td>",
-        optional_datetime(source.last_published.as_ref()),
-        source.items_7d,
-        source.items_30d,
-        source.total_items,
-    );
+    let pending = source.status == SourceStatus::Pending;
+    cell(out, 2);
+    out.push_str(&optional_datetime(source.last_published.as_ref()));
+    out.push_str("</td>\n");
+    for (column, value) in [
+        (3, source.items_7d),
+        (4, source.items_30d),
+        (5, source.total_items),
+    ] {
+        cell(out, column);
+        let _ = writeln!(out, "{value}</td>");
+    }
 
     let days = source
         .days_since_last_post
         .map_or_else(|| "—".to_owned(), |days| days.to_string());
-    if source.quiet {
+    cell(out, 6);
+    if source.is_quiet() {
         // Marked in words as well as colour: the highlight alone says nothing to a screen
         // reader or on a greyscale printout.
-        let _ = writeln!(
-            out,
-            "<td class=\"num quiet\">{days} <span class=\"quiet-tag\">im lặng</span>\
-             <span class=\"detail\">ngưỡng {} ngày</span></td>",
-            source.quiet_after_days
-        );
-    } else {
-        let _ = writeln!(out, "<td class=\"num\">{days}</td>");
-    }
-
-    out.push_str("<td class=\"when\">");
-    out.push_str(&optional_datetime(source.last_attempt.as_ref()));
-    if source.last_success != source.last_attempt {
         let _ = write!(
             out,
-            "<span class=\"detail\">Thành công: {}</span>",
-            optional_datetime(source.last_success.as_ref())
+            "{days} <span class=\"quiet-tag\">im lặng</span>\
+             <span class=\"detail\">ngưỡng {} ngày</span>",
+            source.quiet_after_days
         );
+    } else if pending {
+        out.push_str("— <span class=\"detail\">chưa lấy tin</span>");
+    } else {
+        out.push_str(&days);
     }
     out.push_str("</td>\n");
 
-    let _ = write!(
-        out,
-        "<td class=\"feeds\">{}",
-        format_links(&source.feeds, &source.name)
-    );
+    cell(out, 7);
+    if pending {
+        out.push_str("Đang lấy tin lần đầu");
+    } else {
+        out.push_str(&optional_datetime(source.last_attempt.as_ref()));
+    }
+    match source.status {
+        // A partly failing source did fetch something at its last attempt: say how much, and
+        // when it last worked in full.
+        SourceStatus::Degraded => {
+            let total = source.categories.len().max(source.failures.len());
+            let _ = write!(
+                out,
+                "<span class=\"detail\">Lấy được {}/{total} chuyên mục</span>\
+                 <span class=\"detail\">Thành công trọn vẹn: {}</span>",
+                total - source.failures.len(),
+                optional_datetime_or(source.last_success.as_ref(), "chưa lần nào"),
+            );
+        }
+        SourceStatus::Failing => {
+            let _ = write!(
+                out,
+                "<span class=\"detail\">Thành công gần nhất: {}</span>",
+                optional_datetime_or(source.last_success.as_ref(), "chưa lần nào"),
+            );
+        }
+        _ => {}
+    }
+    out.push_str("</td>\n");
+
+    cell(out, 8);
+    out.push_str(&format_links(&source.feeds, &source.name));
     if !source.categories.is_empty() {
         let _ = write!(
             out,
@@ -402,42 +524,60 @@ fn status_cell(out: &mut String, source: &DashboardSource) {
     let status = source.status.as_str();
     let _ = write!(
         out,
-        "<span class=\"badge badge-{status}\" title=\"{status}\"><span aria-hidden=\"true\">{}\
-         </span> {}</span>",
+        "<span class=\"badge badge-{status}\"><span aria-hidden=\"true\">{}</span> {}</span>",
         status_icon(source.status),
         status_label(source.status)
     );
-    if let Some(error) = &source.last_error {
-        // An error from before the source recovered is history, not an alarm.
-        let current = source.consecutive_failures > 0
-            || matches!(
-                source.status,
-                SourceStatus::Failing | SourceStatus::Degraded
-            );
-        let tooltip = format!(
-            "{} lúc {} — chuyên mục {}: {}",
-            error.kind,
-            datetime(&error.at),
-            error.category,
-            error.message
-        );
+    // The failures of the last refresh, one line per kind naming its categories; the technical
+    // message (as the log has it) in small print, every one in full as a tooltip.
+    let mut kinds: Vec<ErrorKind> = Vec::new();
+    for failure in &source.failures {
+        if !kinds.contains(&failure.kind) {
+            kinds.push(failure.kind);
+        }
+    }
+    for kind in kinds {
+        let failures: Vec<&DashboardError> =
+            source.failures.iter().filter(|f| f.kind == kind).collect();
+        let categories: Vec<String> = failures
+            .iter()
+            .map(|f| format!("“{}”", f.category))
+            .collect();
+        let tooltip: Vec<String> = failures
+            .iter()
+            .map(|f| format!("{} — “{}”: {}", datetime(&f.at), f.category, f.message))
+            .collect();
         let _ = write!(
             out,
-            "<span class=\"error{}\" title=\"{}\">{}{}</span>\
-             <span class=\"detail\">Chuyên mục {}: {}</span>",
-            if current { "" } else { " past" },
-            esc(&tooltip),
-            if current {
-                ""
+            "<span class=\"error\" title=\"{}\">{}</span>\
+             <span class=\"detail\">{} {}. Chi tiết: {}</span>",
+            esc(&tooltip.join("\n")),
+            esc(error_words(kind)),
+            if categories.len() == 1 {
+                "Chuyên mục"
             } else {
-                "Lỗi trước đây: "
+                "Các chuyên mục"
             },
-            esc(&error.kind),
-            esc(&error.category),
-            esc(&truncate(&error.message, 140)),
+            esc(&categories.join(", ")),
+            esc(&truncate(&failures[0].message, 90)),
         );
     }
-    if source.consecutive_failures > 0 {
+    // An error from before the source recovered is history, not an alarm.
+    if source.failures.is_empty()
+        && let Some(error) = &source.last_error
+    {
+        let _ = write!(
+            out,
+            "<span class=\"error past\" title=\"{}\">Lỗi trước đây ({}): {}</span>",
+            esc(&format!(
+                "chuyên mục “{}”: {}",
+                error.category, error.message
+            )),
+            datetime(&error.at),
+            esc(error_words(error.kind)),
+        );
+    }
+    if source.consecutive_failures > 1 {
         let _ = write!(
             out,
             "<span class=\"detail\">{} lần lỗi liên tiếp</span>",
@@ -447,19 +587,48 @@ fn status_cell(out: &mut String, source: &DashboardSource) {
     if !source.empty_listings.is_empty() {
         let _ = write!(
             out,
-            "<span class=\"detail\">empty listing: {}</span>",
+            "<span class=\"detail\">Chuyên mục không có tin: {}</span>",
             esc(&source.empty_listings.join(", "))
         );
     }
 }
 
+/// A status as a badge says it.
 fn status_label(status: SourceStatus) -> &'static str {
     match status {
         SourceStatus::Ok => "Bình thường",
         SourceStatus::Empty => "Danh mục trống",
         SourceStatus::Degraded => "Lỗi một phần",
         SourceStatus::Failing => "Lỗi",
-        SourceStatus::Pending => "Chờ lấy tin",
+        SourceStatus::Pending => "Đang lấy tin",
+    }
+}
+
+/// A status in running text (the attention list, the incident feed).
+pub fn status_words(status: SourceStatus) -> &'static str {
+    match status {
+        SourceStatus::Ok => "bình thường",
+        SourceStatus::Empty => "danh mục trống",
+        SourceStatus::Degraded => "lỗi một phần",
+        SourceStatus::Failing => "lỗi",
+        SourceStatus::Pending => "chờ lấy tin lần đầu",
+    }
+}
+
+/// Why a listing failed, in Vietnamese for the office (logs and `/status.json` keep the English
+/// kind).
+pub fn error_words(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::LayoutChanged => "giao diện trang đã đổi: không tìm thấy danh sách tin",
+        ErrorKind::Http => "máy chủ của cổng trả lỗi HTTP",
+        ErrorKind::Timeout => "quá thời gian chờ",
+        ErrorKind::TooLarge => "trang quá lớn",
+        ErrorKind::Redirects => "chuyển hướng vòng quanh",
+        ErrorKind::Network => "lỗi mạng: không kết nối được",
+        ErrorKind::Robots => "robots.txt không cho phép lấy tin",
+        ErrorKind::FeedParse => "không đọc được nguồn RSS/Atom của cổng",
+        ErrorKind::Truncated => "trang bị cắt cụt giữa chừng",
+        ErrorKind::Encoding => "sai bảng mã ký tự",
     }
 }
 
@@ -515,7 +684,11 @@ fn datetime(at: &DateTime<FixedOffset>) -> String {
 }
 
 fn optional_datetime(at: Option<&DateTime<FixedOffset>>) -> String {
-    at.map_or_else(|| "—".to_owned(), datetime)
+    optional_datetime_or(at, "—")
+}
+
+fn optional_datetime_or(at: Option<&DateTime<FixedOffset>>, none: &str) -> String {
+    at.map_or_else(|| none.to_owned(), datetime)
 }
 
 /// At most `max` characters, cut on a character boundary, with an ellipsis when cut.
@@ -529,7 +702,8 @@ fn truncate(text: &str, max: usize) -> String {
 fn footer(out: &mut String) {
     out.push_str(
         "<footer class=\"page-footer wrap\"><p>Thời gian theo giờ Việt Nam (UTC+07:00). \
-         Một nguồn tin được đánh dấu <strong>im lặng</strong> khi không đăng bài quá số ngày \
-         ngưỡng của nguồn đó. Trang do wardfeed tạo, không dùng JavaScript.</p></footer>\n",
+         Một nguồn tin được đánh dấu <strong>im lặng</strong> khi lấy tin bình thường mà không \
+         đăng bài quá số ngày ngưỡng của nguồn đó; nguồn đang lấy tin lần đầu hay đang lỗi thì \
+         không tính là im lặng. Trang do wardfeed tạo, không dùng JavaScript.</p></footer>\n",
     );
 }

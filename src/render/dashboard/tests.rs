@@ -5,6 +5,7 @@ use chrono::{Duration, NaiveDate, TimeZone};
 use scraper::{Html, Selector};
 
 use super::*;
+use crate::model::ErrorKind;
 use crate::render::DashboardError;
 
 const PUBLIC: &str = "http://127.0.0.1:8080";
@@ -47,12 +48,12 @@ fn source(id: &str, name: &str, weekly: [u32; 12]) -> DashboardSource {
         items_7d: weekly[11] as usize,
         items_30d: weekly[8..].iter().sum::<u32>() as usize,
         days_since_last_post: Some(1),
-        quiet: false,
         quiet_after_days: 14,
         status: SourceStatus::Ok,
         last_attempt: Some(at(21, 8, 20)),
         last_success: Some(at(21, 8, 20)),
         consecutive_failures: 0,
+        failures: Vec::new(),
         last_error: None,
         empty_listings: Vec::new(),
         weekly_posts: weekly.to_vec(),
@@ -69,19 +70,23 @@ fn sample() -> Dashboard {
     bo_de.last_published = Some(at(16, 10, 15));
     bo_de.days_since_last_post = Some(5);
     bo_de.items_7d = 1;
-    bo_de.last_error = Some(DashboardError {
-        at: at(21, 8, 20),
-        kind: "HTTP error".to_owned(),
-        category: "cong-tac-dang".to_owned(),
-        message: "fetch https://bode.longbien.hanoi.gov.vn/cong-tac-dang: HTTP 503".to_owned(),
-    });
+    let bo_de_failures: Vec<DashboardError> = ["Tin tức - Sự kiện", "Công tác Đảng"]
+        .into_iter()
+        .map(|category| DashboardError {
+            at: at(21, 8, 20),
+            kind: ErrorKind::Http,
+            category: category.to_owned(),
+            message: "fetch https://bode.longbien.hanoi.gov.vn/cong-tac-dang: HTTP 503".to_owned(),
+        })
+        .collect();
+    bo_de.last_error = bo_de_failures.first().cloned();
+    bo_de.failures = bo_de_failures;
 
     let mut thach_ban = source(
         "thachban",
         "Phường Thạch Bàn",
         [2, 1, 3, 2, 1, 0, 0, 0, 0, 0, 0, 0],
     );
-    thach_ban.quiet = true;
     thach_ban.days_since_last_post = Some(21);
     thach_ban.last_published = Some(at(1, 9, 30) - Duration::days(1));
     thach_ban.items_7d = 0;
@@ -96,24 +101,29 @@ fn sample() -> Dashboard {
     );
     phuc_dong.status = SourceStatus::Degraded;
     phuc_dong.consecutive_failures = 2;
-    phuc_dong.last_error = Some(DashboardError {
+    phuc_dong.failures = vec![DashboardError {
         at: at(21, 8, 0),
-        kind: "layout changed: container not found".to_owned(),
-        category: "thong-bao".to_owned(),
+        kind: ErrorKind::LayoutChanged,
+        category: "Thông báo".to_owned(),
         message: "div.news-list matched nothing".to_owned(),
-    });
+    }];
+    phuc_dong.last_error = phuc_dong.failures.first().cloned();
+    // Bad for longer than its threshold, but failing: its silence may be ours, so not quiet.
+    phuc_dong.days_since_last_post = Some(40);
 
     Dashboard {
         title: "Tin phường — Long Biên".to_owned(),
         generated: at(21, 8, 30),
         opml_url: format!("{PUBLIC}/feeds.opml"),
+        resident_opml_url: format!("{PUBLIC}/residents.opml"),
         incidents_url: format!("{PUBLIC}/incidents.atom"),
         combined: links("all"),
         weeks: (0..12)
             .map(|w| NaiveDate::from_ymd_opt(2025, 3, 3).unwrap() + Duration::weeks(w))
             .collect(),
         groups: vec![DashboardGroup {
-            name: "longbien".to_owned(),
+            id: "longbien".to_owned(),
+            name: "Long Biên".to_owned(),
             feeds: links("groups/longbien"),
             sources: vec![
                 source(
@@ -146,12 +156,50 @@ fn select<'a>(page: &'a Html, css: &str) -> Vec<scraper::ElementRef<'a>> {
     page.select(&Selector::parse(css).unwrap()).collect()
 }
 
+fn select_in<'a>(element: &scraper::ElementRef<'a>, css: &str) -> Vec<scraper::ElementRef<'a>> {
+    element.select(&Selector::parse(css).unwrap()).collect()
+}
+
 fn text(element: &scraper::ElementRef<'_>) -> String {
     element.text().collect()
 }
 
+/// The sample as it looks during the first scrape after a start: Phúc Lợi fetched, the rest
+/// still waiting, nothing stored yet for them.
+fn first_scrape() -> Dashboard {
+    let mut dashboard = sample();
+    for source in &mut dashboard.groups[0].sources {
+        if source.id == "phucloi" {
+            continue;
+        }
+        *source = DashboardSource {
+            status: SourceStatus::Pending,
+            last_attempt: None,
+            last_success: None,
+            last_published: None,
+            days_since_last_post: None,
+            total_items: 0,
+            items_7d: 0,
+            items_30d: 0,
+            failures: Vec::new(),
+            last_error: None,
+            empty_listings: Vec::new(),
+            consecutive_failures: 0,
+            weekly_posts: vec![0; 12],
+            ..source.clone()
+        };
+    }
+    dashboard
+}
+
+fn stat(page: &Html, class: &str) -> Option<String> {
+    select(page, &format!("dl.stats .{class} dd"))
+        .first()
+        .map(text)
+}
+
 #[test]
-fn shows_every_source_with_its_status_and_feeds() {
+fn shows_every_source_with_its_status_and_feeds_in_vietnamese() {
     let html = render(&sample());
     for name in [
         "Quận Long Biên",
@@ -162,14 +210,31 @@ fn shows_every_source_with_its_status_and_feeds() {
     ] {
         assert!(html.contains(name), "{name} missing");
     }
-    assert!(html.contains("HTTP error"));
-    assert!(html.contains("cong-tac-dang"));
-    assert!(html.contains("layout changed: container not found"));
+    // Reasons in Vietnamese, categories by label, the group by its display name.
+    assert!(html.contains("máy chủ của cổng trả lỗi HTTP"));
+    assert!(html.contains("“Công tác Đảng”"));
+    assert!(html.contains("giao diện trang đã đổi: không tìm thấy danh sách tin"));
     assert!(html.contains("7 lần lỗi liên tiếp"));
-    assert!(html.contains("empty listing: Tin tức - Sự kiện"));
+    assert!(html.contains("Chuyên mục không có tin: Tin tức - Sự kiện"));
+    assert!(html.contains("<h2 id=\"g1-title\">Long Biên</h2>"));
+    // What a person reads (text and tooltips), not class names.
+    let page = Html::parse_document(&html);
+    let mut readable = text(&select(&page, "body")[0]);
+    for element in select(&page, "[title]") {
+        readable.push_str(element.attr("title").unwrap());
+    }
+    for english in [
+        "error", "layout", "empty", "pending", "degraded", "failing", "listing",
+    ] {
+        assert!(
+            !readable.to_lowercase().contains(english),
+            "English left on the page: {english} in {readable}"
+        );
+    }
     assert!(html.contains("21/05/2025 08:30"), "generated time");
     for url in [
         "http://127.0.0.1:8080/feeds.opml",
+        "http://127.0.0.1:8080/residents.opml",
         "http://127.0.0.1:8080/incidents.atom",
         "http://127.0.0.1:8080/all.rss",
         "http://127.0.0.1:8080/all.atom",
@@ -184,7 +249,36 @@ fn shows_every_source_with_its_status_and_feeds() {
         );
     }
     assert!(html.contains("Sự cố nguồn tin (Atom)"));
+    assert!(html.contains("OPML cho người dân"));
     assert!(!html.to_ascii_lowercase().contains("<script"));
+}
+
+#[test]
+fn feeds_are_discoverable_from_the_page() {
+    let page = Html::parse_document(&render(&sample()));
+    let links = select(&page, "head link[rel=alternate]");
+    let hrefs: Vec<&str> = links.iter().filter_map(|l| l.attr("href")).collect();
+    // The combined feed first (readers take the first), in every format; then the group's and
+    // each source's RSS.
+    assert_eq!(
+        &hrefs[..3],
+        [
+            "http://127.0.0.1:8080/all.rss",
+            "http://127.0.0.1:8080/all.atom",
+            "http://127.0.0.1:8080/all.json"
+        ]
+    );
+    assert_eq!(links[0].attr("type"), Some("application/rss+xml"));
+    assert_eq!(links[2].attr("type"), Some("application/feed+json"));
+    assert!(hrefs.contains(&"http://127.0.0.1:8080/groups/longbien.rss"));
+    for id in ["longbien", "phucloi", "phucdong", "bode", "thachban"] {
+        assert!(hrefs.contains(&format!("http://127.0.0.1:8080/sources/{id}.rss").as_str()));
+    }
+    assert!(
+        links
+            .iter()
+            .all(|l| l.attr("title").is_some_and(|t| !t.is_empty()))
+    );
 }
 
 #[test]
@@ -212,8 +306,18 @@ fn page_structure_parses_as_expected() {
         select(&page, "table.sources tbody th a")[3].attr("href"),
         Some("https://bode.longbien.hanoi.gov.vn/")
     );
-    // The table scrolls inside its own wrapper on narrow screens.
-    assert_eq!(select(&page, ".table-scroll > table.sources").len(), 1);
+    // Each row is the source's anchor (the incident feed links to `#source-ID`).
+    let ids: Vec<&str> = rows.iter().filter_map(|r| r.value().attr("id")).collect();
+    assert_eq!(
+        ids,
+        [
+            "source-longbien",
+            "source-phucloi",
+            "source-phucdong",
+            "source-bode",
+            "source-thachban"
+        ]
+    );
     assert_eq!(
         select(&page, "table.sources thead th").len(),
         rows[0]
@@ -221,44 +325,150 @@ fn page_structure_parses_as_expected() {
             .filter(|n| n.value().is_element())
             .count()
     );
+    // On a phone every cell says what it is.
+    let headings: Vec<String> = select(&page, "table.sources thead th")
+        .iter()
+        .map(text)
+        .collect();
+    for row in &rows {
+        let labels: Vec<&str> = row
+            .children()
+            .filter_map(scraper::ElementRef::wrap)
+            .filter(|c| c.value().name() == "td")
+            .map(|c| c.value().attr("data-label").unwrap())
+            .collect();
+        assert_eq!(labels, headings[1..]);
+    }
 
+    // Quiet: only Thạch Bàn (fetched fine, 21 days > 14). Phúc Đồng has not posted for 40
+    // days but is failing in part: not quiet.
     let quiet = select(&page, "tr.quiet");
     assert_eq!(quiet.len(), 1);
     let quiet_text = text(&quiet[0]);
     assert!(quiet_text.contains("Phường Thạch Bàn"));
     assert!(quiet_text.contains("im lặng"));
     assert!(quiet_text.contains("ngưỡng 14 ngày"));
-    assert_eq!(select(&page, "tr.quiet td.quiet .quiet-tag").len(), 1);
+    assert_eq!(select(&page, "tr.quiet td.num .quiet-tag").len(), 1);
+    assert_eq!(stat(&page, "stat-quiet").as_deref(), Some("1"));
+    assert_eq!(stat(&page, "stat-failing").as_deref(), Some("2"));
+    assert_eq!(stat(&page, "stat-pending"), None, "nothing is waiting");
 
     let failing = select(&page, "tr.status-failing");
     assert_eq!(failing.len(), 1);
-    assert!(text(&failing[0]).contains("Phường Bồ Đề"));
-    let error = select(&page, "tr.status-failing .error");
-    assert_eq!(text(&error[0]), "HTTP error");
-    let tooltip = error[0].attr("title").unwrap();
-    assert!(tooltip.contains("cong-tac-dang") && tooltip.contains("HTTP 503"));
+    let failing_text = text(&failing[0]);
+    assert!(failing_text.contains("Phường Bồ Đề"));
+    assert!(failing_text.contains("Thành công gần nhất: 19/05/2025 14:40"));
+    let errors = select(&page, "tr.status-failing .error");
+    assert_eq!(errors.len(), 1, "one line per kind of failure");
+    assert_eq!(text(&errors[0]), "máy chủ của cổng trả lỗi HTTP");
+    assert!(failing_text.contains("Các chuyên mục “Tin tức - Sự kiện”, “Công tác Đảng”."));
+    let tooltip = errors[0].attr("title").unwrap();
+    assert!(tooltip.contains("Công tác Đảng") && tooltip.contains("HTTP 503"));
 
-    let svg = select(&page, "svg[role=img]");
-    assert_eq!(svg.len(), 1);
-    assert!(svg[0].attr("aria-label").unwrap().contains("longbien"));
-    assert_eq!(select(&page, "svg[role=img] > title").len(), 1);
-    assert_eq!(select(&page, "svg[role=img] polyline").len(), 5);
-    // Direct labels and the legend both name every line.
-    assert_eq!(select(&page, "svg[role=img] text.series-label").len(), 5);
-    assert_eq!(select(&page, ".legend li").len(), 5);
-    let week_labels: Vec<String> = select(&page, "svg[role=img] text.axis-label")
-        .iter()
-        .map(text)
-        .collect();
-    assert!(week_labels.contains(&"03/03".to_owned()));
-    assert!(week_labels.contains(&"19/05".to_owned()));
-    // Max 13 posts → 0, 5, 10, 15.
-    for tick in ["0", "5", "10", "15"] {
-        assert!(week_labels.contains(&tick.to_owned()), "tick {tick}");
+    // Partly failing: how much it did fetch, and when it last worked in full.
+    let degraded = text(&select(&page, "tr.status-degraded")[0]);
+    assert!(degraded.contains("Lấy được 1/2 chuyên mục"), "{degraded}");
+    assert!(degraded.contains("Thành công trọn vẹn: 21/05/2025 08:20"));
+
+    // Attention list: the failing, the partly failing and the quiet, each linking its row.
+    let attention: Vec<String> = select(&page, ".attention li").iter().map(text).collect();
+    assert_eq!(attention.len(), 3, "{attention:?}");
+    assert!(attention.iter().any(|a| a.contains("Phường Bồ Đề — lỗi: máy chủ của cổng trả lỗi HTTP (chuyên mục “Tin tức - Sự kiện”) và 1 chuyên mục khác, 7 lần liên tiếp")), "{attention:?}");
+    let row_ids: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    for link in select(&page, ".attention a, .multiple h3 a") {
+        let target = link.attr("href").unwrap().trim_start_matches('#');
+        assert!(row_ids.contains(target), "{target}");
     }
+}
+
+#[test]
+fn small_multiples_show_every_sources_posts_on_one_scale() {
+    let dashboard = sample();
+    let page = Html::parse_document(&render(&dashboard));
+    let cards = select(&page, ".multiples > li.multiple");
+    assert_eq!(cards.len(), 5, "one small chart per source");
+    let mut heights = std::collections::BTreeMap::new();
+    for (card, source) in cards.iter().zip(&dashboard.groups[0].sources) {
+        assert_eq!(text(&select_in(card, "h3")[0]), source.name);
+        // A bar for each week with posts, its number written on it; a tick for the others.
+        let bars = select_in(card, "rect.bar");
+        let nonzero: Vec<u32> = source
+            .weekly_posts
+            .iter()
+            .copied()
+            .filter(|v| *v > 0)
+            .collect();
+        assert_eq!(bars.len(), nonzero.len(), "{}", source.name);
+        let values: Vec<u32> = select_in(card, "text.bar-value")
+            .iter()
+            .map(|t| text(t).parse().unwrap())
+            .collect();
+        assert_eq!(values, nonzero, "{}", source.name);
+        assert_eq!(select_in(card, "rect").len(), 12, "{}", source.name);
+        let total: u32 = source.weekly_posts.iter().sum();
+        assert!(text(card).contains(&format!("{total} bài trong 12 tuần")));
+        for (bar, value) in bars.iter().zip(&nonzero) {
+            let height: f64 = bar.attr("height").unwrap().parse().unwrap();
+            heights.entry(*value).or_insert_with(Vec::new).push(height);
+        }
+    }
+    // One scale for every card: the same count is the same height wherever it is.
+    for (value, hs) in &heights {
+        assert!(
+            hs.windows(2).all(|w| (w[0] - w[1]).abs() < 0.01),
+            "{value}: {hs:?}"
+        );
+    }
+    let max = heights.keys().max().unwrap();
+    let min = heights.keys().min().unwrap();
+    assert!(heights[max][0] > heights[min][0]);
     assert_eq!(select(&page, "table.chart-data tbody tr").len(), 5);
 }
 
+#[test]
+fn during_the_first_scrape_nothing_reads_as_quiet() {
+    let page = Html::parse_document(&render(&first_scrape()));
+    assert_eq!(stat(&page, "stat-pending").as_deref(), Some("4"));
+    assert_eq!(stat(&page, "stat-quiet").as_deref(), Some("0"));
+    assert_eq!(stat(&page, "stat-failing").as_deref(), Some("0"));
+    assert!(select(&page, "tr.quiet").is_empty());
+    assert!(select(&page, ".attention li").is_empty());
+    let note = text(&select(&page, ".attention .pending-note")[0]);
+    assert!(note.contains("còn 4/5 nguồn chưa lấy xong"), "{note}");
+    let pending = select(&page, "tr.status-pending");
+    assert_eq!(pending.len(), 4);
+    for row in &pending {
+        let row = text(row);
+        assert!(
+            row.contains("Đang lấy tin") && !row.contains("im lặng"),
+            "{row}"
+        );
+    }
+    // No zero bars for what has not been read yet.
+    let waiting = select(&page, ".multiple .no-data");
+    assert_eq!(waiting.len(), 4);
+    assert!(text(&waiting[0]).contains("Đang lấy tin lần đầu"));
+    assert_eq!(select(&page, ".multiple svg").len(), 1);
+}
+
+#[test]
+fn failing_sources_are_never_quiet_and_pending_ones_never_alarm() {
+    let mut dashboard = sample();
+    let source = &mut dashboard.groups[0].sources[0];
+    source.days_since_last_post = None;
+    for (status, quiet) in [
+        (SourceStatus::Pending, false),
+        (SourceStatus::Failing, false),
+        (SourceStatus::Degraded, false),
+        (SourceStatus::Ok, true),
+        (SourceStatus::Empty, true),
+    ] {
+        source.status = status;
+        assert_eq!(source.is_quiet(), quiet, "{status:?}");
+    }
+    source.days_since_last_post = Some(14);
+    assert!(!source.is_quiet(), "at the threshold is not past it");
+}
 #[test]
 fn hostile_strings_render_as_text() {
     let mut dashboard = sample();
@@ -272,6 +482,9 @@ fn hostile_strings_render_as_text() {
     group.sources[2].feeds.rss = " JavaScript:alert(1)".to_owned();
     group.sources[3].last_error.as_mut().unwrap().message =
         "<img src=x onerror=alert(1)>".to_owned();
+    group.sources[3].failures[0].message = "<img src=x onerror=alert(1)>".to_owned();
+    group.sources[3].failures[1].category = "</td><script>alert(2)</script>".to_owned();
+    group.sources[4].id = "\"><script>alert(3)</script>".to_owned();
     dashboard.opml_url = "data:text/html,<script>alert(1)</script>".to_owned();
 
     let html = render(&dashboard);
@@ -313,7 +526,7 @@ fn chart_survives_missing_or_zero_data() {
     no_weeks.weeks.clear();
     let page = Html::parse_document(&render(&no_weeks));
     assert_eq!(select(&page, "svg[role=img]").len(), 1);
-    assert!(select(&page, "svg[role=img] polyline").is_empty());
+    assert!(select(&page, "svg[role=img] rect").is_empty());
     assert_eq!(select(&page, "table.sources tbody tr").len(), 5);
 
     // A group with no sources.
@@ -339,12 +552,13 @@ fn chart_survives_missing_or_zero_data() {
             "{weeks} weeks"
         );
         let page = Html::parse_document(&html);
-        assert_eq!(select(&page, "svg[role=img] polyline").len(), 5);
-        let ticks: Vec<String> = select(&page, "svg[role=img] text.axis-label")
-            .iter()
-            .map(text)
-            .collect();
-        assert!(ticks.contains(&"2".to_owned()), "{ticks:?}");
+        assert_eq!(select(&page, ".multiple svg[role=img]").len(), 5);
+        assert_eq!(select(&page, ".multiple rect").len(), 5 * weeks);
+        assert!(
+            select(&page, ".multiple rect.bar").is_empty(),
+            "no posts, no bars"
+        );
+        assert!(html.contains("0 bài trong"));
     }
 }
 
@@ -352,7 +566,11 @@ fn chart_survives_missing_or_zero_data() {
 fn ids_stay_unique_across_groups() {
     let mut dashboard = sample();
     let mut second = dashboard.groups[0].clone();
-    second.name = "gialam".to_owned();
+    second.id = "gialam".to_owned();
+    second.name = "Gia Lâm".to_owned();
+    for source in &mut second.sources {
+        source.id = format!("gialam-{}", source.id);
+    }
     dashboard.groups.push(second);
     let page = Html::parse_document(&render(&dashboard));
     let ids: Vec<&str> = select(&page, "[id]")
@@ -362,7 +580,7 @@ fn ids_stay_unique_across_groups() {
     let unique: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
     assert_eq!(ids.len(), unique.len(), "{ids:?}");
     assert_eq!(select(&page, "table.sources tbody tr").len(), 10);
-    assert_eq!(select(&page, "svg[role=img]").len(), 2);
+    assert_eq!(select(&page, ".multiple").len(), 10);
     // Every in-page link of the attention list lands on a row.
     for link in select(&page, ".attention a") {
         let target = link.attr("href").unwrap().trim_start_matches('#');
