@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use common::*;
 use wardfeed::fetch::Crawler;
-use wardfeed::portal::Override;
 use wardfeed::store::Store;
+use wardfeed_portal::Override;
 
 fn screenshots_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots")

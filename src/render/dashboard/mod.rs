@@ -629,6 +629,7 @@ pub fn error_words(kind: ErrorKind) -> &'static str {
         ErrorKind::FeedParse => "không đọc được nguồn RSS/Atom của cổng",
         ErrorKind::Truncated => "trang bị cắt cụt giữa chừng",
         ErrorKind::Encoding => "sai bảng mã ký tự",
+        ErrorKind::OffSite => "bị chuyển hướng ra ngoài trang của nguồn",
     }
 }
 
