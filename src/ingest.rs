@@ -14,12 +14,22 @@ use feed_rs::model::{Entry, Link};
 use url::Url;
 
 use crate::extract::html_text;
+use crate::model::ErrorKind;
 use crate::normalize::{clean_optional, date::in_zone, decode_entities_and_clean, resolve_link};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum IngestError {
     #[error("parse feed {url}: {message}")]
     Parse { url: String, message: String },
+}
+
+impl IngestError {
+    /// The failure class, in the one vocabulary from fetch to dashboard.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            IngestError::Parse { .. } => ErrorKind::FeedParse,
+        }
+    }
 }
 
 /// One feed entry, normalised.

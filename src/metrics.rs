@@ -193,8 +193,8 @@ impl Metrics {
     }
 
     /// One fetch attempt of `source`: `outcome` is the HTTP status as text ("200", "304",
-    /// "404", "500"…) or a failure kind ("timeout", "network", "too_large", "redirects",
-    /// "robots").
+    /// "404", "500"…) or the failure's kind (`model::ErrorKind::as_str`: "timeout",
+    /// "network", "too_large", "redirects", "robots", "off_site").
     pub fn record_fetch(&self, source: &str, outcome: &str, duration: Duration, bytes: u64) {
         {
             let mut outcomes = lock(&self.outcomes);

@@ -34,21 +34,10 @@ pub enum StageError {
 impl StageError {
     /// The failure class the dashboard and incident feed show.
     pub fn kind(&self) -> ErrorKind {
-        use crate::fetch::FailureKind;
         match self {
-            StageError::Fetch(error) => match error.kind() {
-                FailureKind::Timeout => ErrorKind::Timeout,
-                FailureKind::Http => ErrorKind::Http,
-                FailureKind::TooLarge => ErrorKind::TooLarge,
-                FailureKind::Redirects => ErrorKind::Redirects,
-                FailureKind::Network => ErrorKind::Network,
-                FailureKind::Robots => ErrorKind::Robots,
-                FailureKind::OffSite => ErrorKind::OffSite,
-            },
-            StageError::Extract(ExtractError::ContainerNotFound { .. }) => ErrorKind::LayoutChanged,
-            StageError::Extract(ExtractError::Truncated { .. }) => ErrorKind::Truncated,
-            StageError::Extract(ExtractError::Undecodable { .. }) => ErrorKind::Encoding,
-            StageError::Ingest(_) => ErrorKind::FeedParse,
+            StageError::Fetch(error) => error.kind(),
+            StageError::Extract(error) => error.kind(),
+            StageError::Ingest(error) => error.kind(),
         }
     }
 }

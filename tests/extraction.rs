@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use common::*;
 use wardfeed::extract::html_text;
-use wardfeed::fetch::{Crawler, FailureKind};
+use wardfeed::fetch::Crawler;
+use wardfeed::model::ErrorKind;
 use wardfeed::model::Item;
 use wardfeed::pipeline::{self, SourceScrape, StageError};
 use wardfeed_portal::PortalServer;
@@ -148,10 +149,9 @@ async fn snapshot_1_is_extracted_exactly() {
     let failure = &bode.failures[0];
     assert_eq!(failure.category, "cong-tac-dang");
     match &failure.error {
-        StageError::Fetch(error) => assert_eq!(
-            (error.kind(), error.status()),
-            (FailureKind::Http, Some(500))
-        ),
+        StageError::Fetch(error) => {
+            assert_eq!((error.kind(), error.status()), (ErrorKind::Http, Some(500)))
+        }
         other => panic!("unexpected {other}"),
     }
     let empty = bode
@@ -195,7 +195,7 @@ async fn a_short_timeout_fails_the_slow_listing_only() {
     );
     assert_eq!(scrape.failures[0].category, "tin-moi-nhat");
     assert!(
-        matches!(&scrape.failures[0].error, StageError::Fetch(e) if e.kind() == FailureKind::Timeout),
+        matches!(&scrape.failures[0].error, StageError::Fetch(e) if e.kind() == ErrorKind::Timeout),
         "{}",
         scrape.failures[0].error
     );

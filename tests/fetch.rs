@@ -10,8 +10,8 @@ use bytes::Bytes;
 use common::serve;
 use url::Url;
 use wardfeed::config::FetchSettings;
-use wardfeed::fetch::{FailureKind, Fetcher};
-use wardfeed::model::Validators;
+use wardfeed::fetch::Fetcher;
+use wardfeed::model::{ErrorKind, Validators};
 use wardfeed_portal::{Override, PortalServer};
 
 fn settings() -> FetchSettings {
@@ -115,7 +115,7 @@ async fn oversized_bodies_and_compression_bombs_hit_the_cap() {
             .get(&url(&server, target), None, None)
             .await
             .unwrap_err();
-        assert_eq!(error.kind(), FailureKind::TooLarge, "{target}: {error}");
+        assert_eq!(error.kind(), ErrorKind::TooLarge, "{target}: {error}");
     }
 }
 
@@ -140,7 +140,7 @@ async fn redirect_loops_timeouts_and_http_errors_are_classified() {
         .get(&url(&server, "/loop"), None, None)
         .await
         .unwrap_err();
-    assert_eq!(error.kind(), FailureKind::Redirects, "{error}");
+    assert_eq!(error.kind(), ErrorKind::Redirects, "{error}");
     // A chain that loops further on names where it ended up, not where it started.
     let second = url(&server, "/hop2").to_string();
     respond(&server, "/hop1", 301, Vec::new(), &[("Location", &second)]);
@@ -164,7 +164,7 @@ async fn redirect_loops_timeouts_and_http_errors_are_classified() {
         )
         .await
         .unwrap_err();
-    assert_eq!(error.kind(), FailureKind::Timeout, "{error}");
+    assert_eq!(error.kind(), ErrorKind::Timeout, "{error}");
     assert!(error.is_transient());
     let error = fetcher
         .get(&url(&server, "/busy"), None, None)

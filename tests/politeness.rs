@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use common::*;
 use wardfeed::config::CategoryKind;
-use wardfeed::fetch::{Crawler, FailureKind};
+use wardfeed::fetch::Crawler;
+use wardfeed::model::ErrorKind;
 use wardfeed::pipeline::{self, StageError};
 use wardfeed::store::Store;
 use wardfeed_portal::Override;
@@ -81,7 +82,7 @@ async fn disallowed_pages_are_never_requested_unless_the_source_says_so() {
     server.reset_stats();
     let scrape = pipeline::scrape_source(&crawler, &bode).await;
     match &scrape.failures[0].error {
-        StageError::Fetch(error) => assert_eq!(error.kind(), FailureKind::Robots),
+        StageError::Fetch(error) => assert_eq!(error.kind(), ErrorKind::Robots),
         other => panic!("{other}"),
     }
     assert!(

@@ -11,6 +11,7 @@ use scraper::{ElementRef, Html, Selector};
 use std::sync::LazyLock;
 use url::Url;
 
+use crate::model::ErrorKind;
 use crate::normalize::{
     self, clean_optional, fold_case, parse_count, parse_datetime, resolve_link,
 };
@@ -32,6 +33,17 @@ pub enum ExtractError {
         charset: String,
         replaced: usize,
     },
+}
+
+impl ExtractError {
+    /// The failure class, in the one vocabulary from fetch to dashboard.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ExtractError::ContainerNotFound { .. } => ErrorKind::LayoutChanged,
+            ExtractError::Truncated { .. } => ErrorKind::Truncated,
+            ExtractError::Undecodable { .. } => ErrorKind::Encoding,
+        }
+    }
 }
 
 /// Checks that a decoded page can be trusted before anything is read from it: a page that

@@ -13,7 +13,7 @@ use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::Url;
 
 use crate::config::FetchSettings;
-use crate::model::{CachedPage, Validators};
+use crate::model::{CachedPage, ErrorKind, Validators};
 pub use polite::Crawler;
 
 /// A successful answer: 2xx with its body, or 304 when validators were sent and still hold.
@@ -60,20 +60,6 @@ impl Fetched {
     }
 }
 
-/// The class of a fetch failure, as the dashboard and metrics show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FailureKind {
-    Timeout,
-    Http,
-    TooLarge,
-    Redirects,
-    Network,
-    Robots,
-    /// A redirect left the sites the source may fetch from.
-    OffSite,
-}
-
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum FetchError {
     #[error("fetch {url}: timed out after {}s", .after.as_secs_f32())]
@@ -105,7 +91,7 @@ pub enum FetchError {
         url: String,
         robots_url: String,
         cause: String,
-        cause_kind: FailureKind,
+        cause_kind: ErrorKind,
     },
     /// `url` is on none of the sites the source fetches from (its base, home and listings).
     #[error("fetch {url}: not fetched: outside the source's sites{}", .from.as_ref().map(|f| format!(" (redirected from {f})")).unwrap_or_default())]
@@ -113,16 +99,18 @@ pub enum FetchError {
 }
 
 impl FetchError {
-    pub fn kind(&self) -> FailureKind {
+    /// The failure class the metrics, the dashboard and the incident feed name: the one
+    /// vocabulary from fetch to dashboard (`model::ErrorKind`).
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            FetchError::Timeout { .. } => FailureKind::Timeout,
-            FetchError::Status { .. } => FailureKind::Http,
-            FetchError::TooLarge { .. } => FailureKind::TooLarge,
-            FetchError::Redirects { .. } => FailureKind::Redirects,
-            FetchError::Network { .. } => FailureKind::Network,
-            FetchError::Robots { .. } => FailureKind::Robots,
+            FetchError::Timeout { .. } => ErrorKind::Timeout,
+            FetchError::Status { .. } => ErrorKind::Http,
+            FetchError::TooLarge { .. } => ErrorKind::TooLarge,
+            FetchError::Redirects { .. } => ErrorKind::Redirects,
+            FetchError::Network { .. } => ErrorKind::Network,
+            FetchError::Robots { .. } => ErrorKind::Robots,
             FetchError::RobotsUnreadable { cause_kind, .. } => *cause_kind,
-            FetchError::OffSite { .. } => FailureKind::OffSite,
+            FetchError::OffSite { .. } => ErrorKind::OffSite,
         }
     }
 

@@ -14,9 +14,9 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::robots::Robots;
-use super::{FailureKind, FetchError, Fetched, Fetcher, Hop, RedirectChain};
+use super::{FetchError, Fetched, Fetcher, Hop, RedirectChain};
 use crate::config::{FetchSettings, Source};
-use crate::model::Validators;
+use crate::model::{ErrorKind, Validators};
 
 /// How long a fetched robots.txt is trusted.
 pub const ROBOTS_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -127,7 +127,7 @@ enum RobotsAnswer {
     /// Unreachable or a server error: nothing of the site is fetched until it can be read.
     Unreadable {
         cause: String,
-        kind: FailureKind,
+        kind: ErrorKind,
     },
 }
 
@@ -261,7 +261,7 @@ impl Crawler {
                 Ok(Hop::Answer(fetched)) => (fetched.status.to_string(), fetched.body.len() as u64),
                 Ok(Hop::Redirect { status, .. }) => (status.to_string(), 0),
                 Err(FetchError::Status { status, .. }) => (status.to_string(), 0),
-                Err(error) => (failure_label(error).to_owned(), 0),
+                Err(error) => (error.kind().as_str().to_owned(), 0),
             };
             metrics.record_fetch(source.id.as_str(), &outcome, started.elapsed(), bytes);
         }
@@ -397,18 +397,6 @@ fn robots_location(base: &Url, url: &Url) -> (Url, String) {
         None => url.path().to_owned(),
     };
     (robots, path)
-}
-
-fn failure_label(error: &FetchError) -> &'static str {
-    match error.kind() {
-        super::FailureKind::Timeout => "timeout",
-        super::FailureKind::Http => "http",
-        super::FailureKind::TooLarge => "too_large",
-        super::FailureKind::Redirects => "redirects",
-        super::FailureKind::Network => "network",
-        super::FailureKind::Robots => "robots",
-        super::FailureKind::OffSite => "off_site",
-    }
 }
 
 /// The URL's path and query relative to the site's base path: robots.txt rules are written
