@@ -8,6 +8,7 @@ use std::path::Path;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use url::Url;
 use wardfeed::config::{self, Config};
+use wardfeed::normalize::date::DateContext;
 use wardfeed::{extract, fetch, sanitize};
 
 const BASE: &str = "http://127.0.0.1:8080";
@@ -84,26 +85,20 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("fixture_pages");
     group.throughput(Throughput::Bytes(bytes));
     group.sample_size(20);
+    let now = chrono::DateTime::parse_from_rfc3339("2023-03-06T08:00:00+07:00").unwrap();
     group.bench_function("wardfeed_extract", |b| {
         b.iter(|| {
             let mut produced = 0usize;
             for page in &pages {
                 let source = config.source(&page.site).unwrap();
+                let dates = DateContext::new(source.timezone, now);
                 if page.is_listing {
-                    let listing = extract::listing(
-                        &page.text,
-                        &page.url,
-                        &source.rules.listing,
-                        source.timezone,
-                    );
+                    let listing =
+                        extract::listing(&page.text, &page.url, &source.rules.listing, &dates);
                     produced += listing.map(|l| l.entries.len()).unwrap_or(0);
                 } else {
-                    let article = extract::article(
-                        &page.text,
-                        &page.url,
-                        &source.rules.article,
-                        source.timezone,
-                    );
+                    let article =
+                        extract::article(&page.text, &page.url, &source.rules.article, &dates);
                     if let Some(body) = article.body_html {
                         produced += sanitize::article_html(&body, &page.url).len();
                     }

@@ -16,6 +16,7 @@ use crate::extract::{self, ExtractError, FieldWarning};
 use crate::fetch::{Crawler, FetchError, Fetched};
 use crate::ingest::{self, IngestError};
 use crate::model::{ErrorKind, Item, ItemWarning, SourceId};
+use crate::normalize::date::{DateContext, ParsedDate, in_zone};
 use crate::normalize::{canonical_url, fold_case};
 use crate::sanitize;
 use crate::store::{HealthError, Incident, IngestReport, RunOutcome, Store, StoreError};
@@ -101,7 +102,7 @@ struct Draft {
     canonical: Option<Url>,
     guid: Option<String>,
     title: Option<String>,
-    published: Option<chrono::DateTime<chrono::FixedOffset>>,
+    published: Option<ParsedDate>,
     /// Slugs of the configured categories the item appeared in.
     categories: Vec<String>,
     /// Category names the pages themselves printed.
@@ -127,7 +128,7 @@ impl Draft {
         self.link = self.link.take().or(other.link);
         self.guid = self.guid.take().or(other.guid);
         self.title = self.title.take().or(other.title);
-        self.published = self.published.or(other.published);
+        self.published = refine(self.published, other.published);
         self.views = self.views.or(other.views);
         self.summary = self.summary.take().or(other.summary);
         self.image = self.image.take().or(other.image);
@@ -142,20 +143,62 @@ impl Draft {
     }
 }
 
+/// The first reading of a date, made more precise by a later one (a listing's date alone, the
+/// article page's time on that day).
+fn refine(first: Option<ParsedDate>, later: Option<ParsedDate>) -> Option<ParsedDate> {
+    match (first, later) {
+        (Some(first), Some(later)) => Some(first.refined_by(later)),
+        (first, later) => first.or(later),
+    }
+}
+
+/// The wall time of a refresh as it goes: relative dates ("2 giờ trước") count back from when
+/// their page was fetched, which is the refresh's start (from the injected clock) plus the
+/// time spent since.
+#[derive(Debug, Clone, Copy)]
+struct FetchClock {
+    started_at: DateTime<FixedOffset>,
+    started: Instant,
+}
+
+impl FetchClock {
+    fn start(now: DateTime<FixedOffset>) -> FetchClock {
+        FetchClock {
+            started_at: now,
+            started: Instant::now(),
+        }
+    }
+
+    fn dates(&self, source: &Source) -> DateContext<'static> {
+        let elapsed = chrono::Duration::from_std(self.started.elapsed()).unwrap_or_default();
+        DateContext::new(
+            source.timezone,
+            in_zone(self.started_at + elapsed, source.timezone),
+        )
+    }
+}
+
 /// Fetches and extracts every category of `source` once, and the article page of each item.
-/// Nothing is kept: every page is fetched in full.
-pub async fn scrape_source(crawler: &Crawler, source: &Source) -> SourceScrape {
+/// Nothing is kept: every page is fetched in full. `now` is the scrape's start: what relative
+/// dates count back from, and what no date may lie more than a day after.
+pub async fn scrape_source(
+    crawler: &Crawler,
+    source: &Source,
+    now: DateTime<FixedOffset>,
+) -> SourceScrape {
     scrape(
         &Pages {
             crawler,
             cache: None,
         },
         source,
+        now,
     )
     .await
 }
 
-async fn scrape(pages: &Pages<'_>, source: &Source) -> SourceScrape {
+async fn scrape(pages: &Pages<'_>, source: &Source, now: DateTime<FixedOffset>) -> SourceScrape {
+    let clock = FetchClock::start(now);
     let mut drafts: IndexMap<String, Draft> = IndexMap::new();
     let mut failures = Vec::new();
     let mut listings = Vec::new();
@@ -166,6 +209,7 @@ async fn scrape(pages: &Pages<'_>, source: &Source) -> SourceScrape {
                 scrape_listing(
                     pages,
                     source,
+                    clock,
                     &category.slug,
                     first,
                     &mut drafts,
@@ -174,7 +218,7 @@ async fn scrape(pages: &Pages<'_>, source: &Source) -> SourceScrape {
                 .await
             }
             CategoryKind::Feed(url) => {
-                scrape_feed(pages, source, &category.slug, url, &mut drafts).await
+                scrape_feed(pages, source, clock, &category.slug, url, &mut drafts).await
             }
         };
         match result {
@@ -192,7 +236,7 @@ async fn scrape(pages: &Pages<'_>, source: &Source) -> SourceScrape {
 
     let mut items = Vec::with_capacity(drafts.len());
     for (_, draft) in drafts {
-        let (item, item_warnings) = finish_item(pages, source, draft).await;
+        let (item, item_warnings) = finish_item(pages, source, clock, draft).await;
         warnings.extend(item_warnings);
         items.push(item);
     }
@@ -259,6 +303,7 @@ impl Pages<'_> {
 async fn scrape_listing(
     pages: &Pages<'_>,
     source: &Source,
+    clock: FetchClock,
     slug: &str,
     first: &Url,
     drafts: &mut IndexMap<String, Draft>,
@@ -284,11 +329,11 @@ async fn scrape_listing(
             Ok(html) => html,
             Err(error) => return Err((report, error)),
         };
-        let page =
-            match extract::listing(&html, &fetched.url, &source.rules.listing, source.timezone) {
-                Ok(page) => page,
-                Err(error) => return Err((report, error.into())),
-            };
+        let dates = clock.dates(source);
+        let page = match extract::listing(&html, &fetched.url, &source.rules.listing, &dates) {
+            Ok(page) => page,
+            Err(error) => return Err((report, error.into())),
+        };
         report.pages += 1;
         let mut new_entries = 0;
         for entry in page.entries {
@@ -339,6 +384,7 @@ async fn scrape_listing(
 async fn scrape_feed(
     pages: &Pages<'_>,
     source: &Source,
+    clock: FetchClock,
     slug: &str,
     url: &Url,
     drafts: &mut IndexMap<String, Draft>,
@@ -354,7 +400,21 @@ async fn scrape_feed(
             Err(error) => return Err((report, error.into())),
         };
     report.pages = 1;
+    let fetched_at = clock.dates(source).now.unwrap_or(clock.started_at);
     for entry in entries {
+        // A date more than a day ahead is not trusted: the item takes its first-seen time.
+        let (published, warnings) = match entry.published {
+            Some(at) if at > fetched_at + crate::normalize::date::FUTURE_TOLERANCE => (
+                None,
+                vec![extract::date_warning(
+                    &crate::normalize::DateError::Future {
+                        text: at.to_rfc3339(),
+                        at,
+                    },
+                )],
+            ),
+            at => (at.map(|at| ParsedDate { at, has_time: true }), Vec::new()),
+        };
         let canonical = entry
             .link
             .as_ref()
@@ -364,14 +424,14 @@ async fn scrape_feed(
             canonical,
             guid: entry.guid,
             title: entry.title,
-            published: entry.published,
+            published,
             categories: vec![slug.to_owned()],
             shown_categories: Vec::new(),
             views: None,
             summary: entry.summary,
             image: entry.image,
             feed_content: entry.content_html,
-            warnings: Vec::new(),
+            warnings,
         };
         if draft.identity().is_empty() {
             tracing::warn!(source = %source.id, url = %url, "feed entry without link or guid skipped");
@@ -401,6 +461,7 @@ fn merge(drafts: &mut IndexMap<String, Draft>, draft: Draft) -> bool {
 async fn finish_item(
     pages: &Pages<'_>,
     source: &Source,
+    clock: FetchClock,
     mut draft: Draft,
 ) -> (Item, Vec<ItemWarning>) {
     let page_url = draft.link.as_ref().map(Url::to_string).unwrap_or_default();
@@ -423,10 +484,10 @@ async fn finish_item(
                         &html,
                         &fetched.url,
                         &source.rules.article,
-                        source.timezone,
+                        &clock.dates(source),
                     );
                     draft.title = article.title.or(draft.title);
-                    draft.published = draft.published.or(article.published);
+                    draft.published = refine(draft.published, article.published);
                     draft.image = article.image.or(draft.image);
                     if let Some(body) = article.body_html {
                         let base = article.base.unwrap_or(fetched.url);
@@ -480,7 +541,7 @@ async fn finish_item(
             .unwrap_or_default(),
         guid: draft.guid,
         title: draft.title.unwrap_or_default(),
-        published: draft.published,
+        published: draft.published.map(|date| date.at),
         categories: category_labels(source, &draft.categories, &draft.shown_categories),
         views: draft.views,
         summary: draft.summary,
@@ -531,7 +592,7 @@ pub async fn refresh(
         crawler,
         cache: Some(store),
     };
-    let scrape = scrape(&pages, source).await;
+    let scrape = scrape(&pages, source, now).await;
     let outcome = RunOutcome {
         listings: source.categories.len(),
         failures: scrape

@@ -185,7 +185,7 @@ async fn a_short_timeout_fails_the_slow_listing_only() {
     bode.timeout = Duration::from_secs(2);
     let bode = Arc::new(bode);
     let crawler = Crawler::new(&config.fetch).unwrap();
-    let scrape = pipeline::scrape_source(&crawler, &bode).await;
+    let scrape = pipeline::scrape_source(&crawler, &bode, common::now()).await;
 
     assert_eq!(
         scrape.failures.len(),
@@ -224,7 +224,7 @@ async fn scraping_is_deterministic() {
     let config = fixture_config(&server);
     let crawler = Crawler::new(&config.fetch).unwrap();
     let source = config.source("phucdong").unwrap();
-    let first = pipeline::scrape_source(&crawler, source).await;
-    let second = pipeline::scrape_source(&crawler, source).await;
+    let first = pipeline::scrape_source(&crawler, source, common::now()).await;
+    let second = pipeline::scrape_source(&crawler, source, common::now()).await;
     assert_eq!(first.items, second.items);
 }

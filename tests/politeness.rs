@@ -30,7 +30,7 @@ async fn crawl_delay_spaces_a_sites_requests_and_robots_txt_is_read_once() {
     let crawler = Crawler::new(&config.fetch).unwrap();
     let bode = config.source("bode").unwrap();
     server.reset_stats();
-    let scrape = pipeline::scrape_source(&crawler, bode).await;
+    let scrape = pipeline::scrape_source(&crawler, bode, common::now()).await;
     assert!(
         scrape.failures.is_empty(),
         "{:?}",
@@ -80,7 +80,7 @@ async fn disallowed_pages_are_never_requested_unless_the_source_says_so() {
     bode.categories.truncate(1);
     let crawler = Crawler::new(&config.fetch).unwrap();
     server.reset_stats();
-    let scrape = pipeline::scrape_source(&crawler, &bode).await;
+    let scrape = pipeline::scrape_source(&crawler, &bode, common::now()).await;
     match &scrape.failures[0].error {
         StageError::Fetch(error) => assert_eq!(error.kind(), ErrorKind::Robots),
         other => panic!("{other}"),
@@ -92,7 +92,7 @@ async fn disallowed_pages_are_never_requested_unless_the_source_says_so() {
 
     // An explicit per-source override fetches it anyway (and the daemon logs it each run).
     bode.ignore_robots = true;
-    let scrape = pipeline::scrape_source(&crawler, &bode).await;
+    let scrape = pipeline::scrape_source(&crawler, &bode, common::now()).await;
     match &scrape.failures[0].error {
         StageError::Fetch(error) => assert_eq!(
             error.status(),

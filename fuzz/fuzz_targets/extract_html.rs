@@ -16,6 +16,7 @@ use std::sync::{Arc, LazyLock};
 use libfuzzer_sys::fuzz_target;
 use url::Url;
 use wardfeed::config::{self, Source};
+use wardfeed::normalize::date::DateContext;
 use wardfeed::{extract, sanitize};
 
 struct Site {
@@ -61,15 +62,16 @@ fuzz_target!(|data: &[u8]| {
     for site in SITES.iter() {
         let rules = &site.source.rules;
         let tz = site.source.timezone;
+        let dates = DateContext::new(tz, *common::NOW);
 
-        if let Ok(page) = extract::listing(&html, &site.listing_url, &rules.listing, tz) {
+        if let Ok(page) = extract::listing(&html, &site.listing_url, &rules.listing, &dates) {
             for entry in &page.entries {
                 common::assert_followable("entry link", &entry.link);
                 if let Some(image) = &entry.image {
                     common::assert_followable("entry image", image);
                 }
                 if let Some(published) = &entry.published {
-                    common::assert_local_offset(published, tz);
+                    common::assert_date_in_bounds(published, tz);
                 }
                 for text in [&entry.title, &entry.category, &entry.summary]
                     .into_iter()
@@ -84,12 +86,12 @@ fuzz_target!(|data: &[u8]| {
             }
         }
 
-        let article = extract::article(&html, &site.article_url, &rules.article, tz);
+        let article = extract::article(&html, &site.article_url, &rules.article, &dates);
         if let Some(title) = &article.title {
             common::assert_clean(title);
         }
         if let Some(published) = &article.published {
-            common::assert_local_offset(published, tz);
+            common::assert_date_in_bounds(published, tz);
         }
         if let Some(image) = &article.image {
             common::assert_followable("article image", image);

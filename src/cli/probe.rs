@@ -7,10 +7,12 @@ use std::process::ExitCode;
 use url::Url;
 
 use super::{CommandResult, Failure, load_config};
+use crate::clock::{Clock, SystemClock};
 use crate::config::{CategoryKind, Source};
 use crate::extract::{self, FieldWarning};
 use crate::fetch::Crawler;
 use crate::ingest;
+use crate::normalize::date::{DateContext, in_zone};
 
 /// What to probe.
 pub(super) enum Target {
@@ -92,7 +94,7 @@ async fn probe_listing(
     let Some(html) = page_text(&fetched, source, "   ", out) else {
         return 1;
     };
-    let page = match extract::listing(&html, &fetched.url, &source.rules.listing, source.timezone) {
+    let page = match extract::listing(&html, &fetched.url, &source.rules.listing, &dates(source)) {
         Ok(page) => page,
         Err(error) => {
             let _ = writeln!(out, "{}\n   {error}", fetched.status);
@@ -124,7 +126,7 @@ async fn probe_listing(
     for (i, entry) in page.entries.iter().enumerate() {
         let when = entry
             .published
-            .map_or_else(|| "(no date)".to_owned(), |p| p.to_rfc3339());
+            .map_or_else(|| "(no date)".to_owned(), |p| p.at.to_rfc3339());
         let _ = writeln!(
             out,
             "  {:>2}. {when}  {}",
@@ -194,7 +196,7 @@ async fn probe_article(crawler: &Crawler, source: &Source, url: &Url, out: &mut 
     let Some(html) = page_text(&fetched, source, "     ", out) else {
         return 1;
     };
-    let article = extract::article(&html, &fetched.url, &source.rules.article, source.timezone);
+    let article = extract::article(&html, &fetched.url, &source.rules.article, &dates(source));
     let _ = writeln!(out, "{}", fetched.status);
     let _ = writeln!(
         out,
@@ -206,7 +208,7 @@ async fn probe_article(crawler: &Crawler, source: &Source, url: &Url, out: &mut 
         "     date:    {}",
         article
             .published
-            .map_or_else(|| "(none)".to_owned(), |p| p.to_rfc3339())
+            .map_or_else(|| "(none)".to_owned(), |p| p.at.to_rfc3339())
     );
     let _ = writeln!(
         out,
@@ -264,6 +266,11 @@ fn page_text(
             None
         }
     }
+}
+
+/// Dates as the pipeline reads them: in the source's zone, relative ones from now.
+fn dates(source: &Source) -> DateContext<'static> {
+    DateContext::new(source.timezone, in_zone(SystemClock.now(), source.timezone))
 }
 
 fn shorten(text: &str, max: usize) -> String {

@@ -45,15 +45,19 @@ pub(super) async fn scrape(
     let config = load_config(path)?;
     let sources = select_sources(&config, only)?;
     let crawler = Crawler::new(&config.fetch).map_err(Failure::runtime)?;
-    let scrapes = if once {
-        let store = Arc::new(open_store(&config, store_dir)?);
-        // A refresh revalidates with what earlier cycles kept: unchanged pages come back as
-        // 304s.
-        refresh_all(&crawler, &store, &sources, &crate::clock::SystemClock).await?
-    } else {
-        futures_util::future::join_all(sources.iter().map(|s| pipeline::scrape_source(&crawler, s)))
+    let scrapes =
+        if once {
+            let store = Arc::new(open_store(&config, store_dir)?);
+            // A refresh revalidates with what earlier cycles kept: unchanged pages come back as
+            // 304s.
+            refresh_all(&crawler, &store, &sources, &crate::clock::SystemClock).await?
+        } else {
+            let now = crate::clock::SystemClock.now();
+            futures_util::future::join_all(sources.iter().map(|source| {
+                pipeline::scrape_source(&crawler, source, in_zone(now, source.timezone))
+            }))
             .await
-    };
+        };
     let any_failed = report_problems(&scrapes);
     if json {
         let items: Vec<ItemJson> = scrapes

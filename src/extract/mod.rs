@@ -5,16 +5,13 @@
 pub mod body;
 pub mod rules;
 
-use chrono::{DateTime, FixedOffset};
-use chrono_tz::Tz;
 use scraper::{ElementRef, Html, Selector};
 use std::sync::LazyLock;
 use url::Url;
 
 use crate::model::ErrorKind;
-use crate::normalize::{
-    self, clean_optional, fold_case, parse_count, parse_datetime, resolve_link,
-};
+use crate::normalize::date::{DateContext, DateError, ParsedDate, parse_date};
+use crate::normalize::{self, clean_optional, fold_case, parse_count, resolve_link};
 pub use rules::{ArticleRules, Field, ListingRules, SiteRules, ValueKind};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -103,7 +100,7 @@ pub struct ListingEntry {
     /// Absolute link as the page gives it (fetchable); canonicalisation happens later.
     pub link: Url,
     pub title: Option<String>,
-    pub published: Option<DateTime<FixedOffset>>,
+    pub published: Option<ParsedDate>,
     pub category: Option<String>,
     pub views: Option<u64>,
     pub summary: Option<String>,
@@ -123,7 +120,7 @@ pub struct ListingPage {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Article {
     pub title: Option<String>,
-    pub published: Option<DateTime<FixedOffset>>,
+    pub published: Option<ParsedDate>,
     pub image: Option<Url>,
     /// The body container's HTML, not yet sanitised; `None` when the container is missing.
     pub body_html: Option<String>,
@@ -148,12 +145,13 @@ fn document_base(doc: &Html, page_url: &Url) -> Url {
         .unwrap_or_else(|| page_url.clone())
 }
 
-/// Extracts the entries and the next-page link of one listing page.
+/// Extracts the entries and the next-page link of one listing page. `dates` holds the source's
+/// time zone and the fetch time (what relative dates count back from).
 pub fn listing(
     html: &str,
     page_url: &Url,
     rules: &ListingRules,
-    tz: Tz,
+    dates: &DateContext<'_>,
 ) -> Result<ListingPage, ExtractError> {
     let doc = Html::parse_document(html);
     let base = document_base(&doc, page_url);
@@ -176,7 +174,7 @@ pub fn listing(
         return Ok(page);
     };
     for element in scope.select(item_selector) {
-        match listing_entry(element, &base, rules, tz) {
+        match listing_entry(element, &base, rules, dates) {
             Some(entry) => page.entries.push(entry),
             None => page.skipped += 1,
         }
@@ -188,7 +186,7 @@ fn listing_entry(
     element: ElementRef<'_>,
     base: &Url,
     rules: &ListingRules,
-    tz: Tz,
+    dates: &DateContext<'_>,
 ) -> Option<ListingEntry> {
     let link = text_of(&rules.link, element, ValueKind::Url)
         .or_else(|| default_link(element))
@@ -201,7 +199,7 @@ fn listing_entry(
             message: "empty title".into(),
         });
     }
-    let published = date_of(&rules.date, element, tz, &mut warnings);
+    let published = date_of(&rules.date, element, dates, &mut warnings);
     let views = rules.views.as_ref().and_then(|field| {
         let (text, _) = field.value(element, ValueKind::Text)?;
         let count = parse_count(&text);
@@ -240,9 +238,9 @@ fn text_of(field: &Option<Field>, scope: ElementRef<'_>, kind: ValueKind) -> Opt
 fn date_of(
     field: &Option<Field>,
     scope: ElementRef<'_>,
-    tz: Tz,
+    dates: &DateContext<'_>,
     warnings: &mut Vec<FieldWarning>,
-) -> Option<DateTime<FixedOffset>> {
+) -> Option<ParsedDate> {
     let field = field.as_ref()?;
     let Some((text, rule)) = field.value(scope, ValueKind::Text) else {
         let message = match field.shown_text(scope) {
@@ -255,15 +253,20 @@ fn date_of(
         });
         return None;
     };
-    match parse_datetime(&text, tz, &rule.formats) {
-        Ok(instant) => Some(instant),
+    match parse_date(&text, &dates.with_formats(&rule.formats)) {
+        Ok(parsed) => Some(parsed),
         Err(error) => {
-            warnings.push(FieldWarning {
-                field: "date",
-                message: error.to_string(),
-            });
+            warnings.push(date_warning(&error));
             None
         }
+    }
+}
+
+/// The warning for a date that was not used: the item then sorts by when it was first seen.
+pub fn date_warning(error: &DateError) -> FieldWarning {
+    FieldWarning {
+        field: "date",
+        message: format!("{error}; the item takes the time it was first seen"),
     }
 }
 
@@ -308,7 +311,12 @@ fn with_page_param(page_url: &Url, param: &str) -> Url {
 
 /// Extracts title, date, lead image and body from an article page. Missing parts are warnings:
 /// the listing already gave the item its identity.
-pub fn article(html: &str, page_url: &Url, rules: &ArticleRules, tz: Tz) -> Article {
+pub fn article(
+    html: &str,
+    page_url: &Url,
+    rules: &ArticleRules,
+    dates: &DateContext<'_>,
+) -> Article {
     let doc = Html::parse_document(html);
     let base = document_base(&doc, page_url);
     let root = doc.root_element();
@@ -318,7 +326,7 @@ pub fn article(html: &str, page_url: &Url, rules: &ArticleRules, tz: Tz) -> Arti
         ..Article::default()
     };
     if rules.date.is_some() {
-        article.published = date_of(&rules.date, root, tz, &mut article.warnings);
+        article.published = date_of(&rules.date, root, dates, &mut article.warnings);
     }
     let container = rules.body.as_ref().and_then(|body| doc.select(body).next());
     if let (Some(body), None) = (&rules.body, container) {
@@ -366,7 +374,10 @@ mod tests {
         ArticleRulesFile, FieldRule, FieldSpec, ListingRulesFile, NextPageSpec, OneOrMany,
     };
 
-    const VN: Tz = chrono_tz::Asia::Ho_Chi_Minh;
+    fn dates() -> DateContext<'static> {
+        let now = chrono::DateTime::parse_from_rfc3339("2023-02-01T08:00:00+07:00").unwrap();
+        DateContext::new(chrono_tz::Asia::Ho_Chi_Minh, now)
+    }
 
     fn rules() -> ListingRules {
         ListingRules::compile(&ListingRulesFile {
@@ -397,7 +408,7 @@ mod tests {
         let html = r#"<html><head><base href="http://h/site/other/"></head><body><ul class="news">
             <li><a href="x-1.html">A</a><span class="date">01/02/2023 10:00</span></li></ul>
             <div class="pager"><a href="?page=1">1</a><a href="?page=2">TRANG SAU</a></div></body></html>"#;
-        let page = listing(html, &page_url(), &rules(), VN).unwrap();
+        let page = listing(html, &page_url(), &rules(), &dates()).unwrap();
         assert_eq!(
             page.entries[0].link.as_str(),
             "http://h/site/other/x-1.html"
@@ -407,7 +418,13 @@ mod tests {
 
     #[test]
     fn a_missing_container_is_a_layout_change_and_an_empty_one_is_not() {
-        let err = listing("<div class=news-list></div>", &page_url(), &rules(), VN).unwrap_err();
+        let err = listing(
+            "<div class=news-list></div>",
+            &page_url(),
+            &rules(),
+            &dates(),
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "extract http://h/site/tin-tuc/list?page=1: listing container \"ul.news\" not found (has the page layout changed?)"
@@ -416,7 +433,7 @@ mod tests {
             "<ul class=news><p>Chưa có bài viết</p></ul>",
             &page_url(),
             &rules(),
-            VN,
+            &dates(),
         )
         .unwrap();
         assert!(page.entries.is_empty());
@@ -426,17 +443,24 @@ mod tests {
     #[test]
     fn rows_without_links_are_skipped_and_bad_dates_are_warnings() {
         let html = r#"<ul class="news"><li>header row</li>
-            <li><a href="/a">A</a><span class="date">hôm qua</span></li></ul>"#;
-        let page = listing(html, &page_url(), &rules(), VN).unwrap();
+            <li><a href="/a">A</a><span class="date">hôm nào đó</span></li>
+            <li><a href="/b">B</a><span class="date">01/02/2099 10:00</span></li>
+            <li><a href="/c">C</a><span class="date">Hôm qua, 3:15 CH</span></li></ul>"#;
+        let page = listing(html, &page_url(), &rules(), &dates()).unwrap();
         assert_eq!(page.skipped, 1);
-        let entry = &page.entries[0];
-        assert_eq!(entry.published, None);
-        assert_eq!(entry.warnings[0].field, "date");
-        assert!(
-            entry.warnings[0].message.contains("hôm qua"),
-            "{:?}",
-            entry.warnings
-        );
+        for (entry, quoted) in page.entries.iter().zip(["hôm nào đó", "2099"]) {
+            assert_eq!(entry.published, None);
+            assert_eq!(entry.warnings[0].field, "date");
+            let message = &entry.warnings[0].message;
+            assert!(
+                message.contains(quoted) && message.contains("first seen"),
+                "{message}"
+            );
+        }
+        // A relative date counts back from the fetch time (2023-02-01 08:00).
+        let yesterday = page.entries[2].published.unwrap();
+        assert_eq!(yesterday.at.to_rfc3339(), "2023-01-31T15:15:00+07:00");
+        assert!(page.entries[2].warnings.is_empty());
     }
 
     #[test]
@@ -444,13 +468,13 @@ mod tests {
         let mut rules = rules();
         rules.next_page = None;
         rules.page_param = Some("page".into());
-        let page = listing("<ul class=news></ul>", &page_url(), &rules, VN).unwrap();
+        let page = listing("<ul class=news></ul>", &page_url(), &rules, &dates()).unwrap();
         assert_eq!(
             page.next.unwrap().as_str(),
             "http://h/site/tin-tuc/list?page=2"
         );
         let first = Url::parse("http://h/list?tab=3").unwrap();
-        let page = listing("<ul class=news></ul>", &first, &rules, VN).unwrap();
+        let page = listing("<ul class=news></ul>", &first, &rules, &dates()).unwrap();
         assert_eq!(page.next.unwrap().as_str(), "http://h/list?tab=3&page=2");
     }
 
@@ -467,10 +491,10 @@ mod tests {
         let html = r#"<h1>Phu&#x301;c Lợi</h1><div class="meta">Thứ sáu, 19/02/2021 - 13:40</div>
             <div class="body"><p>Text</p><img src="data:image/gif;base64,R0" data-src="../../u/1.jpg"><div class="share">Chia sẻ:</div></div>"#;
         let url = Url::parse("http://h/site/tin-tuc/chi-tiet/a.html").unwrap();
-        let article = article(html, &url, &rules, VN);
+        let article = article(html, &url, &rules, &dates());
         assert_eq!(article.title.as_deref(), Some("Phúc Lợi"));
         assert_eq!(
-            article.published.unwrap().to_rfc3339(),
+            article.published.unwrap().at.to_rfc3339(),
             "2021-02-19T13:40:00+07:00"
         );
         assert_eq!(article.image.unwrap().as_str(), "http://h/site/u/1.jpg");
@@ -479,7 +503,7 @@ mod tests {
             body.contains("<p>Text</p>") && !body.contains("Chia sẻ"),
             "{body}"
         );
-        let missing = super::article("<p>gone</p>", &url, &rules, VN);
+        let missing = super::article("<p>gone</p>", &url, &rules, &dates());
         assert_eq!(missing.body_html, None);
         assert_eq!(
             missing.warnings.iter().map(|w| w.field).collect::<Vec<_>>(),

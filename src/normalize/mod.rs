@@ -7,7 +7,7 @@ pub mod date;
 pub mod text;
 pub mod url;
 
-pub use date::{DEFAULT_TIMEZONE, DateError, parse_datetime};
+pub use date::{DEFAULT_TIMEZONE, DateContext, DateError, ParsedDate, parse_date, parse_datetime};
 pub use text::{
     clean_optional, clean_text, decode_entities_and_clean, fold_case, parse_count, story_title_key,
 };

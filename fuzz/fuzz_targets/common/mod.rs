@@ -13,6 +13,11 @@ pub const FIXTURES_BASE: &str = "http://127.0.0.1:8080";
 
 pub const VN: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
+/// The fetch time every target reads dates against (relative ones count back from it).
+pub static NOW: std::sync::LazyLock<DateTime<FixedOffset>> = std::sync::LazyLock::new(|| {
+    DateTime::parse_from_rfc3339("2023-03-06T08:00:00+07:00").expect("valid instant")
+});
+
 /// `clean_text`'s contract: no control characters, every whitespace run one plain space, no
 /// space at either end, NFC.
 pub fn assert_clean(text: &str) {
@@ -60,6 +65,16 @@ pub fn assert_local_offset(instant: &DateTime<FixedOffset>, tz: Tz) {
             "{instant} is not +07:00"
         );
     }
+}
+
+/// A date read at `NOW`: in the zone's offset, and never more than a day after `NOW`.
+pub fn assert_date_in_bounds(date: &wardfeed::normalize::ParsedDate, tz: Tz) {
+    assert_local_offset(&date.at, tz);
+    assert!(
+        date.at <= *NOW + wardfeed::normalize::date::FUTURE_TOLERANCE,
+        "{} is more than a day after the fetch time",
+        date.at
+    );
 }
 
 #[path = "../../../tests/common/safe_html.rs"]
