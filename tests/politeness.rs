@@ -428,7 +428,7 @@ async fn off_site_links_redirects_and_next_pages_are_never_fetched() {
         .unwrap();
     let config = scoped_source(&server, "");
     let crawler = Crawler::new(&config.fetch).unwrap();
-    let scrape = pipeline::scrape_source(&crawler, &config.sources[0]).await;
+    let scrape = pipeline::scrape_source(&crawler, &config.sources[0], common::now()).await;
 
     assert_eq!(
         other.requests(),
@@ -506,7 +506,7 @@ async fn a_listed_second_site_answers_to_its_own_robots_txt() {
     );
     let config = scoped_source(&server, &extra);
     let crawler = Crawler::new(&config.fetch).unwrap();
-    let scrape = pipeline::scrape_source(&crawler, &config.sources[0]).await;
+    let scrape = pipeline::scrape_source(&crawler, &config.sources[0], common::now()).await;
     assert!(scrape.failures.is_empty(), "{:?}", scrape.failures);
     assert_eq!(other.requests(), ["/robots.txt", "/rss.xml", "/mo.html"]);
     let disallowed = scrape
@@ -530,7 +530,7 @@ async fn a_listed_second_site_answers_to_its_own_robots_txt() {
     );
     let config = scoped_source(&server, &extra);
     let crawler = Crawler::new(&config.fetch).unwrap();
-    let scrape = pipeline::scrape_source(&crawler, &config.sources[0]).await;
+    let scrape = pipeline::scrape_source(&crawler, &config.sources[0], common::now()).await;
     let failure = &scrape.failures[0].error;
     assert_eq!(
         failure.kind(),
