@@ -62,6 +62,93 @@ async fn check_reports_a_bad_line_as_file_line_column_and_key() {
 }
 
 #[tokio::test]
+async fn check_reports_every_mistake_in_one_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wardfeed.toml");
+    let good =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml"))
+            .unwrap();
+    let mut bad = good.clone();
+    for (from, to) in [
+        // A misspelt key, a cron hour past 23, a bad selector, an unused group, a bad listen.
+        (
+            "\ndrop_query_params = [\"sid\"]",
+            "\ndrop_query_parms = [\"sid\"]",
+        ),
+        (
+            "schedule = \"0 */20 * * * *\"",
+            "schedule = \"0 */30 25 * * *\"",
+        ),
+        (
+            "summary = \"td.tdTitle span.Summary\"",
+            "summary = \"td.tdTitle span..Summary\"",
+        ),
+        ("[groups.longbien]", "[groups.longbein]"),
+        (
+            "listen = \"${WARDFEED_LISTEN:-127.0.0.1:8080}\"",
+            "listen = \"localhost\"",
+        ),
+    ] {
+        assert_eq!(bad.matches(from).count(), 1, "{from}");
+        bad = bad.replace(from, to);
+    }
+    std::fs::write(&path, &bad).unwrap();
+    let output = wardfeed()
+        .arg("check")
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr(&output);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("wardfeed: 5 errors in {}:", path.display()),
+        "{stderr}"
+    );
+    let file = path.display().to_string();
+    let line_of = |text: &str| bad.lines().position(|l| l.contains(text)).unwrap() + 1;
+    for (text, key, says) in [
+        (
+            "listen = \"localhost\"",
+            "server.listen",
+            "invalid listen address",
+        ),
+        (
+            "0 */30 25",
+            "templates.portal.schedule",
+            "hour 25 is out of range: use 0 to 23",
+        ),
+        (
+            "[groups.longbein]",
+            "groups.longbein",
+            "no source is in group",
+        ),
+        (
+            "drop_query_parms",
+            "sources.thachban.drop_query_parms",
+            "did you mean `drop_query_params`?",
+        ),
+        (
+            "span..Summary",
+            "sources.thachban.listing.summary",
+            "invalid CSS selector",
+        ),
+    ] {
+        let prefix = format!("{file}:{}:", line_of(text));
+        assert!(
+            lines.iter().any(|l| l.starts_with(&prefix)
+                && l.contains(&format!(": {key}: "))
+                && l.contains(says)),
+            "no `{prefix}… {key}: …{says}…` in:\n{stderr}"
+        );
+    }
+    assert_eq!(lines.len(), 6, "{stderr}");
+}
+
+#[tokio::test]
 async fn check_accepts_the_example_and_names_a_missing_file() {
     let output = wardfeed()
         .args(["check", "--config", "config/example.toml"])

@@ -7,29 +7,31 @@ use toml::Value;
 
 use super::locate::KeyPath;
 
-/// Expands every string in `value`; the first failure names the key that holds it.
+/// Expands every string in `value`; each failure is collected with the key that holds it (the
+/// string is then left as written).
 pub fn interpolate(
     value: &mut Value,
     path: &KeyPath,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), (KeyPath, String)> {
+    errors: &mut Vec<(KeyPath, String)>,
+) {
     match value {
-        Value::String(text) if text.contains('$') => {
-            *text = expand(text, lookup).map_err(|message| (path.clone(), message))?;
-        }
+        Value::String(text) if text.contains('$') => match expand(text, lookup) {
+            Ok(expanded) => *text = expanded,
+            Err(message) => errors.push((path.clone(), message)),
+        },
         Value::Array(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                interpolate(item, &path.index(i), lookup)?;
+                interpolate(item, &path.index(i), lookup, errors);
             }
         }
         Value::Table(table) => {
             for (key, item) in table.iter_mut() {
-                interpolate(item, &path.key(key), lookup)?;
+                interpolate(item, &path.key(key), lookup, errors);
             }
         }
         _ => {}
     }
-    Ok(())
 }
 
 /// Expands one string.

@@ -84,6 +84,49 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    /// Every mistake of one file, in file order (`check` reports them all in one run).
+    #[error("{}", list(.0))]
+    Many(Vec<ConfigError>),
+}
+
+fn list(errors: &[ConfigError]) -> String {
+    let file = errors.iter().find_map(|e| match e {
+        ConfigError::Invalid { file, .. } => Some(file.as_str()),
+        _ => None,
+    });
+    let mut out = format!(
+        "{} errors in {}:",
+        errors.len(),
+        file.unwrap_or("the configuration")
+    );
+    for error in errors {
+        out.push('\n');
+        out.push_str(&error.to_string());
+    }
+    out
+}
+
+impl ConfigError {
+    /// One error, or all of them in file order.
+    pub(crate) fn from_list(mut errors: Vec<ConfigError>) -> ConfigError {
+        errors.sort_by_key(|e| match e {
+            ConfigError::Invalid { line, column, .. } => (*line, *column),
+            _ => (0, 0),
+        });
+        errors.dedup_by(|a, b| a.to_string() == b.to_string());
+        if errors.len() == 1 {
+            return errors.remove(0);
+        }
+        ConfigError::Many(errors)
+    }
+
+    /// How many mistakes this reports.
+    pub fn count(&self) -> usize {
+        match self {
+            ConfigError::Many(errors) => errors.len(),
+            _ => 1,
+        }
+    }
 }
 
 /// The validated configuration.
@@ -303,7 +346,13 @@ pub fn parse(
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
     let doc = Document::parse(text.to_owned()).map_err(|e| syntax_error(file, text, &e))?;
-    let ctx = resolve::Context { file, text, doc };
+    let ctx = resolve::Context {
+        file,
+        text,
+        doc,
+        errors: Default::default(),
+        settled: Default::default(),
+    };
     let mut value: toml::Value = toml::from_str(text).map_err(|e| {
         let (line, column) = line_col(text, e.span().map_or(0, |s| s.start));
         ConfigError::Invalid {
@@ -314,11 +363,33 @@ pub fn parse(
             message: e.message().to_owned(),
         }
     })?;
-    env::interpolate(&mut value, &KeyPath::root(), lookup)
-        .map_err(|(path, message)| ctx.error(&path, false, message))?;
-    let raw: ConfigFile = serde_path_to_error::deserialize(value).map_err(|e| {
+    let mut unset = Vec::new();
+    env::interpolate(&mut value, &KeyPath::root(), lookup, &mut unset);
+    for (path, message) in unset {
+        ctx.report(ctx.error(&path, false, message));
+        // What the value would have been is unknown: nothing more is said about it.
+        ctx.settle(&path);
+    }
+    match deserialize_all(&ctx, value) {
+        Some(raw) => ctx.resolve(raw),
+        None => Err(ConfigError::from_list(ctx.errors.take())),
+    }
+}
+
+/// The file's tables, with every mistake serde finds reported: each unknown key or wrong value
+/// is reported and taken out (a missing one stood in for), and reading starts again, so that
+/// one run names them all. `None` when reading cannot go on.
+fn deserialize_all(ctx: &resolve::Context<'_>, mut value: toml::Value) -> Option<ConfigFile> {
+    let mut stood_in: Vec<KeyPath> = Vec::new();
+    // Each round takes a key out or stands one in; a file has fewer keys than this.
+    for _ in 0..10_000 {
+        let error = match serde_path_to_error::deserialize::<_, ConfigFile>(value.clone()) {
+            Ok(raw) => return Some(raw),
+            Err(error) => error,
+        };
         let mut path = KeyPath(
-            e.path()
+            error
+                .path()
                 .iter()
                 .filter_map(|segment| match segment {
                     serde_path_to_error::Segment::Map { key } => {
@@ -329,16 +400,101 @@ pub fn parse(
                 })
                 .collect(),
         );
-        let message = e.inner().message().to_owned();
-        let unknown = unknown_field(&message);
-        if let Some(field) = &unknown
-            && path.0.last() != Some(&PathSegment::Key(field.clone()))
-        {
-            path = path.key(field);
+        let message = error.inner().message().to_owned();
+        if let Some(field) = unknown_field(&message) {
+            if path.0.last() != Some(&PathSegment::Key(field.clone())) {
+                path = path.key(&field);
+            }
+            ctx.report(ctx.error(&path, true, unknown_key_message(&field, &message)));
+            if !remove(&mut value, &path) {
+                return None;
+            }
+        } else if let Some(field) = missing_field(&message) {
+            let at = path.key(&field);
+            if stood_in.contains(&at) {
+                return None;
+            }
+            // Reported where the table is, unless its wrong value was reported already.
+            if !ctx.is_settled(&at) {
+                ctx.report(ctx.error(&path, false, message));
+                ctx.settle(&at);
+            }
+            if !insert(&mut value, &at, toml::Value::String(String::new())) {
+                return None;
+            }
+            stood_in.push(at);
+        } else {
+            ctx.report(ctx.error(&path, false, message));
+            ctx.settle(&path);
+            if path.0.is_empty() || !remove(&mut value, &path) {
+                return None;
+            }
         }
-        ctx.error(&path, unknown.is_some(), message)
-    })?;
-    ctx.resolve(raw)
+    }
+    None
+}
+
+/// The table or array that holds the last step of `path`.
+fn parent_of<'v>(value: &'v mut toml::Value, path: &KeyPath) -> Option<&'v mut toml::Value> {
+    let (_, parents) = path.0.split_last()?;
+    let mut node = value;
+    for segment in parents {
+        node = match (segment, node) {
+            (PathSegment::Key(key), toml::Value::Table(table)) => table.get_mut(key)?,
+            (PathSegment::Index(i), toml::Value::Array(array)) => array.get_mut(*i)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+/// Takes the value at `path` out; whether there was one.
+fn remove(value: &mut toml::Value, path: &KeyPath) -> bool {
+    match (path.0.last(), parent_of(value, path)) {
+        (Some(PathSegment::Key(key)), Some(toml::Value::Table(table))) => {
+            table.remove(key).is_some()
+        }
+        (Some(PathSegment::Index(i)), Some(toml::Value::Array(array))) if *i < array.len() => {
+            array.remove(*i);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Puts `new` at `path` (a key of an existing table); whether it could.
+fn insert(value: &mut toml::Value, path: &KeyPath, new: toml::Value) -> bool {
+    match (path.0.last(), parent_of(value, path)) {
+        (Some(PathSegment::Key(key)), Some(toml::Value::Table(table))) => {
+            table.insert(key.clone(), new);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// The field name in serde's "missing field `x`" message.
+fn missing_field(message: &str) -> Option<String> {
+    let rest = message.strip_prefix("missing field `")?;
+    Some(rest[..rest.find('`')?].to_owned())
+}
+
+/// "unknown field `drop_query_parms`: did you mean `drop_query_params`?", from serde's message
+/// listing the expected fields; serde's own words when none is close.
+fn unknown_key_message(field: &str, message: &str) -> String {
+    let expected: Vec<&str> = message
+        .split_once("expected")
+        .map(|(_, list)| list.split('`').skip(1).step_by(2).collect())
+        .unwrap_or_default();
+    let closest = expected
+        .iter()
+        .map(|known| (strsim::damerau_levenshtein(field, known), *known))
+        .filter(|(distance, known)| *distance <= (known.len().max(field.len()) / 3).max(1))
+        .min();
+    match closest {
+        Some((_, known)) => format!("unknown field `{field}`: did you mean `{known}`?"),
+        None => message.to_owned(),
+    }
 }
 
 /// The field name in serde's "unknown field `x`, expected …" message.

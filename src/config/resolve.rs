@@ -24,15 +24,51 @@ pub(super) struct Context<'a> {
     pub(super) file: &'a str,
     pub(super) text: &'a str,
     pub(super) doc: Document<String>,
+    /// Every mistake found so far: checking goes on past each one, so one run reports all.
+    pub(super) errors: std::cell::RefCell<Vec<ConfigError>>,
+    /// Keys already reported (a wrong or unset value, a missing key): what follows from them is
+    /// not reported again.
+    pub(super) settled: std::cell::RefCell<Vec<String>>,
 }
 
 /// Resolved settings a template contributes to the sources that use it.
 struct ResolvedTemplate<'a> {
     file: &'a TemplateFile,
     rules: SiteRules,
+    /// Its rules did not compile (reported): the sources using it are not held to them.
+    broken: bool,
 }
 
 impl Context<'_> {
+    /// Records a mistake and carries on (unless it only follows from one already reported).
+    pub(super) fn report(&self, error: ConfigError) {
+        if let ConfigError::Invalid { key, .. } = &error {
+            let follows = self.settled.borrow().iter().any(|settled| {
+                key.strip_prefix(settled.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+            });
+            if follows && !self.errors.borrow().is_empty() {
+                return;
+            }
+        }
+        self.errors.borrow_mut().push(error);
+    }
+
+    pub(super) fn is_settled(&self, path: &KeyPath) -> bool {
+        let path = path.to_string();
+        self.settled.borrow().contains(&path)
+    }
+
+    /// `path` has been reported: later mistakes at or under it are consequences.
+    pub(super) fn settle(&self, path: &KeyPath) {
+        self.settled.borrow_mut().push(path.to_string());
+    }
+
+    /// The value, or `None` with its mistake recorded.
+    fn ok<T>(&self, result: Result<T, ConfigError>) -> Option<T> {
+        result.map_err(|e| self.report(e)).ok()
+    }
+
     pub(super) fn error(
         &self,
         path: &KeyPath,
@@ -46,7 +82,14 @@ impl Context<'_> {
             line,
             column,
             key: path.to_string(),
-            message: message.into(),
+            // One line per mistake, whatever a library wrote.
+            message: message
+                .into()
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join("; "),
         }
     }
 
@@ -66,22 +109,41 @@ impl Context<'_> {
         self.error(&path, false, message)
     }
 
+    /// The validated configuration, or every mistake found in it.
     pub(super) fn resolve(&self, raw: ConfigFile) -> Result<Config, ConfigError> {
+        let config = self.resolve_all(raw);
+        let errors = self.errors.take();
+        match config {
+            Some(config) if errors.is_empty() => Ok(config),
+            _ => Err(ConfigError::from_list(errors)),
+        }
+    }
+
+    fn resolve_all(&self, raw: ConfigFile) -> Option<Config> {
         let root = KeyPath::root();
         let defaults = &raw.defaults;
         let at_defaults = root.key("defaults");
 
-        let default_tz = match &defaults.timezone {
-            Some(name) => parse_timezone(name)
-                .map_err(|m| self.error(&at_defaults.key("timezone"), false, m))?,
-            None => chrono_tz::Asia::Ho_Chi_Minh,
-        };
-        let default_schedule = defaults
+        // A bad default is reported once, here; the sources go on with the built-in one.
+        let default_tz = defaults
+            .timezone
+            .as_ref()
+            .and_then(|name| {
+                self.ok(parse_timezone(name)
+                    .map_err(|m| self.error(&at_defaults.key("timezone"), false, m)))
+            })
+            .unwrap_or(chrono_tz::Asia::Ho_Chi_Minh);
+        let mut default_schedule = defaults
             .schedule
             .clone()
             .unwrap_or_else(|| DEFAULT_SCHEDULE.to_owned());
-        parse_schedule(&default_schedule)
-            .map_err(|m| self.error(&at_defaults.key("schedule"), false, m))?;
+        if self
+            .ok(parse_schedule(&default_schedule)
+                .map_err(|m| self.error(&at_defaults.key("schedule"), false, m)))
+            .is_none()
+        {
+            default_schedule = DEFAULT_SCHEDULE.to_owned();
+        }
         let fetch = FetchSettings {
             user_agent: defaults
                 .user_agent
@@ -114,7 +176,7 @@ impl Context<'_> {
             ),
         };
         if fetch.max_retry_after > Duration::from_secs(MAX_RETRY_AFTER_LIMIT_SECS) {
-            return Err(self.error(
+            self.report(self.error(
                 &at_defaults.key("max_retry_after_secs"),
                 false,
                 format!("must be at most {MAX_RETRY_AFTER_LIMIT_SECS} (30 days)"),
@@ -126,13 +188,13 @@ impl Context<'_> {
             ("max_body_bytes", fetch.max_body_bytes == 0),
         ] {
             if zero {
-                return Err(self.error(&at_defaults.key(key), false, "must be greater than 0"));
+                self.report(self.error(&at_defaults.key(key), false, "must be greater than 0"));
             }
         }
         if let Some(ua) = &defaults.user_agent
             && (ua.trim().is_empty() || !ua.bytes().all(|b| b == b' ' || (0x21..0x7f).contains(&b)))
         {
-            return Err(self.error(
+            self.report(self.error(
                 &at_defaults.key("user_agent"),
                 false,
                 "must be printable ASCII (it is sent as an HTTP header)",
@@ -149,28 +211,35 @@ impl Context<'_> {
         for (name, template) in &raw.templates {
             let at = root.key("templates").key(name);
             if let Some(schedule) = &template.schedule {
-                parse_schedule(schedule).map_err(|m| self.error(&at.key("schedule"), false, m))?;
+                self.ok(
+                    parse_schedule(schedule).map_err(|m| self.error(&at.key("schedule"), false, m))
+                );
             }
             if let Some(charset) = &template.charset {
-                parse_charset(charset).map_err(|m| self.error(&at.key("charset"), false, m))?;
+                self.ok(
+                    parse_charset(charset).map_err(|m| self.error(&at.key("charset"), false, m))
+                );
             }
-            let rules = SiteRules {
-                listing: ListingRules::compile(&template.listing)
-                    .map_err(|e| self.rule_error(&at.key("listing"), e))?,
-                article: ArticleRules::compile(&template.article)
-                    .map_err(|e| self.rule_error(&at.key("article"), e))?,
-            };
+            let listing = self.ok(ListingRules::compile(&template.listing)
+                .map_err(|e| self.rule_error(&at.key("listing"), e)));
+            let article = self.ok(ArticleRules::compile(&template.article)
+                .map_err(|e| self.rule_error(&at.key("article"), e)));
+            let broken = listing.is_none() || article.is_none();
             templates.insert(
                 name.clone(),
                 ResolvedTemplate {
                     file: template,
-                    rules,
+                    rules: SiteRules {
+                        listing: listing.unwrap_or_default(),
+                        article: article.unwrap_or_default(),
+                    },
+                    broken,
                 },
             );
         }
 
         if raw.sources.is_empty() {
-            return Err(self.error(
+            self.report(self.error(
                 &root,
                 false,
                 "no sources configured: add a [sources.<id>] table",
@@ -189,18 +258,18 @@ impl Context<'_> {
                 &default_drop,
                 &fetch,
                 defaults,
-            )?;
-            sources.push(Arc::new(resolved));
+            );
+            sources.extend(resolved.map(Arc::new));
         }
 
         let mut group_names = IndexMap::new();
         for (id, group) in &raw.groups {
             let at = root.key("groups").key(id);
-            if !sources.iter().any(|s: &Arc<Source>| s.group == *id) {
-                let mut used: Vec<&str> = sources.iter().map(|s| s.group.as_str()).collect();
+            if !raw.sources.values().any(|s| s.group == *id) {
+                let mut used: Vec<&str> = raw.sources.values().map(|s| s.group.as_str()).collect();
                 used.sort_unstable();
                 used.dedup();
-                return Err(self.error(
+                self.report(self.error(
                     &at,
                     true,
                     format!(
@@ -211,7 +280,7 @@ impl Context<'_> {
                 ));
             }
             if group.name.trim().is_empty() {
-                return Err(self.error(&at.key("name"), false, "empty name"));
+                self.report(self.error(&at.key("name"), false, "empty name"));
             }
             group_names.insert(id.clone(), group.name.trim().to_owned());
         }
@@ -222,35 +291,33 @@ impl Context<'_> {
             .listen
             .clone()
             .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
-        let listen: SocketAddr = listen.parse().map_err(|_| {
+        let listen: Option<SocketAddr> = self.ok(listen.parse().map_err(|_| {
             self.error(
                 &at_server.key("listen"),
                 false,
                 format!("invalid listen address {listen:?} (expected IP:PORT)"),
             )
-        })?;
-        let public_url = raw
-            .server
-            .public_url
-            .as_deref()
-            .map(|u| {
+        }));
+        let public_url = raw.server.public_url.as_deref().and_then(|u| {
+            self.ok(
                 parse_http_url(u).map_err(|m| self.error(&at_server.key("public_url"), false, m))
-            })
-            .transpose()?;
+            )
+        });
         let log = LogSettings {
             format: match raw.log.format.as_deref() {
                 None | Some("text") => LogFormat::Text,
                 Some("json") => LogFormat::Json,
                 Some(other) => {
-                    return Err(self.error(
+                    self.report(self.error(
                         &root.key("log").key("format"),
                         false,
                         format!("unknown log format {other:?} (use \"text\" or \"json\")"),
                     ));
+                    LogFormat::Text
                 }
             },
         };
-        Ok(Config {
+        Some(Config {
             path: PathBuf::new(),
             templates: templates
                 .iter()
@@ -269,7 +336,7 @@ impl Context<'_> {
                 ),
             },
             server: ServerSettings {
-                listen,
+                listen: listen?,
                 public_url,
                 title: raw.server.title.unwrap_or_else(|| DEFAULT_TITLE.to_owned()),
                 feed_limit: raw.server.feed_limit.unwrap_or(DEFAULT_FEED_LIMIT).max(1),
@@ -315,42 +382,53 @@ impl Context<'_> {
         default_drop: &[String],
         fetch: &FetchSettings,
         defaults: &file::DefaultsFile,
-    ) -> Result<Source, ConfigError> {
-        let source_id = SourceId::parse(id).map_err(|m| self.error(at, true, m))?;
+    ) -> Option<Source> {
+        let source_id = self.ok(SourceId::parse(id).map_err(|m| self.error(at, true, m)));
         if RESERVED_IDS.contains(&id) {
-            return Err(self.error(
+            self.report(self.error(
                 at,
                 true,
                 format!("source id {id:?} is reserved (it names a feed route); choose another"),
             ));
         }
+        // An unknown template is reported; the source is then checked without one, except
+        // for the selectors a template would have given it.
+        let mut template_missing = false;
         let template = match &source.template {
             None => None,
-            Some(name) => Some(templates.get(name).ok_or_else(|| {
-                let known: Vec<&str> = templates.keys().map(String::as_str).collect();
-                self.error(
-                    &at.key("template"),
-                    false,
-                    format!(
-                        "unknown template {name:?} (defined: {})",
-                        list_or_none(&known)
-                    ),
-                )
-            })?),
-        };
-        if source.name.trim().is_empty() {
-            return Err(self.error(&at.key("name"), false, "empty name"));
-        }
-        SourceId::parse(&source.group)
-            .map_err(|m| self.error(&at.key("group"), false, m.replace("source id", "group")))?;
-        let base =
-            parse_http_url(&source.base).map_err(|m| self.error(&at.key("base"), false, m))?;
-        let home = match &source.home {
-            Some(home) => {
-                join_base(&base, home).map_err(|m| self.error(&at.key("home"), false, m))?
+            Some(name) => {
+                let found = templates.get(name);
+                if found.is_none() {
+                    template_missing = true;
+                    let known: Vec<&str> = templates.keys().map(String::as_str).collect();
+                    self.report(self.error(
+                        &at.key("template"),
+                        false,
+                        format!(
+                            "unknown template {name:?} (defined: {})",
+                            list_or_none(&known)
+                        ),
+                    ));
+                }
+                found
             }
-            None => join_base(&base, "/").map_err(|m| self.error(&at.key("base"), false, m))?,
         };
+        let rules_unknown = template_missing || template.is_some_and(|t| t.broken);
+        if source.name.trim().is_empty() {
+            self.report(self.error(&at.key("name"), false, "empty name"));
+        }
+        self.ok(SourceId::parse(&source.group)
+            .map_err(|m| self.error(&at.key("group"), false, m.replace("source id", "group"))));
+        let base = self
+            .ok(parse_http_url(&source.base).map_err(|m| self.error(&at.key("base"), false, m)));
+        let home = base.as_ref().and_then(|base| match &source.home {
+            Some(home) => {
+                self.ok(join_base(base, home).map_err(|m| self.error(&at.key("home"), false, m)))
+            }
+            None => {
+                self.ok(join_base(base, "/").map_err(|m| self.error(&at.key("base"), false, m)))
+            }
+        });
         let charset_text = source
             .charset
             .as_ref()
@@ -366,28 +444,41 @@ impl Context<'_> {
                     )
                 })
             });
-        let charset = charset_text
-            .map(|(c, path)| parse_charset(c).map_err(|m| self.error(&path, false, m)))
-            .transpose()?;
+        // A template's own charset and schedule were checked with the template.
+        let charset = match charset_text {
+            Some((c, path)) if source.charset.is_some() => {
+                Some(self.ok(parse_charset(c).map_err(|m| self.error(&path, false, m))))
+            }
+            Some((c, _)) => Some(parse_charset(c).ok()),
+            None => Some(None),
+        };
         let timezone = source
             .timezone
             .as_deref()
-            .map(|tz| parse_timezone(tz).map_err(|m| self.error(&at.key("timezone"), false, m)))
-            .transpose()?
+            .and_then(|tz| {
+                self.ok(parse_timezone(tz).map_err(|m| self.error(&at.key("timezone"), false, m)))
+            })
             .unwrap_or(default_tz);
         let schedule_text = source
             .schedule
             .clone()
             .or_else(|| template.and_then(|t| t.file.schedule.clone()))
             .unwrap_or_else(|| default_schedule.to_owned());
-        let schedule = parse_schedule(&schedule_text)
-            .map_err(|m| self.error(&at.key("schedule"), false, m))?;
+        let schedule = if source.schedule.is_some() {
+            self.ok(parse_schedule(&schedule_text)
+                .map_err(|m| self.error(&at.key("schedule"), false, m)))
+        } else {
+            parse_schedule(&schedule_text).ok()
+        };
 
+        let listing = self.ok(ListingRules::compile(&source.listing)
+            .map_err(|e| self.rule_error(&at.key("listing"), e)));
+        let article = self.ok(ArticleRules::compile(&source.article)
+            .map_err(|e| self.rule_error(&at.key("article"), e)));
+        let rules_unknown = rules_unknown || listing.is_none() || article.is_none();
         let own_rules = SiteRules {
-            listing: ListingRules::compile(&source.listing)
-                .map_err(|e| self.rule_error(&at.key("listing"), e))?,
-            article: ArticleRules::compile(&source.article)
-                .map_err(|e| self.rule_error(&at.key("article"), e))?,
+            listing: listing.unwrap_or_default(),
+            article: article.unwrap_or_default(),
         };
         let rules = match template {
             Some(t) => SiteRules {
@@ -408,7 +499,7 @@ impl Context<'_> {
             .or(defaults.max_pages)
             .unwrap_or(DEFAULT_MAX_PAGES);
         if max_pages == 0 {
-            return Err(self.error(&at.key("max_pages"), false, "must be at least 1"));
+            self.report(self.error(&at.key("max_pages"), false, "must be at least 1"));
         }
         let mut drop: Vec<String> = default_drop.to_vec();
         drop.extend(
@@ -419,71 +510,80 @@ impl Context<'_> {
         drop.extend(source.drop_query_params.clone().unwrap_or_default());
 
         if source.categories.is_empty() {
-            return Err(self.error(
+            self.report(self.error(
                 at,
                 false,
                 "no categories: add [[sources.<id>.categories]] with a label and a listing or feed",
             ));
         }
         let mut categories: Vec<Category> = Vec::new();
+        let mut slugs: Vec<String> = Vec::new();
+        let mut kinds_known = true;
         for (i, category) in source.categories.iter().enumerate() {
             let at_cat = at.key("categories").index(i);
             if category.label.trim().is_empty() {
-                return Err(self.error(&at_cat.key("label"), false, "empty label"));
+                self.report(self.error(&at_cat.key("label"), false, "empty label"));
             }
             let slug = match &category.slug {
                 Some(slug) => {
-                    SourceId::parse(slug).map_err(|m| {
+                    self.ok(SourceId::parse(slug).map_err(|m| {
                         self.error(&at_cat.key("slug"), false, m.replace("source id", "slug"))
-                    })?;
+                    }));
                     slug.clone()
                 }
                 None => slugify(&category.label),
             };
-            if categories.iter().any(|c| c.slug == slug) {
-                return Err(self.error(
+            if slugs.contains(&slug) {
+                self.report(self.error(
                     &at_cat,
                     false,
                     format!("duplicate category slug {slug:?}"),
                 ));
             }
+            slugs.push(slug.clone());
+            let located = |location: &str, key: &str| {
+                let base = base.as_ref()?;
+                self.ok(
+                    join_base(base, location).map_err(|m| self.error(&at_cat.key(key), false, m))
+                )
+            };
             let kind = match (&category.listing, &category.feed) {
-                (Some(listing), None) => CategoryKind::Listing(
-                    join_base(&base, listing)
-                        .map_err(|m| self.error(&at_cat.key("listing"), false, m))?,
-                ),
-                (None, Some(feed)) => CategoryKind::Feed(
-                    join_base(&base, feed)
-                        .map_err(|m| self.error(&at_cat.key("feed"), false, m))?,
-                ),
+                (Some(listing), None) => located(listing, "listing").map(CategoryKind::Listing),
+                (None, Some(feed)) => located(feed, "feed").map(CategoryKind::Feed),
                 _ => {
-                    return Err(self.error(
+                    self.report(self.error(
                         &at_cat,
                         false,
                         "set exactly one of `listing` (an HTML page) or `feed` (an RSS/Atom URL)",
                     ));
+                    kinds_known = false;
+                    None
                 }
             };
-            categories.push(Category {
-                slug,
-                label: category.label.trim().to_owned(),
-                kind,
-            });
+            if let Some(kind) = kind {
+                categories.push(Category {
+                    slug,
+                    label: category.label.trim().to_owned(),
+                    kind,
+                });
+            }
         }
         let template_hint = match &source.template {
             Some(name) => format!("set it in [sources.{id}.{{section}}] or in template {name:?}"),
             None => format!("set it in [sources.{id}.{{section}}] or use a template"),
         };
-        if categories
+        let has_listing = source
+            .categories
             .iter()
-            .any(|c| matches!(c.kind, CategoryKind::Listing(_)))
-        {
+            .any(|c| c.listing.is_some() && c.feed.is_none());
+        // Selectors missing because a template or a selector failed are not news: reported.
+        if has_listing && !rules_unknown {
             for (field, missing) in [
                 ("item", rules.listing.item.is_none()),
                 ("title", rules.listing.title.is_none() && !fetch_articles),
             ] {
                 if missing {
-                    return Err(self.error(
+                    self.report(self.error(
                         at,
                         false,
                         format!(
@@ -494,8 +594,9 @@ impl Context<'_> {
                 }
             }
         }
-        if fetch_articles && rules.article.body.is_none() {
-            return Err(self.error(at, false, format!(
+        let _ = kinds_known;
+        if fetch_articles && rules.article.body.is_none() && !rules_unknown {
+            self.report(self.error(at, false, format!(
                 "fetch_articles is on but there is no article.body selector: {}, or set fetch_articles = false",
                 template_hint.replace("{section}", "article")
             )));
@@ -505,18 +606,18 @@ impl Context<'_> {
             .map(Duration::from_secs)
             .unwrap_or(fetch.timeout);
         if timeout.is_zero() {
-            return Err(self.error(&at.key("timeout_secs"), false, "must be greater than 0"));
+            self.report(self.error(&at.key("timeout_secs"), false, "must be greater than 0"));
         }
-        Ok(Source {
-            id: source_id,
+        Some(Source {
+            id: source_id?,
             name: source.name.trim().to_owned(),
             group: source.group.clone(),
-            base,
-            home,
+            base: base?,
+            home: home?,
             enabled: source.enabled.unwrap_or(true),
-            charset,
+            charset: charset?,
             timezone,
-            schedule,
+            schedule: schedule?,
             timeout,
             fetch_articles,
             max_pages,
@@ -551,6 +652,10 @@ pub fn parse_timezone(name: &str) -> Result<Tz, String> {
 }
 
 /// Parses a cron expression; a 5-field crontab line gets a leading seconds field of 0.
+///
+/// The fields are checked here first, with messages of our own: the `cron` crate's are wrong
+/// for values past the end of a range ("Hours must be less than 23" for 25, where 23 is
+/// valid) and come after a copy of the expression with a caret under it.
 pub fn parse_schedule(expr: &str) -> Result<cron::Schedule, String> {
     let fields = expr.split_whitespace().count();
     let full = if fields == 5 {
@@ -558,7 +663,78 @@ pub fn parse_schedule(expr: &str) -> Result<cron::Schedule, String> {
     } else {
         expr.to_owned()
     };
-    cron::Schedule::from_str(&full).map_err(|e| format!("invalid cron expression {expr:?}: {e}"))
+    check_cron_fields(&full, fields == 5)
+        .map_err(|message| format!("invalid cron expression {expr:?}: {message}"))?;
+    cron::Schedule::from_str(&full).map_err(|e| {
+        // The crate's message ends with its reason; the lines before it repeat the expression.
+        let text = e.to_string();
+        let reason = text
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        format!("invalid cron expression {expr:?}: {}", reason.trim())
+    })
+}
+
+/// Each field of a 6- or 7-field expression: its name and the numbers it takes.
+const CRON_FIELDS: [(&str, u32, u32); 7] = [
+    ("second", 0, 59),
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of month", 1, 31),
+    ("month", 1, 12),
+    ("day of week", 1, 7),
+    ("year", 1970, 2100),
+];
+
+/// The field count, every number's range and every step, in words an admin can act on.
+/// `crontab`: the line was written with 5 fields, where day-of-week numbers mean other days.
+fn check_cron_fields(full: &str, crontab: bool) -> Result<(), String> {
+    let fields: Vec<&str> = full.split_whitespace().collect();
+    if !(6..=7).contains(&fields.len()) {
+        let written = if crontab { 5 } else { fields.len() };
+        return Err(format!(
+            "{written} fields; write 5 (minute hour day-of-month month day-of-week, as in \
+             crontab) or 6 (with the second first), optionally followed by a year"
+        ));
+    }
+    for (field, (name, min, max)) in fields.iter().zip(CRON_FIELDS) {
+        for part in field.split(',') {
+            let (range, step) = match part.split_once('/') {
+                Some((range, step)) => (range, Some(step)),
+                None => (part, None),
+            };
+            if let Some(step) = step
+                && step.parse::<u32>().map_or(true, |s| s == 0)
+            {
+                return Err(format!(
+                    "{name}: the step in {part:?} must be a whole number above 0"
+                ));
+            }
+            if matches!(range, "*" | "?") {
+                continue;
+            }
+            for bound in range.split('-') {
+                let Ok(number) = bound.parse::<u32>() else {
+                    // Names (MON, JAN) and anything else: the crate judges them.
+                    continue;
+                };
+                if crontab && name == "day of week" {
+                    return Err(format!(
+                        "day of week {number}: write day names (MON-FRI, SUN) in a 5-field line; \
+                         numbers mean other days here (1 = Sunday) than in crontab (1 = Monday)"
+                    ));
+                }
+                if number < min || number > max {
+                    return Err(format!(
+                        "{name} {number} is out of range: use {min} to {max}"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn parse_charset(label: &str) -> Result<&'static Encoding, String> {

@@ -243,3 +243,104 @@ fn groups_have_display_names_and_a_table_for_no_group_is_an_error() {
     let empty = format!("{GOOD}\n[groups.longbien]\nname = \" \"\n");
     assert!(parse_err(&empty).contains("groups.longbien.name: empty name"));
 }
+
+#[test]
+fn cron_mistakes_are_said_truly_and_in_one_line() {
+    let hour = parse_schedule("0 */30 25 * * *").unwrap_err();
+    assert_eq!(
+        hour,
+        "invalid cron expression \"0 */30 25 * * *\": hour 25 is out of range: use 0 to 23"
+    );
+    for (expr, says) in [
+        ("*/30 * * * * * * *", "8 fields; write 5"),
+        (
+            "0 0 0 32 * *",
+            "day of month 32 is out of range: use 1 to 31",
+        ),
+        ("0 0 0 1 13 *", "month 13 is out of range: use 1 to 12"),
+        (
+            "0 */0 * * * *",
+            "minute: the step in \"*/0\" must be a whole number above 0",
+        ),
+        ("0 9 * * 1", "day of week 1: write day names (MON-FRI, SUN)"),
+        ("0 9 * * XYZ", "invalid cron expression \"0 9 * * XYZ\": "),
+    ] {
+        let message = parse_schedule(expr).unwrap_err();
+        assert!(message.contains(says), "{expr}: {message}");
+        assert!(
+            !message.contains('\n') && !message.contains('^'),
+            "{message}"
+        );
+    }
+    assert!(parse_schedule("0 9 * * MON-FRI").is_ok());
+    assert!(parse_schedule("0 0 23 * * *").is_ok(), "23 is an hour");
+}
+
+#[test]
+fn every_mistake_is_reported_in_one_run() {
+    let text = good_with(
+        "[sources.phucloi]\nname = \"Phường Phúc Lợi\"",
+        "[sources.phucloi]\nname = \"Phường Phúc Lợi\"\nschedul = \"0 */30 25 * * *\"\nmax_pages = \"ten\"",
+    )
+    .replace(r#"schedule = "0 */15 * * * *""#, r#"schedule = "0 */30 25 * * *""#)
+    .replace(r#"title = "h3.news-title > a""#, r#"title = "h3..a""#)
+        + "\n[sources.bode]\ngroup = \"longbien\"\nbase = \"ftp://x\"\nfetch_articles = false\n\
+           [sources.bode.listing]\nitem = \"li\"\ntitle = \"a\"\n[[sources.bode.categories]]\nlabel = \"Tin\"\n\
+           listing = \"/tin\"\n\n[server]\nlisten = \"nowhere\"\n";
+    let error = parse(&text, "wardfeed.toml", &env).unwrap_err();
+    let message = error.to_string();
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines[0], "7 errors in wardfeed.toml:", "{message}");
+    let keys: Vec<&str> = lines[1..]
+        .iter()
+        .map(|l| l.split(':').nth(3).unwrap().trim())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "defaults.schedule",
+            "sources.phucloi.schedul",
+            "sources.phucloi.max_pages",
+            "sources.phucloi.listing.title",
+            "sources.bode",
+            "sources.bode.base",
+            "server.listen",
+        ],
+        "{message}"
+    );
+    assert!(message.contains("hour 25 is out of range"), "{message}");
+    assert!(
+        message.contains("unknown field `schedul`: did you mean `schedule`?"),
+        "{message}"
+    );
+    assert!(message.contains("missing field `name`"), "{message}");
+    assert!(message.contains("only http and https"), "{message}");
+    // Each line is `file:line:col: key: message`, in file order.
+    let positions: Vec<(usize, usize)> = lines[1..]
+        .iter()
+        .map(|l| {
+            let mut parts = l.split(':');
+            assert_eq!(parts.next(), Some("wardfeed.toml"));
+            (
+                parts.next().unwrap().parse().unwrap(),
+                parts.next().unwrap().parse().unwrap(),
+            )
+        })
+        .collect();
+    let mut sorted = positions.clone();
+    sorted.sort();
+    assert_eq!(positions, sorted);
+    assert_eq!(error.count(), 7);
+}
+
+#[test]
+fn unknown_keys_get_a_suggestion_only_when_one_is_close() {
+    let close = parse_err(&good_with("drop_query_params", "drop_qeury_params"));
+    assert!(
+        close.contains("did you mean `drop_query_params`?"),
+        "{close}"
+    );
+    let far = parse_err(&good_with("drop_query_params", "colour"));
+    assert!(!far.contains("did you mean"), "{far}");
+    assert!(far.contains("expected one of"), "{far}");
+}
