@@ -281,7 +281,7 @@ pub async fn run(
     schedule.apply(&config);
     tracing::info!(listen = %bound, url = %public, sources = config.sources.len(), "serving");
     println!(
-        "dashboard:   {public}/\ncombined:    {public}/feeds/all.atom\nopml:        {public}/opml\nmetrics:     {public}/metrics"
+        "dashboard:   {public}/\ncombined:    {public}/feeds/all.atom\nresidents:   {public}/residents.opml\nopml:        {public}/opml\nmetrics:     {public}/metrics"
     );
     let notifier = Arc::new(Notifier::start());
     Notifier::send(

@@ -83,6 +83,8 @@ measure() { # NAME URL WIDTH
     local name=$1 url=$2 width=$3
     local copy="$work/$name-$width.html" result="$out/$name-$width.measure.txt"
     curl -fsS --max-time 30 "$url" >"$copy" || fail "$url: could not fetch the page"
+    # A copy without the probe, for the framed screenshot: no network in the way.
+    cp "$copy" "$work/$name.page.html"
     local probe='<script>window.addEventListener("load",()=>{const d=document.documentElement;
 const wide=[...document.querySelectorAll("main *")].filter(e=>!e.closest("details:not([open])")
 &&e.getBoundingClientRect().width>0&&e.getBoundingClientRect().right>innerWidth+0.5);
@@ -111,9 +113,10 @@ document.getElementById("measure").textContent=e.data})</script>'
 }
 
 # Screenshots of URL at WIDTH, HEIGHT tall: PNG, or for a framed phone view of a tall page
-# PNG (the top) and PNG-2, PNG-3… (the rest) with PNG's name less its .png.
-screenshot() { # URL WIDTH HEIGHT PNG
-    local url=$1 width=$2 height=$3 png=$4
+# PNG (the top) and PNG-2, PNG-3… (the rest) with PNG's name less its .png. The frame shows
+# FRAME_SRC (a local copy of an HTML page; the URL itself for a feed page).
+screenshot() { # URL WIDTH HEIGHT PNG FRAME_SRC
+    local url=$1 width=$2 height=$3 png=$4 src=$5
     if [[ $width -ge $MIN_WINDOW ]]; then
         browse "$width" "$height" "$out/chromium.log" "--screenshot=$png" "$url"
         return
@@ -121,12 +124,20 @@ screenshot() { # URL WIDTH HEIGHT PNG
     local offset=0 piece=1 target=$png frame="$work/shot-$width.html"
     while [[ $offset -lt $height ]]; do
         local tall=$(( height - offset < PIECE ? height - offset : PIECE ))
-        framed "$url" "$width" "$height" "$frame" "$offset"
+        framed "$src" "$width" "$height" "$frame" "$offset"
         local window_height
         window_height=$(awk -v h="$tall" -v w="$width" -v m="$MIN_WINDOW" \
             'BEGIN { printf "%d", h * m / w + 1 }')
-        browse "$MIN_WINDOW" "$window_height" "$out/chromium.log" --virtual-time-budget=5000 \
-            "--screenshot=$target" "file://$frame" || return 1
+        # A frame still loading paints blank: a few tries, each waiting longer.
+        local try size=0
+        for try in 1 2 3; do
+            browse "$MIN_WINDOW" "$window_height" "$out/chromium.log" \
+                "--virtual-time-budget=$(( try * 5000 ))" "--screenshot=$target" \
+                "file://$frame" || return 1
+            size=$(stat -c %s "$target")
+            [[ $size -gt 20000 ]] && break
+            echo "browser_pages: $target blank on try $try ($size bytes)" >>"$out/chromium.log"
+        done
         offset=$(( offset + PIECE ))
         piece=$(( piece + 1 ))
         target="${png%.png}-$piece.png"
@@ -197,7 +208,9 @@ while [[ $# -gt 0 ]]; do
             height=$(field "$measured" scrollHeight)
         fi
         png="$out/$name-$width.png"
-        screenshot "$url" "$width" "$height" "$png" ||
+        src=$url
+        [[ $kind == html ]] && src="file://$work/$name.page.html"
+        screenshot "$url" "$width" "$height" "$png" "$src" ||
             fail "chromium --screenshot failed for $url (see $out/chromium.log)"
         [[ -f $png ]] || fail "no screenshot at $png (see $out/chromium.log)"
         size=$(stat -c %s "$png")
