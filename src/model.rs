@@ -120,6 +120,8 @@ pub enum ErrorKind {
     Encoding,
     /// A redirect led outside the sites the source may fetch from.
     OffSite,
+    /// A JSON listing's answer is not JSON.
+    JsonParse,
 }
 
 impl ErrorKind {
@@ -137,6 +139,7 @@ impl ErrorKind {
             ErrorKind::Truncated => "page cut off",
             ErrorKind::Encoding => "wrong charset",
             ErrorKind::OffSite => "redirected off the source's sites",
+            ErrorKind::JsonParse => "JSON listing unreadable",
         }
     }
 
@@ -153,6 +156,7 @@ impl ErrorKind {
             ErrorKind::Truncated => "truncated",
             ErrorKind::Encoding => "encoding",
             ErrorKind::OffSite => "off_site",
+            ErrorKind::JsonParse => "json_parse",
         }
     }
 }

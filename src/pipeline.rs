@@ -206,16 +206,20 @@ async fn scrape(pages: &Pages<'_>, source: &Source, now: DateTime<FixedOffset>) 
     for category in &source.categories {
         let result = match &category.kind {
             CategoryKind::Listing(first) => {
-                scrape_listing(
-                    pages,
-                    source,
-                    clock,
-                    &category.slug,
+                let listing = Listing {
+                    slug: &category.slug,
                     first,
-                    &mut drafts,
-                    &mut warnings,
-                )
-                .await
+                    format: ListingFormat::Html,
+                };
+                scrape_listing(pages, source, clock, listing, &mut drafts, &mut warnings).await
+            }
+            CategoryKind::JsonListing(first) => {
+                let listing = Listing {
+                    slug: &category.slug,
+                    first,
+                    format: ListingFormat::Json,
+                };
+                scrape_listing(pages, source, clock, listing, &mut drafts, &mut warnings).await
             }
             CategoryKind::Feed(url) => {
                 scrape_feed(pages, source, clock, &category.slug, url, &mut drafts).await
@@ -298,17 +302,65 @@ impl Pages<'_> {
     }
 }
 
+/// What a listing's pages are: HTML read by selectors, or a JSON endpoint read by pointers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListingFormat {
+    Html,
+    Json,
+}
+
+impl ListingFormat {
+    /// Whether the listing counts pages up by a parameter, so that a missing page is its end.
+    fn counts_pages(self, source: &Source) -> bool {
+        match self {
+            ListingFormat::Html => source.rules.listing.next_page.is_none(),
+            ListingFormat::Json => !matches!(
+                source.rules.json.next,
+                Some(extract::json::JsonNext::Pointer(_))
+            ),
+        }
+    }
+}
+
+/// Extracts one listing page, HTML or JSON, as the source's rules say.
+pub fn listing_page(
+    text: &str,
+    page_url: &Url,
+    source: &Source,
+    format: ListingFormat,
+    dates: &DateContext<'_>,
+) -> Result<extract::ListingPage, ExtractError> {
+    match format {
+        ListingFormat::Html => extract::listing(text, page_url, &source.rules.listing, dates),
+        ListingFormat::Json => {
+            extract::json::listing(text, page_url, &source.base, &source.rules.json, dates)
+        }
+    }
+}
+
+/// One category's listing: its slug, first page and format.
+#[derive(Debug, Clone, Copy)]
+struct Listing<'a> {
+    slug: &'a str,
+    first: &'a Url,
+    format: ListingFormat,
+}
+
 /// Walks a listing's pages: next-page links (or the page parameter) until there is none,
 /// a page repeats, a page adds nothing new, or `max_pages` is reached.
 async fn scrape_listing(
     pages: &Pages<'_>,
     source: &Source,
     clock: FetchClock,
-    slug: &str,
-    first: &Url,
+    listing: Listing<'_>,
     drafts: &mut IndexMap<String, Draft>,
     warnings: &mut Vec<ItemWarning>,
 ) -> ListingResult {
+    let Listing {
+        slug,
+        first,
+        format,
+    } = listing;
     let mut report = ListingReport::new(slug);
     let mut seen_pages = vec![first.clone()];
     let mut next = Some(first.clone());
@@ -318,7 +370,7 @@ async fn scrape_listing(
             // Counting pages up by parameter, a missing page is the end of the listing.
             Err(error)
                 if report.pages > 0
-                    && source.rules.listing.next_page.is_none()
+                    && format.counts_pages(source)
                     && error.status() == Some(404) =>
             {
                 break;
@@ -330,7 +382,7 @@ async fn scrape_listing(
             Err(error) => return Err((report, error)),
         };
         let dates = clock.dates(source);
-        let page = match extract::listing(&html, &fetched.url, &source.rules.listing, &dates) {
+        let page = match listing_page(&html, &fetched.url, source, format, &dates) {
             Ok(page) => page,
             Err(error) => return Err((report, error.into())),
         };

@@ -180,10 +180,7 @@ async fn the_dashboard_and_a_feed_page_in_headless_chromium() {
 
 /// The portal route (path and query) of a category's listing or feed.
 fn target(kind: &wardfeed::config::CategoryKind) -> String {
-    let url = match kind {
-        wardfeed::config::CategoryKind::Listing(url)
-        | wardfeed::config::CategoryKind::Feed(url) => url,
-    };
+    let url = kind.url();
     let path = url.path();
     // The fixture portal serves every site under /SITE/…: the route is what follows it.
     let route = path

@@ -126,8 +126,7 @@ async fn one_request_at_a_time_per_host() {
         .map(|source| {
             let (crawler, source) = (Arc::clone(&crawler), Arc::clone(source));
             tokio::spawn(async move {
-                let url = source.categories[0].kind.clone();
-                let (CategoryKind::Listing(url) | CategoryKind::Feed(url)) = url;
+                let url = source.categories[0].kind.url().clone();
                 let started = tokio::time::Instant::now();
                 crawler.get(&source, &url, None).await.ok();
                 started

@@ -13,6 +13,7 @@ use crate::extract::{self, FieldWarning};
 use crate::fetch::Crawler;
 use crate::ingest;
 use crate::normalize::date::{DateContext, in_zone};
+use crate::pipeline::ListingFormat;
 
 /// What to probe.
 pub(super) enum Target {
@@ -47,9 +48,28 @@ pub(super) async fn probe(
     for category in &source.categories {
         match &category.kind {
             CategoryKind::Listing(url) => {
-                problems +=
-                    probe_listing(&crawler, &source, &category.slug, url, &mut links, &mut out)
-                        .await;
+                problems += probe_listing(
+                    &crawler,
+                    &source,
+                    &category.slug,
+                    url,
+                    ListingFormat::Html,
+                    &mut links,
+                    &mut out,
+                )
+                .await;
+            }
+            CategoryKind::JsonListing(url) => {
+                problems += probe_listing(
+                    &crawler,
+                    &source,
+                    &category.slug,
+                    url,
+                    ListingFormat::Json,
+                    &mut links,
+                    &mut out,
+                )
+                .await;
             }
             CategoryKind::Feed(url) => {
                 problems +=
@@ -84,27 +104,34 @@ async fn probe_listing(
     source: &Source,
     slug: &str,
     url: &Url,
+    format: ListingFormat,
     links: &mut Vec<Url>,
     out: &mut String,
 ) -> usize {
-    let _ = write!(out, "\nlisting {slug}: GET {url} → ");
+    let what = match format {
+        ListingFormat::Html => "listing",
+        ListingFormat::Json => "JSON listing",
+    };
+    let _ = write!(out, "\n{what} {slug}: GET {url} → ");
     let Some(fetched) = fetch(crawler, source, url, "   ", out).await else {
         return 1;
     };
     let Some(html) = page_text(&fetched, source, "   ", out) else {
         return 1;
     };
-    let page = match extract::listing(&html, &fetched.url, &source.rules.listing, &dates(source)) {
-        Ok(page) => page,
-        Err(error) => {
-            let _ = writeln!(out, "{}\n   {error}", fetched.status);
-            let _ = writeln!(
-                out,
-                "   hint: check `list` (and `item`) against the page's HTML"
-            );
-            return 1;
-        }
-    };
+    let page =
+        match crate::pipeline::listing_page(&html, &fetched.url, source, format, &dates(source)) {
+            Ok(page) => page,
+            Err(error) => {
+                let _ = writeln!(out, "{}\n   {error}", fetched.status);
+                let hint = match format {
+                    ListingFormat::Html => "check `list` (and `item`) against the page's HTML",
+                    ListingFormat::Json => "check `json.items` against the endpoint's answer",
+                };
+                let _ = writeln!(out, "   hint: {hint}");
+                return 1;
+            }
+        };
     let _ = writeln!(
         out,
         "{}, {} items ({} elements without a link skipped), next page: {}",

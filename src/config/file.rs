@@ -95,6 +95,8 @@ pub struct TemplateFile {
     pub listing: ListingRulesFile,
     #[serde(default)]
     pub article: ArticleRulesFile,
+    #[serde(default)]
+    pub json: JsonRulesFile,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -122,6 +124,8 @@ pub struct SourceFile {
     #[serde(default)]
     pub article: ArticleRulesFile,
     #[serde(default)]
+    pub json: JsonRulesFile,
+    #[serde(default)]
     pub categories: Vec<CategoryFile>,
 }
 
@@ -139,6 +143,8 @@ pub struct CategoryFile {
     pub slug: Option<String>,
     pub listing: Option<String>,
     pub feed: Option<String>,
+    /// A JSON endpoint that lists the items (portals whose listing page is filled by script).
+    pub listing_json: Option<String>,
 }
 
 /// Where the items of a listing page are and how to read each field.
@@ -319,5 +325,130 @@ impl<'de> Deserialize<'de> for NextPageSpec {
             }
         }
         deserializer.deserialize_any(NextVisitor)
+    }
+}
+
+/// How to read the items of a JSON listing (`listing_json` categories): where the array of
+/// items is, and each field of an item, addressed by JSON Pointer (RFC 6901).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonRulesFile {
+    /// JSON Pointer to the array of items in the answer; omitted or "" = the answer itself.
+    pub items: Option<String>,
+    pub title: Option<JsonFieldSpec>,
+    /// The article page: a pointer to a URL field, or a template built from fields
+    /// (`"/tin-tuc/{slug}-{id}.html"`).
+    pub link: Option<JsonFieldSpec>,
+    pub date: Option<JsonFieldSpec>,
+    pub category: Option<JsonFieldSpec>,
+    pub views: Option<JsonFieldSpec>,
+    pub summary: Option<JsonFieldSpec>,
+    pub image: Option<JsonFieldSpec>,
+    /// Next page: this query parameter counted up (`?page=2`, `?page=3`, …).
+    pub page_param: Option<String>,
+    /// Next page: this query parameter advanced by the number of items read (`?start=20`).
+    pub offset_param: Option<String>,
+    /// Next page: the URL found at this pointer in the answer (`/links/next`).
+    pub next: Option<String>,
+}
+
+/// How to read one value of a JSON item: a pointer or template string, a rule, or a list of
+/// rules tried in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonFieldSpec {
+    One(JsonFieldRule),
+    Fallbacks(Vec<JsonFieldRule>),
+}
+
+impl JsonFieldSpec {
+    /// The rules in the order they are tried.
+    pub fn rules(&self) -> Vec<JsonFieldRule> {
+        match self {
+            JsonFieldSpec::One(rule) => vec![rule.clone()],
+            JsonFieldSpec::Fallbacks(rules) => rules.clone(),
+        }
+    }
+}
+
+/// One way to read a JSON value: exactly one of `pointer` and `template`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonFieldRule {
+    /// JSON Pointer into the item (`/title`, `/meta/published`).
+    pub pointer: Option<String>,
+    /// Text with `{field}` or `{/json/pointer}` placeholders filled from the item.
+    pub template: Option<String>,
+    /// Regex applied to the value's text; group 1 (or the match) is kept.
+    pub regex: Option<String>,
+    /// chrono formats for date fields, tried before the built-in date forms.
+    pub format: Option<OneOrMany>,
+}
+
+impl JsonFieldRule {
+    /// A bare string: a template when it has a `{placeholder}`, else a pointer.
+    pub fn from_text(text: &str) -> JsonFieldRule {
+        if text.contains('{') {
+            JsonFieldRule {
+                template: Some(text.to_owned()),
+                ..JsonFieldRule::default()
+            }
+        } else {
+            JsonFieldRule {
+                pointer: Some(text.to_owned()),
+                ..JsonFieldRule::default()
+            }
+        }
+    }
+}
+
+struct JsonRuleOrText(JsonFieldRule);
+
+impl<'de> Deserialize<'de> for JsonRuleOrText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RuleVisitor;
+        impl<'de> Visitor<'de> for RuleVisitor {
+            type Value = JsonRuleOrText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON Pointer or template string, or a table { pointer | template, regex, format }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(JsonRuleOrText(JsonFieldRule::from_text(v)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                JsonFieldRule::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(JsonRuleOrText)
+            }
+        }
+        deserializer.deserialize_any(RuleVisitor)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonFieldSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SpecVisitor;
+        impl<'de> Visitor<'de> for SpecVisitor {
+            type Value = JsonFieldSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON Pointer or template string, a table { pointer | template, regex, format }, or a list of those")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(JsonFieldSpec::One(JsonFieldRule::from_text(v)))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                JsonFieldRule::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(JsonFieldSpec::One)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut rules = Vec::new();
+                while let Some(JsonRuleOrText(rule)) = seq.next_element()? {
+                    rules.push(rule);
+                }
+                if rules.is_empty() {
+                    return Err(de::Error::invalid_length(0, &"at least one rule"));
+                }
+                Ok(JsonFieldSpec::Fallbacks(rules))
+            }
+        }
+        deserializer.deserialize_any(SpecVisitor)
     }
 }

@@ -250,9 +250,7 @@ impl Source {
         let origin = url.origin();
         std::iter::once(&self.base)
             .chain(std::iter::once(&self.home))
-            .chain(self.categories.iter().map(|c| match &c.kind {
-                CategoryKind::Listing(url) | CategoryKind::Feed(url) => url,
-            }))
+            .chain(self.categories.iter().map(|c| c.kind.url()))
             .any(|allowed| allowed.origin() == origin)
     }
 }
@@ -277,6 +275,19 @@ pub enum CategoryKind {
     Listing(Url),
     /// The source's own RSS or Atom feed.
     Feed(Url),
+    /// A JSON endpoint listing the items (the first page); articles are HTML pages.
+    JsonListing(Url),
+}
+
+impl CategoryKind {
+    /// The first URL fetched for the category.
+    pub fn url(&self) -> &Url {
+        match self {
+            CategoryKind::Listing(url)
+            | CategoryKind::Feed(url)
+            | CategoryKind::JsonListing(url) => url,
+        }
+    }
 }
 
 impl Config {

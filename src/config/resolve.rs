@@ -16,6 +16,7 @@ use url::Url;
 use super::file::{self, ConfigFile, SourceFile, TemplateFile};
 use super::locate::{KeyPath, line_col, span_of};
 use super::*;
+use crate::extract::json::JsonRules;
 use crate::extract::rules::{ArticleRules, ListingRules, RuleError, SiteRules};
 use crate::model::SourceId;
 use crate::normalize::{QueryFilter, fold_case, text::search_key};
@@ -224,7 +225,10 @@ impl Context<'_> {
                 .map_err(|e| self.rule_error(&at.key("listing"), e)));
             let article = self.ok(ArticleRules::compile(&template.article)
                 .map_err(|e| self.rule_error(&at.key("article"), e)));
-            let broken = listing.is_none() || article.is_none();
+            let json = self
+                .ok(JsonRules::compile(&template.json)
+                    .map_err(|e| self.rule_error(&at.key("json"), e)));
+            let broken = listing.is_none() || article.is_none() || json.is_none();
             templates.insert(
                 name.clone(),
                 ResolvedTemplate {
@@ -232,6 +236,7 @@ impl Context<'_> {
                     rules: SiteRules {
                         listing: listing.unwrap_or_default(),
                         article: article.unwrap_or_default(),
+                        json: json.unwrap_or_default(),
                     },
                     broken,
                 },
@@ -475,15 +480,20 @@ impl Context<'_> {
             .map_err(|e| self.rule_error(&at.key("listing"), e)));
         let article = self.ok(ArticleRules::compile(&source.article)
             .map_err(|e| self.rule_error(&at.key("article"), e)));
-        let rules_unknown = rules_unknown || listing.is_none() || article.is_none();
+        let json = self
+            .ok(JsonRules::compile(&source.json).map_err(|e| self.rule_error(&at.key("json"), e)));
+        let rules_unknown =
+            rules_unknown || listing.is_none() || article.is_none() || json.is_none();
         let own_rules = SiteRules {
             listing: listing.unwrap_or_default(),
             article: article.unwrap_or_default(),
+            json: json.unwrap_or_default(),
         };
         let rules = match template {
             Some(t) => SiteRules {
                 listing: t.rules.listing.clone().overlay(own_rules.listing),
                 article: t.rules.article.clone().overlay(own_rules.article),
+                json: t.rules.json.clone().overlay(own_rules.json),
             },
             None => own_rules,
         };
@@ -547,14 +557,19 @@ impl Context<'_> {
                     join_base(base, location).map_err(|m| self.error(&at_cat.key(key), false, m))
                 )
             };
-            let kind = match (&category.listing, &category.feed) {
-                (Some(listing), None) => located(listing, "listing").map(CategoryKind::Listing),
-                (None, Some(feed)) => located(feed, "feed").map(CategoryKind::Feed),
+            let kind = match (&category.listing, &category.feed, &category.listing_json) {
+                (Some(listing), None, None) => {
+                    located(listing, "listing").map(CategoryKind::Listing)
+                }
+                (None, Some(feed), None) => located(feed, "feed").map(CategoryKind::Feed),
+                (None, None, Some(endpoint)) => {
+                    located(endpoint, "listing_json").map(CategoryKind::JsonListing)
+                }
                 _ => {
                     self.report(self.error(
                         &at_cat,
                         false,
-                        "set exactly one of `listing` (an HTML page) or `feed` (an RSS/Atom URL)",
+                        "set exactly one of `listing` (an HTML page), `feed` (an RSS/Atom URL) or `listing_json` (a JSON endpoint)",
                     ));
                     kinds_known = false;
                     None
@@ -575,7 +590,7 @@ impl Context<'_> {
         let has_listing = source
             .categories
             .iter()
-            .any(|c| c.listing.is_some() && c.feed.is_none());
+            .any(|c| c.listing.is_some() && c.feed.is_none() && c.listing_json.is_none());
         // Selectors missing because a template or a selector failed are not news: reported.
         if has_listing && !rules_unknown {
             for (field, missing) in [
@@ -589,6 +604,27 @@ impl Context<'_> {
                         format!(
                             "no listing.{field} selector: {}",
                             template_hint.replace("{section}", "listing")
+                        ),
+                    ));
+                }
+            }
+        }
+        let has_json_listing = source
+            .categories
+            .iter()
+            .any(|c| c.listing_json.is_some() && c.listing.is_none() && c.feed.is_none());
+        if has_json_listing && !rules_unknown {
+            for (field, missing) in [
+                ("link", rules.json.link.is_none()),
+                ("title", rules.json.title.is_none() && !fetch_articles),
+            ] {
+                if missing {
+                    self.report(self.error(
+                        at,
+                        false,
+                        format!(
+                            "a category has listing_json but there is no json.{field}: {}",
+                            template_hint.replace("{section}", "json")
                         ),
                     ));
                 }

@@ -344,3 +344,102 @@ fn unknown_keys_get_a_suggestion_only_when_one_is_close() {
     assert!(!far.contains("did you mean"), "{far}");
     assert!(far.contains("expected one of"), "{far}");
 }
+
+const JSON_SOURCE: &str = r#"
+[sources.spa]
+name = "Phường SPA"
+group = "longbien"
+base = "http://127.0.0.1:9/spa"
+
+[sources.spa.json]
+items = "/data/items"
+title = "/title"
+link = "/tin-tuc/{slug}-{id}.html"
+date = { pointer = "/published", format = "%d/%m/%Y %H:%M" }
+page_param = "page"
+
+[sources.spa.article]
+body = "div.body"
+
+[[sources.spa.categories]]
+label = "Tin tức"
+listing_json = "/api/news?cat=3"
+"#;
+
+#[test]
+fn a_json_listing_resolves_its_endpoint_and_rules() {
+    let config = parse(JSON_SOURCE, "wardfeed.toml", &env).unwrap();
+    let source = config.source("spa").unwrap();
+    assert_eq!(
+        source.categories[0].kind,
+        CategoryKind::JsonListing(Url::parse("http://127.0.0.1:9/spa/api/news?cat=3").unwrap())
+    );
+    assert_eq!(source.rules.json.items.as_deref(), Some("/data/items"));
+    assert!(source.rules.json.link.is_some() && source.rules.json.date.is_some());
+    assert_eq!(
+        source.rules.json.next,
+        Some(crate::extract::json::JsonNext::PageParam("page".into()))
+    );
+}
+
+/// `JSON_SOURCE` with `from` replaced by `to` (which must occur exactly once).
+fn json_with(from: &str, to: &str) -> String {
+    assert_eq!(JSON_SOURCE.matches(from).count(), 1, "{from:?}");
+    JSON_SOURCE.replace(from, to)
+}
+
+#[test]
+fn json_listing_mistakes_are_located() {
+    let err = |text: &str| parse(text, "wardfeed.toml", &env).unwrap_err().to_string();
+    let message = err(&json_with(
+        r#"items = "/data/items""#,
+        r#"items = "data.items""#,
+    ));
+    assert!(
+        message.starts_with(
+            "wardfeed.toml:8:9: sources.spa.json.items: invalid JSON Pointer \"data.items\""
+        ),
+        "{message}"
+    );
+    let message = err(&json_with("{slug}-{id}", "{slug-{id}"));
+    assert!(
+        message.starts_with("wardfeed.toml:10:8: sources.spa.json.link: invalid template"),
+        "{message}"
+    );
+    let message = err(&json_with(
+        r#"format = "%d/%m/%Y %H:%M""#,
+        r#"format = "%Q""#,
+    ));
+    assert!(
+        message.contains("sources.spa.json.date: invalid date format \"%Q\""),
+        "{message}"
+    );
+    let message = err(&json_with(
+        r#"page_param = "page""#,
+        "page_param = \"page\"\nnext = \"/next\"",
+    ));
+    assert!(
+        message.contains("sources.spa.json.next: set at most one of"),
+        "{message}"
+    );
+    let message = err(&json_with("link = \"/tin-tuc/{slug}-{id}.html\"\n", ""));
+    assert!(
+        message.contains("sources.spa: a category has listing_json but there is no json.link"),
+        "{message}"
+    );
+    let message = err(&json_with(
+        r#"listing_json = "/api/news?cat=3""#,
+        "listing_json = \"/api/news?cat=3\"\nlisting = \"/tin-tuc\"",
+    ));
+    assert!(
+        message.contains(
+            "sources.spa.categories[0]: set exactly one of `listing` (an HTML page), `feed` (an RSS/Atom URL) or `listing_json`"
+        ),
+        "{message}"
+    );
+    let message = err(&json_with("title = \"/title\"", "titel = \"/title\""));
+    assert!(
+        message.contains("sources.spa.json.titel: unknown field `titel`"),
+        "{message}"
+    );
+}

@@ -3,6 +3,7 @@
 //! Pages arrive here as decoded text; `scraper` types never leave this module.
 
 pub mod body;
+pub mod json;
 pub mod rules;
 
 use scraper::{ElementRef, Html, Selector};
@@ -30,6 +31,16 @@ pub enum ExtractError {
         charset: String,
         replaced: usize,
     },
+    #[error("extract {url}: the answer is not JSON: {message}")]
+    JsonInvalid { url: String, message: String },
+    #[error(
+        "extract {url}: no array of items at JSON Pointer {pointer:?} (found {found}; has the API changed?)"
+    )]
+    JsonItemsNotFound {
+        url: String,
+        pointer: String,
+        found: String,
+    },
 }
 
 impl ExtractError {
@@ -39,6 +50,8 @@ impl ExtractError {
             ExtractError::ContainerNotFound { .. } => ErrorKind::LayoutChanged,
             ExtractError::Truncated { .. } => ErrorKind::Truncated,
             ExtractError::Undecodable { .. } => ErrorKind::Encoding,
+            ExtractError::JsonInvalid { .. } => ErrorKind::JsonParse,
+            ExtractError::JsonItemsNotFound { .. } => ErrorKind::LayoutChanged,
         }
     }
 }
@@ -286,7 +299,7 @@ fn next_page(doc: &Html, base: &Url, page_url: &Url, rules: &ListingRules) -> Op
 }
 
 /// `page_url` with its page parameter incremented (absent counts as page 1).
-fn with_page_param(page_url: &Url, param: &str) -> Url {
+pub(crate) fn with_page_param(page_url: &Url, param: &str) -> Url {
     let current = page_url
         .query_pairs()
         .find(|(k, _)| k == param)

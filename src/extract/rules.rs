@@ -162,6 +162,8 @@ pub struct ArticleRules {
 pub struct SiteRules {
     pub listing: ListingRules,
     pub article: ArticleRules,
+    /// How to read JSON listings (`listing_json` categories).
+    pub json: super::json::JsonRules,
 }
 
 fn field(name: &str, spec: &Option<FieldSpec>) -> Result<Option<Field>, RuleError> {

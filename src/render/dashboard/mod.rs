@@ -630,6 +630,7 @@ pub fn error_words(kind: ErrorKind) -> &'static str {
         ErrorKind::Truncated => "trang bị cắt cụt giữa chừng",
         ErrorKind::Encoding => "sai bảng mã ký tự",
         ErrorKind::OffSite => "bị chuyển hướng ra ngoài trang của nguồn",
+        ErrorKind::JsonParse => "không đọc được dữ liệu JSON của danh sách tin",
     }
 }
 
