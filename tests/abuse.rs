@@ -489,7 +489,7 @@ fn case(name: &'static str, request: Vec<u8>) -> Case {
 }
 
 /// About forty request targets and heads meant to reach files, confuse the router or the
-/// fast path's parser, or desynchronise a connection.
+/// HTTP parser, or desynchronise a connection.
 fn hostile_requests(addr: &str) -> Vec<Case> {
     let feed = &[Served::Feed];
     let mut long_path = b"/feeds/".to_vec();
@@ -594,8 +594,8 @@ fn hostile_requests(addr: &str) -> Vec<Case> {
             )
         },
         Case {
-            // Bare LF line ends are lenient HTTP: the fast path hands them to hyper, which
-            // answers them rather than waiting for CRLFs that never come.
+            // Bare LF line ends are lenient HTTP: hyper answers them rather than waiting for
+            // CRLFs that never come.
             may_serve: feed,
             ..case(
                 "bare LF",
@@ -835,9 +835,9 @@ async fn ten_thousand_idle_connections_leave_readers_served() {
 }
 
 /// A slowloris client: a request head one byte every 500 ms, never finished. With `handed_off`
-/// the connection first asks for a page the fast path does not serve (a 404), so the slow head
-/// is read by hyper instead of the fast path. Returns how long the server let the head trickle
-/// before closing, or `None` if it still had not at `give_up`.
+/// the connection first asks for a page that does not exist (a 404), so the slow head is the
+/// second request of a kept-alive connection. Returns how long the server let the head
+/// trickle before closing, or `None` if it still had not at `give_up`.
 async fn slowloris(addr: String, handed_off: bool, give_up: Duration) -> Option<Duration> {
     let head = b"GET /feeds/phucloi.rss HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slowloris\r\nX-Padding: ";
     let mut bytes = head.iter().copied().chain(std::iter::repeat(b'a'));
@@ -878,7 +878,7 @@ async fn slowloris(addr: String, handed_off: bool, give_up: Duration) -> Option<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowloris_heads_are_cut_off_at_the_header_timeout() {
-    /// Per group: heads read by the fast path, and heads read by hyper after a handoff.
+    /// Per group: slow heads on new connections, and on connections that had an answer.
     const CLIENTS: usize = 100;
     // The functional bound: the configured 2 s, plus generous slack for a loaded machine.
     const WITHIN: Duration = Duration::from_secs(10);
@@ -886,7 +886,7 @@ async fn slowloris_heads_are_cut_off_at_the_header_timeout() {
     let _serial = SERIAL.lock().await;
     let server = Server::start().await;
     let reader = server.reader();
-    let groups = [("fast path", false), ("after a handoff to hyper", true)];
+    let groups = [("new connection", false), ("after an answer", true)];
     let clients: Vec<Vec<_>> = groups
         .iter()
         .map(|&(_, handed_off)| {

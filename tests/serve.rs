@@ -776,7 +776,7 @@ async fn read_response(
 }
 
 #[tokio::test]
-async fn keep_alive_pipelining_and_handing_over_to_the_router() {
+async fn keep_alive_pipelining_and_a_filtered_request_on_one_connection() {
     use tokio::io::AsyncWriteExt;
     let world = world().await;
     let reference = get("/feeds/phucloi.rss").await.bytes().await.unwrap();
