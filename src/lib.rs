@@ -1,8 +1,27 @@
 //! wardfeed: clean RSS 2.0, Atom 1.0 and JSON Feed feeds from Vietnamese ward and district
 //! portals that publish none.
 //!
-//! Modules follow the data: `config` → `fetch` → `extract` (HTML) / `ingest` (source feeds) →
-//! `normalize` → `sanitize`, chained by `pipeline`; `model` holds the types they exchange.
+//! # The order of the house
+//!
+//! Modules follow the data, one stage each, and a stage never names a later one:
+//!
+//! `config` → `fetch` → `extract` (HTML pages) / `ingest` (source feeds) → `sanitize` →
+//! `store` → `render` → `serve`
+//!
+//! The drivers chain them: `pipeline` (the only place where stages are chained, one refresh
+//! of one source) and `schedule` (when each source refreshes), then `daemon` (scheduler and
+//! server in one process, its configuration and signals given by the caller), then `cli`.
+//!
+//! Every stage shares these leaves, which name no stage:
+//! - `model`: the domain types that cross stage boundaries (items, ids, failures, validators);
+//! - `clock`: time, injected wherever it matters;
+//! - `normalize`: the text rules — clean text, canonical URLs, dates in a zone, XML-safe text
+//!   (the normalising step itself runs in the pipeline, after extraction);
+//! - `metrics`: the process's counters and their exposition.
+//!
+//! `tests/imports.rs` reads every `crate::…` path under `src/` and fails on a back edge, a
+//! cycle, a module this order does not place, or a mention of the `wardfeed-portal` crate
+//! (the fixture world that only the binary's `demo` and the tests use).
 
 pub mod cli;
 pub mod clock;

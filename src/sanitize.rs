@@ -7,9 +7,9 @@
 use std::collections::HashSet;
 
 use ammonia::{Builder, UrlRelative};
-use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::canonical_combining_class;
 use url::Url;
+
+use crate::normalize::xml::xml_safe_nfc;
 
 /// Sanitises article HTML; relative URLs resolve against `base` (the article page).
 pub fn article_html(html: &str, base: &Url) -> String {
@@ -20,37 +20,6 @@ pub fn article_html(html: &str, base: &Url) -> String {
         .clean(html)
         .to_string();
     xml_safe_nfc(&cleaned)
-}
-
-/// NFC HTML without characters XML 1.0 cannot carry (C0 controls other than tab/newline/CR,
-/// and U+FFFE/U+FFFF), nor C1 controls, which only ever come from mis-decoded bytes.
-///
-/// NFC fuses `<`, `=` and `>` with a following U+0338 (`>` + U+0338 is `≯`). Run over markup,
-/// that unmakes the tag the `>` closed, and the text after it becomes attributes
-/// (`<a …>\u{338} onclick=…`). So a combining mark right after one of those three is written as
-/// a character reference: it reads the same, NFC leaves it alone, and the result is NFC, so
-/// normalising it again (as the feed writers do) changes nothing.
-pub fn xml_safe_nfc(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut run = String::new();
-    for c in html.chars().filter(|&c| is_xml_char(c)) {
-        if run.ends_with(['<', '=', '>']) && canonical_combining_class(c) != 0 {
-            out.extend(run.nfc());
-            run.clear();
-            out.push_str(&format!("&#x{:X};", u32::from(c)));
-        } else {
-            run.push(c);
-        }
-    }
-    out.extend(run.nfc());
-    out
-}
-
-/// Characters XML 1.0 allows (and that we keep: no C1 controls either). The sanitiser and every
-/// renderer filter with this one rule.
-pub fn is_xml_char(c: char) -> bool {
-    let allowed_control = matches!(c, '\t' | '\n' | '\r');
-    (allowed_control || !c.is_control()) && !matches!(c, '\u{fffe}' | '\u{ffff}')
 }
 
 #[cfg(test)]

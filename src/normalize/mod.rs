@@ -6,6 +6,7 @@
 pub mod date;
 pub mod text;
 pub mod url;
+pub mod xml;
 
 pub use date::{DEFAULT_TIMEZONE, DateContext, DateError, ParsedDate, parse_date, parse_datetime};
 pub use text::{

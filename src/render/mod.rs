@@ -13,7 +13,8 @@ mod rss;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
 use crate::model::{ErrorKind, SourceStatus};
-use crate::sanitize::is_xml_char;
+pub use crate::normalize::xml::escape_xml_text;
+use crate::normalize::xml::{is_xml_char, xml_safe_nfc};
 
 pub use atom::render as atom;
 pub use dashboard::render as dashboard;
@@ -237,24 +238,6 @@ pub struct DashboardError {
     pub message: String,
 }
 
-/// Incidents, as the incident feed shows them, are ordinary entries of a `Feed`: errors never
-/// become items of content feeds.
-pub fn escape_xml_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c if is_xml_char(c) => out.push(c),
-            _ => {}
-        }
-    }
-    out
-}
-
 // Helpers shared by the feed renderers (RSS, Atom, JSON Feed, OPML), so that the three formats
 // of one feed carry the same text, the same body and the same dates.
 
@@ -276,12 +259,12 @@ pub(crate) fn is_blank(text: &str) -> bool {
 /// The entry's body as served: for a story of a combined feed, a line naming every source that
 /// published it comes first, so that a reader sees the cross-posting without our dashboard.
 ///
-/// Markup is normalised by `sanitize::xml_safe_nfc`, never `feed_text`: plain NFC would fuse a
+/// Markup is normalised by `xml_safe_nfc`, never `feed_text`: plain NFC would fuse a
 /// tag's `>` with a combining mark after it and turn the text that follows into attributes.
 pub(crate) fn entry_html(entry: &Entry) -> Option<String> {
     let body = entry.content_html.as_deref();
     if entry.also_published_by.is_empty() {
-        return body.map(crate::sanitize::xml_safe_nfc);
+        return body.map(xml_safe_nfc);
     }
     let links: Vec<String> = entry
         .also_published_by
@@ -300,7 +283,7 @@ pub(crate) fn entry_html(entry: &Entry) -> Option<String> {
         .collect();
     let sources = format!("<p><em>Cũng được đăng bởi: {}</em></p>", links.join(", "));
     // Normalised as a whole: the body may begin with a combining mark, right after `</p>`.
-    Some(crate::sanitize::xml_safe_nfc(&match body {
+    Some(xml_safe_nfc(&match body {
         Some(body) => format!("{sources}{body}"),
         None => sources,
     }))

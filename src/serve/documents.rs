@@ -419,7 +419,7 @@ fn incident_entry(config: &Config, site: &Site, incident: &Incident) -> Entry {
         categories: vec![crate::render::status_words(incident.to).to_owned()],
         content_html: Some(format!(
             "<p>{}</p>",
-            crate::render::escape_xml_text(&summary)
+            crate::normalize::xml::escape_xml_text(&summary)
         )),
         summary: Some(summary),
         image: None,
