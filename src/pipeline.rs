@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 use url::Url;
 
 use crate::config::{CategoryKind, Source};
-use crate::extract::{self, ExtractError, FieldWarning};
+use crate::extract::{self, Article, ExtractError, FieldWarning, ListingPage};
 use crate::fetch::{Crawler, FetchError, Fetched};
 use crate::ingest::{self, IngestError};
 use crate::model::{ErrorKind, Item, ItemWarning, SourceId};
@@ -20,6 +20,40 @@ use crate::normalize::date::{DateContext, ParsedDate, in_zone};
 use crate::normalize::{canonical_url, fold_case};
 use crate::sanitize;
 use crate::store::{HealthError, Incident, IngestReport, RunOutcome, Store, StoreError};
+
+/// Entries kept per listing or feed and refresh, over all its pages: a listing of 190,000
+/// items is read up to here, with a warning, instead of holding (and fetching) them all.
+pub const MAX_ENTRIES_PER_LISTING: usize = 1_000;
+/// Article pages fetched per refresh of a source; the items past it keep what the listing gave
+/// and what the ledger already has, with a warning.
+pub const MAX_ARTICLES_PER_REFRESH: usize = 1_000;
+/// Article text (HTML, before sanitising) one refresh may gather; past it, articles are no
+/// longer fetched. Bounds a refresh's memory whatever the portal sends.
+pub const REFRESH_BODY_BUDGET: usize = 32 * 1024 * 1024;
+/// What one item may store; longer text is cut, with a warning. Real titles are under 300
+/// characters and article bodies under 100 KB.
+pub const MAX_TITLE_CHARS: usize = 1_000;
+pub const MAX_SUMMARY_CHARS: usize = 5_000;
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Runs CPU-bound work (decoding, parsing, extraction, sanitising) on a blocking thread, at
+/// most `available cores − 1` at once, so that a hostile page costs one of those threads and
+/// never the async workers that serve HTTP, feed the watchdog and take signals.
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    static PERMITS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
+    });
+    let _permit = PERMITS.acquire().await;
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        // A panic stays a panic of the refresh (the scheduler catches it and backs off).
+        Err(error) => match error.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(error) => panic!("extraction stopped: {error}"),
+        },
+    }
+}
 
 /// Why one listing or feed of a source produced nothing.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -222,7 +256,16 @@ async fn scrape(pages: &Pages<'_>, source: &Source, now: DateTime<FixedOffset>) 
                 scrape_listing(pages, source, clock, listing, &mut drafts, &mut warnings).await
             }
             CategoryKind::Feed(url) => {
-                scrape_feed(pages, source, clock, &category.slug, url, &mut drafts).await
+                scrape_feed(
+                    pages,
+                    source,
+                    clock,
+                    &category.slug,
+                    url,
+                    &mut drafts,
+                    &mut warnings,
+                )
+                .await
             }
         };
         match result {
@@ -239,10 +282,19 @@ async fn scrape(pages: &Pages<'_>, source: &Source, now: DateTime<FixedOffset>) 
     }
 
     let mut items = Vec::with_capacity(drafts.len());
+    let mut budget = ArticleBudget::default();
     for (_, draft) in drafts {
-        let (item, item_warnings) = finish_item(pages, source, clock, draft).await;
+        let (item, item_warnings) = finish_item(pages, source, clock, draft, &mut budget).await;
         warnings.extend(item_warnings);
         items.push(item);
+    }
+    if let Some(message) = budget.exhausted_message() {
+        tracing::warn!(source = %source.id, "{message}");
+        warnings.push(ItemWarning {
+            url: source.home.to_string(),
+            field: "articles".to_owned(),
+            message,
+        });
     }
     items.sort_by(|a, b| {
         b.published
@@ -263,9 +315,31 @@ type ListingResult = Result<ListingReport, (ListingReport, StageError)>;
 /// The page decoded (forced charset, BOM, header, `<meta>`) and checked for truncation and
 /// undecodable text.
 pub fn page_text(fetched: &Fetched, source: &Source) -> Result<String, StageError> {
-    let (text, encoding) = fetched.text(source.charset);
+    decoded_page(fetched, source.charset)
+}
+
+fn decoded_page(
+    fetched: &Fetched,
+    charset: Option<&'static encoding_rs::Encoding>,
+) -> Result<String, StageError> {
+    let (text, encoding) = fetched.text(charset);
     extract::check_page(&text, &fetched.url, encoding.name())?;
     Ok(text)
+}
+
+/// A listing page decoded and extracted, off the async workers.
+async fn extract_listing(
+    fetched: Fetched,
+    source: &Source,
+    format: ListingFormat,
+    dates: DateContext<'static>,
+) -> Result<ListingPage, StageError> {
+    let source = source.clone();
+    off_runtime(move || {
+        let text = decoded_page(&fetched, source.charset)?;
+        Ok(listing_page(&text, &fetched.url, &source, format, &dates)?)
+    })
+    .await
 }
 
 /// How a scrape fetches its pages: politely, through the crawler, and — in a refresh, which
@@ -377,18 +451,35 @@ async fn scrape_listing(
             }
             Err(error) => return Err((report, error.into())),
         };
-        let html = match page_text(&fetched, source) {
-            Ok(html) => html,
+        let page = match extract_listing(fetched, source, format, clock.dates(source)).await {
+            Ok(page) => page,
             Err(error) => return Err((report, error)),
         };
-        let dates = clock.dates(source);
-        let page = match listing_page(&html, &fetched.url, source, format, &dates) {
-            Ok(page) => page,
-            Err(error) => return Err((report, error.into())),
-        };
         report.pages += 1;
+        for warning in page.warnings {
+            tracing::warn!(source = %source.id, url = %page_url, "{}", warning.message);
+            warnings.push(ItemWarning {
+                url: page_url.to_string(),
+                field: warning.field.to_owned(),
+                message: warning.message,
+            });
+        }
         let mut new_entries = 0;
-        for entry in page.entries {
+        let room = MAX_ENTRIES_PER_LISTING.saturating_sub(report.entries);
+        if page.entries.len() > room {
+            let message = format!(
+                "only the first {MAX_ENTRIES_PER_LISTING} entries of the listing are read this refresh ({} more on this page left)",
+                page.entries.len() - room
+            );
+            tracing::warn!(source = %source.id, url = %page_url, "{message}");
+            warnings.push(ItemWarning {
+                url: page_url.to_string(),
+                field: "listing".to_owned(),
+                message,
+            });
+        }
+        let full = page.entries.len() >= room;
+        for entry in page.entries.into_iter().take(room) {
             let canonical = canonical_url(&entry.link, &source.query_filter);
             let draft = Draft {
                 link: Some(entry.link),
@@ -409,7 +500,7 @@ async fn scrape_listing(
                 new_entries += 1;
             }
         }
-        if new_entries == 0 || report.pages >= source.max_pages as usize {
+        if new_entries == 0 || full || report.pages >= source.max_pages as usize {
             break;
         }
         if let Some(candidate) = page.next
@@ -440,20 +531,35 @@ async fn scrape_feed(
     slug: &str,
     url: &Url,
     drafts: &mut IndexMap<String, Draft>,
+    source_warnings: &mut Vec<ItemWarning>,
 ) -> ListingResult {
     let mut report = ListingReport::new(slug);
     let fetched = match pages.fetch(source, url).await {
         Ok(fetched) => fetched,
         Err(error) => return Err((report, error.into())),
     };
-    let entries =
-        match ingest::parse_feed(&fetched.body, &fetched.url, source.charset, source.timezone) {
-            Ok(entries) => entries,
-            Err(error) => return Err((report, error.into())),
-        };
+    let (charset, tz) = (source.charset, source.timezone);
+    let parsed =
+        off_runtime(move || ingest::parse_feed(&fetched.body, &fetched.url, charset, tz)).await;
+    let entries = match parsed {
+        Ok(entries) => entries,
+        Err(error) => return Err((report, error.into())),
+    };
     report.pages = 1;
+    if entries.len() > MAX_ENTRIES_PER_LISTING {
+        let message = format!(
+            "only the first {MAX_ENTRIES_PER_LISTING} of the feed's {} entries are read",
+            entries.len()
+        );
+        tracing::warn!(source = %source.id, url = %url, "{message}");
+        source_warnings.push(ItemWarning {
+            url: url.to_string(),
+            field: "listing".to_owned(),
+            message,
+        });
+    }
     let fetched_at = clock.dates(source).now.unwrap_or(clock.started_at);
-    for entry in entries {
+    for entry in entries.into_iter().take(MAX_ENTRIES_PER_LISTING) {
         // A date more than a day ahead is not trusted: the item takes its first-seen time.
         let (published, warnings) = match entry.published {
             Some(at) if at > fetched_at + crate::normalize::date::FUTURE_TOLERANCE => (
@@ -509,51 +615,167 @@ fn merge(drafts: &mut IndexMap<String, Draft>, draft: Draft) -> bool {
     }
 }
 
-/// Fetches the article page (when configured) and turns the draft into an item.
+/// Article fetches and article text of one refresh so far, against their caps.
+#[derive(Debug, Default)]
+struct ArticleBudget {
+    fetched: usize,
+    body_bytes: usize,
+    /// Articles not fetched because a cap was reached.
+    skipped: usize,
+}
+
+impl ArticleBudget {
+    fn allows_another(&self) -> bool {
+        self.fetched < MAX_ARTICLES_PER_REFRESH && self.body_bytes < REFRESH_BODY_BUDGET
+    }
+
+    fn exhausted_message(&self) -> Option<String> {
+        (self.skipped > 0).then(|| {
+            format!(
+                "{} article pages not fetched this refresh: a refresh fetches at most {MAX_ARTICLES_PER_REFRESH} articles and {} MiB of article text; those items keep the listing's data and what the ledger has",
+                self.skipped,
+                REFRESH_BODY_BUDGET / (1024 * 1024)
+            )
+        })
+    }
+}
+
+/// An article page decoded and extracted, its body sanitised, off the async workers.
+async fn extract_article(
+    fetched: Fetched,
+    source: &Source,
+    dates: DateContext<'static>,
+) -> Result<(Article, Option<String>), StageError> {
+    let (charset, rules) = (source.charset, source.rules.article.clone());
+    off_runtime(move || {
+        let html = decoded_page(&fetched, charset)?;
+        let mut article = extract::article(&html, &fetched.url, &rules, &dates);
+        let body = article.body_html.take().map(|body| {
+            let base = article.base.clone().unwrap_or_else(|| fetched.url.clone());
+            bounded_body(&body, &base, &mut article.warnings)
+        });
+        Ok((article, body))
+    })
+    .await
+}
+
+/// Body HTML sanitised, after cutting it to the page bounds and to `MAX_BODY_BYTES` (at a tag
+/// where one is near, so the sanitiser closes what the cut left open), each cut a warning.
+fn bounded_body(html: &str, base: &Url, warnings: &mut Vec<FieldWarning>) -> String {
+    let (html, cut) = extract::bounds::bounded(html, extract::bounds::PageLimits::default());
+    if let Some(cut) = cut {
+        warnings.push(FieldWarning {
+            field: CUT,
+            message: format!("body: {cut}"),
+        });
+    }
+    let html = if html.len() > MAX_BODY_BYTES {
+        let mut end = MAX_BODY_BYTES;
+        while !html.is_char_boundary(end) {
+            end -= 1;
+        }
+        if let Some(tag) = html[..end].rfind('<')
+            && end - tag < 4096
+        {
+            end = tag;
+        }
+        warnings.push(FieldWarning {
+            field: CUT,
+            message: format!(
+                "body cut to its first {end} of {} bytes (at most {MAX_BODY_BYTES} are kept)",
+                html.len()
+            ),
+        });
+        &html[..end]
+    } else {
+        html
+    };
+    sanitize::article_html(html, base)
+}
+
+/// The warning field of every cut to a bound: page (`extract::bounds`), body, title, summary.
+const CUT: &str = "page";
+
+/// `text` cut to `max` characters (an ellipsis marks the cut), with a warning.
+fn bounded_text(
+    text: String,
+    max: usize,
+    field: &'static str,
+    warnings: &mut Vec<FieldWarning>,
+) -> String {
+    let Some((end, _)) = text.char_indices().nth(max) else {
+        return text;
+    };
+    warnings.push(FieldWarning {
+        field: CUT,
+        message: format!(
+            "{field} cut to {max} of {} characters",
+            text.chars().count()
+        ),
+    });
+    let mut cut = text;
+    cut.truncate(end);
+    cut.push('…');
+    cut
+}
+
+/// Fetches the article page (when configured and within the refresh's caps) and turns the
+/// draft into an item.
 async fn finish_item(
     pages: &Pages<'_>,
     source: &Source,
     clock: FetchClock,
     mut draft: Draft,
+    budget: &mut ArticleBudget,
 ) -> (Item, Vec<ItemWarning>) {
     let page_url = draft.link.as_ref().map(Url::to_string).unwrap_or_default();
     let mut article_status = None;
-    let mut content_html = draft
-        .feed_content
-        .take()
-        .map(|html| sanitize::article_html(&html, draft.link.as_ref().unwrap_or(&source.base)));
-    if let (true, Some(link)) = (source.fetch_articles, draft.link.clone()) {
+    let mut content_html = match draft.feed_content.take() {
+        Some(html) => {
+            let base = draft.link.clone().unwrap_or_else(|| source.base.clone());
+            let (body, warnings) = off_runtime(move || {
+                let mut warnings = Vec::new();
+                (bounded_body(&html, &base, &mut warnings), warnings)
+            })
+            .await;
+            draft.warnings.extend(warnings);
+            Some(body)
+        }
+        None => None,
+    };
+    let link = draft.link.clone().filter(|_| source.fetch_articles);
+    if link.is_some() && !budget.allows_another() {
+        budget.skipped += 1;
+    } else if let Some(link) = link {
+        budget.fetched += 1;
         match pages.fetch(source, &link).await {
-            Ok(fetched) => match page_text(&fetched, source) {
-                Ok(html) => {
-                    // A 304 is the stored answer standing in: the article is there.
-                    article_status = Some(if fetched.not_modified() {
-                        200
-                    } else {
-                        fetched.status
-                    });
-                    let article = extract::article(
-                        &html,
-                        &fetched.url,
-                        &source.rules.article,
-                        &clock.dates(source),
-                    );
-                    draft.title = article.title.or(draft.title);
-                    draft.published = refine(draft.published, article.published);
-                    draft.image = article.image.or(draft.image);
-                    if let Some(body) = article.body_html {
-                        let base = article.base.unwrap_or(fetched.url);
-                        content_html = Some(sanitize::article_html(&body, &base));
+            Ok(fetched) => {
+                // A 304 is the stored answer standing in: the article is there.
+                let status = if fetched.not_modified() {
+                    200
+                } else {
+                    fetched.status
+                };
+                match extract_article(fetched, source, clock.dates(source)).await {
+                    Ok((article, body)) => {
+                        article_status = Some(status);
+                        draft.title = article.title.or(draft.title);
+                        draft.published = refine(draft.published, article.published);
+                        draft.image = article.image.or(draft.image);
+                        if let Some(body) = body {
+                            budget.body_bytes += body.len();
+                            content_html = Some(body);
+                        }
+                        draft.warnings.extend(article.warnings);
                     }
-                    draft.warnings.extend(article.warnings);
+                    // A page that cannot be trusted counts as not fetched: the item keeps what
+                    // the ledger has for it.
+                    Err(error) => draft.warnings.push(FieldWarning {
+                        field: "article",
+                        message: error.to_string(),
+                    }),
                 }
-                // A page that cannot be trusted counts as not fetched: the item keeps what
-                // the ledger has for it.
-                Err(error) => draft.warnings.push(FieldWarning {
-                    field: "article",
-                    message: error.to_string(),
-                }),
-            },
+            }
             Err(error) => {
                 article_status = error.status();
                 draft.warnings.push(FieldWarning {
@@ -575,6 +797,20 @@ async fn finish_item(
             message: "no publication date".into(),
         });
     }
+    let title = bounded_text(
+        draft.title.take().unwrap_or_default(),
+        MAX_TITLE_CHARS,
+        "title",
+        &mut draft.warnings,
+    );
+    let summary = draft
+        .summary
+        .take()
+        .map(|summary| bounded_text(summary, MAX_SUMMARY_CHARS, "summary", &mut draft.warnings));
+    // What was cut to the bounds is also logged: the daemon keeps no other trace of it.
+    for cut in draft.warnings.iter().filter(|w| w.field == CUT) {
+        tracing::warn!(source = %source.id, url = %page_url, "{}", cut.message);
+    }
     let warnings = draft
         .warnings
         .iter()
@@ -592,11 +828,11 @@ async fn finish_item(
             .map(Url::to_string)
             .unwrap_or_default(),
         guid: draft.guid,
-        title: draft.title.unwrap_or_default(),
+        title,
         published: draft.published.map(|date| date.at),
         categories: category_labels(source, &draft.categories, &draft.shown_categories),
         views: draft.views,
-        summary: draft.summary,
+        summary,
         image: draft.image.map(|u| u.to_string()),
         content_html,
         article_status,

@@ -331,6 +331,7 @@ pub fn listing(
         entries: Vec::new(),
         skipped: 0,
         next: None,
+        warnings: Vec::new(),
     };
     for item in items {
         match entry(item, page_url, base, rules, dates) {

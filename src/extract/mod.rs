@@ -3,6 +3,7 @@
 //! Pages arrive here as decoded text; `scraper` types never leave this module.
 
 pub mod body;
+pub mod bounds;
 pub mod json;
 pub mod rules;
 
@@ -127,6 +128,8 @@ pub struct ListingPage {
     /// Elements matched as items that had no usable link (header rows, ads).
     pub skipped: usize,
     pub next: Option<Url>,
+    /// Page-level problems: the page was cut to its bounds (`bounds::PageLimits`).
+    pub warnings: Vec<FieldWarning>,
 }
 
 /// What an article page adds to its entry.
@@ -166,6 +169,7 @@ pub fn listing(
     rules: &ListingRules,
     dates: &DateContext<'_>,
 ) -> Result<ListingPage, ExtractError> {
+    let (html, cut) = bounds::bounded(html, bounds::PageLimits::default());
     let doc = Html::parse_document(html);
     let base = document_base(&doc, page_url);
     let scope = match &rules.list {
@@ -182,6 +186,7 @@ pub fn listing(
         entries: Vec::new(),
         skipped: 0,
         next: next_page(&doc, &base, page_url, rules),
+        warnings: cut.into_iter().map(page_cut).collect(),
     };
     let Some(item_selector) = &rules.item else {
         return Ok(page);
@@ -330,12 +335,14 @@ pub fn article(
     rules: &ArticleRules,
     dates: &DateContext<'_>,
 ) -> Article {
+    let (html, cut) = bounds::bounded(html, bounds::PageLimits::default());
     let doc = Html::parse_document(html);
     let base = document_base(&doc, page_url);
     let root = doc.root_element();
     let mut article = Article {
         title: text_of(&rules.title, root, ValueKind::Text),
         base: Some(base.clone()),
+        warnings: cut.into_iter().map(page_cut).collect(),
         ..Article::default()
     };
     if rules.date.is_some() {
@@ -368,9 +375,20 @@ pub fn article(
     article
 }
 
+fn page_cut(cut: bounds::Cut) -> FieldWarning {
+    FieldWarning {
+        field: "page",
+        message: cut.to_string(),
+    }
+}
+
 /// The normalised text of an HTML fragment: tags stripped, entities decoded (feed descriptions,
-/// rendered bodies).
+/// rendered bodies). A fragment past the page bounds is read up to them.
 pub fn html_text(fragment: &str) -> String {
+    let (fragment, cut) = bounds::bounded(fragment, bounds::PageLimits::default());
+    if let Some(cut) = cut {
+        tracing::warn!("text of an HTML fragment: {cut}");
+    }
     let doc = Html::parse_fragment(fragment);
     normalize::clean_text(&doc.root_element().text().collect::<String>())
 }
