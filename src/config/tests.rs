@@ -443,3 +443,43 @@ fn json_listing_mistakes_are_located() {
         "{message}"
     );
 }
+
+/// `page_param` beside `next_page` was silently ignored (finding 12): in one table it is a
+/// located error; a source's paging replaces its template's, whichever way each pages.
+#[test]
+fn paging_is_set_one_way_and_a_source_replaces_its_templates() {
+    let both = good_with(
+        r#"link = { selector = "h3 > a", attr = "href" }"#,
+        "link = { selector = \"h3 > a\", attr = \"href\" }\nnext_page = { selector = \"a.next\" }\npage_param = \"page\"",
+    );
+    let message = parse_err(&both);
+    assert!(
+        message.contains("templates.portal.listing.page_param: next_page is set too"),
+        "{message}"
+    );
+    let template_links = good_with(
+        r#"link = { selector = "h3 > a", attr = "href" }"#,
+        "link = { selector = \"h3 > a\", attr = \"href\" }\nnext_page = { selector = \"a.next\" }",
+    );
+    let source_counts = template_links.replace(
+        "title = \"h3.news-title > a\"",
+        "title = \"h3.news-title > a\"\npage_param = \"p\"",
+    );
+    let config = parse(&source_counts, "wardfeed.toml", &env).unwrap();
+    let rules = &config.source("phucloi").unwrap().rules.listing;
+    assert_eq!(rules.page_param.as_deref(), Some("p"));
+    assert!(
+        rules.next_page.is_none(),
+        "the template's next_page is replaced"
+    );
+    let config = parse(&template_links, "wardfeed.toml", &env).unwrap();
+    assert!(
+        config
+            .source("phucloi")
+            .unwrap()
+            .rules
+            .listing
+            .next_page
+            .is_some()
+    );
+}

@@ -192,6 +192,14 @@ impl ListingRules {
                 text: text.as_deref().map(crate::normalize::fold_case),
             }),
         };
+        if file.page_param.is_some() && file.next_page.is_some() {
+            return Err((
+                "page_param".into(),
+                "next_page is set too: a listing finds its next page one way, by a link \
+                 (next_page) or by counting a parameter up (page_param); keep one"
+                    .into(),
+            ));
+        }
         if let Some(param) = &file.page_param
             && (param.is_empty() || param.contains(['&', '=', '?', '#']))
         {
@@ -215,8 +223,15 @@ impl ListingRules {
         })
     }
 
-    /// These rules with every field `over` sets taking precedence.
+    /// These rules with every field `over` sets taking precedence. Paging is one setting: a
+    /// source that sets `page_param` over a template's `next_page` (or the other way round)
+    /// replaces it, rather than leaving both set with one silently ignored.
     pub fn overlay(self, over: ListingRules) -> ListingRules {
+        let (next_page, page_param) = if over.next_page.is_some() || over.page_param.is_some() {
+            (over.next_page, over.page_param)
+        } else {
+            (self.next_page, self.page_param)
+        };
         ListingRules {
             list: over.list.or(self.list),
             item: over.item.or(self.item),
@@ -227,8 +242,8 @@ impl ListingRules {
             views: over.views.or(self.views),
             summary: over.summary.or(self.summary),
             image: over.image.or(self.image),
-            next_page: over.next_page.or(self.next_page),
-            page_param: over.page_param.or(self.page_param),
+            next_page,
+            page_param,
         }
     }
 }
