@@ -171,20 +171,38 @@ fn main() {
     let lookup = started.elapsed();
     assert_eq!(found, lookups);
 
-    // A feed read: the newest 100 items of one source.
+    // A feed read: the newest 100 items of one source. The iterator decodes what it yields.
     let started = Instant::now();
+    let decoded_before = store.decoded_items();
     let reads = 1000;
     for i in 0..reads {
         let source = SourceId::parse(&format!("ward{:03}", i % SOURCES)).unwrap();
-        assert_eq!(
-            store
-                .source_items(&source, 100, &mut |_| true)
-                .unwrap()
-                .len(),
-            100.min(total / SOURCES)
-        );
+        let items: Vec<_> = store
+            .source_items(&source)
+            .take(100)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(items.len(), 100.min(total / SOURCES));
     }
     let feed_reads = started.elapsed();
+    let feed_decoded = (store.decoded_items() - decoded_before) / reads as u64;
+
+    // A search with a limit: the newest 20 items of all sources whose title holds a word.
+    let word = corpus()[0].clone();
+    let started = Instant::now();
+    let decoded_before = store.decoded_items();
+    let searches = 100;
+    for _ in 0..searches {
+        let found: Vec<_> = store
+            .items()
+            .filter(|item| item.as_ref().map_or(true, |s| s.item.title.contains(&word)))
+            .take(20)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(!found.is_empty());
+    }
+    let search = started.elapsed();
+    let search_decoded = (store.decoded_items() - decoded_before) / searches as u64;
 
     drop(store);
     let started = Instant::now();
@@ -205,8 +223,12 @@ fn main() {
         per_sec(lookups, lookup)
     );
     println!(
-        "  feed read:    newest 100 of a source, {:.2} ms each",
+        "  feed read:    newest 100 of a source, {:.2} ms each, {feed_decoded} records decoded",
         feed_reads.as_secs_f64() * 1000.0 / reads as f64
+    );
+    println!(
+        "  search:       newest 20 titles holding {word:?}, {:.2} ms each, {search_decoded} records decoded",
+        search.as_secs_f64() * 1000.0 / searches as f64
     );
     if let Some((count, at_100k)) = at_100k {
         println!(

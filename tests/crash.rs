@@ -110,7 +110,7 @@ fn check_ledger(
     reported: &BTreeSet<String>,
 ) -> usize {
     let store = Store::open(dir).expect("the store opens after SIGKILL");
-    let all = store.all_items(usize::MAX, &mut |_| true).unwrap();
+    let all = store.items().collect::<Result<Vec<_>, _>>().unwrap();
     let urls: BTreeSet<&str> = all.iter().map(|i| i.item.url.as_str()).collect();
     assert_eq!(urls.len(), all.len(), "an item is doubled");
     assert_eq!(all.len(), store.len(), "the time index and the items agree");
@@ -132,7 +132,8 @@ fn check_ledger(
     }
     for site in reported {
         let held: BTreeSet<String> = store
-            .source_items(&SourceId::parse(site).unwrap(), usize::MAX, &mut |_| true)
+            .source_items(&SourceId::parse(site).unwrap())
+            .collect::<Result<Vec<_>, _>>()
             .unwrap()
             .iter()
             .map(|i| url_path(server, site, &i.item.url))
@@ -145,7 +146,10 @@ fn check_ledger(
             );
         }
     }
-    let stories = store.stories(usize::MAX, &mut |_| true).unwrap();
+    let stories = store
+        .stories(|_| true)
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
     let in_stories: usize = stories.iter().map(|s| s.items.len()).sum();
     assert_eq!(in_stories, all.len(), "every item is in exactly one story");
     all.len()

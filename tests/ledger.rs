@@ -101,7 +101,8 @@ type StoryRow = (String, String, Vec<(String, String)>);
 
 fn combined(server: &PortalServer, store: &Store) -> Vec<StoryRow> {
     store
-        .stories(usize::MAX, &mut |_| true)
+        .stories(|_| true)
+        .collect::<Result<Vec<_>, _>>()
         .unwrap()
         .iter()
         .map(|story| {
@@ -117,7 +118,8 @@ fn combined(server: &PortalServer, store: &Store) -> Vec<StoryRow> {
 /// Each story's id (the combined feed's entry id) by its items, as (site, url_path).
 fn story_ids(server: &PortalServer, store: &Store) -> BTreeMap<BTreeSet<(String, String)>, u64> {
     store
-        .stories(usize::MAX, &mut |_| true)
+        .stories(|_| true)
+        .collect::<Result<Vec<_>, _>>()
         .unwrap()
         .iter()
         .map(|story| (members(server, story).collect(), story.id))
@@ -216,11 +218,8 @@ async fn snapshot_1_then_2_changes_exactly_what_the_truth_says() {
         );
 
         let stored: BTreeMap<String, _> = store
-            .source_items(
-                &wardfeed::model::SourceId::parse(site).unwrap(),
-                usize::MAX,
-                &mut |_| true,
-            )
+            .source_items(&wardfeed::model::SourceId::parse(site).unwrap())
+            .collect::<Result<Vec<_>, _>>()
             .unwrap()
             .into_iter()
             .map(|s| (url_path(&server, site, &s.item.url), s))
@@ -352,7 +351,8 @@ async fn an_article_that_turns_404_keeps_its_item_and_body() {
 
     let gone = "/tin-tuc/chi-tiet/phuong-bo-de-to-chuc-lien-hoan-van-nghe-quan-chung-chao-mung-ky-niem-73-nam-724.html";
     let items = store
-        .source_items(&bode.id, usize::MAX, &mut |_| true)
+        .source_items(&bode.id)
+        .collect::<Result<Vec<_>, _>>()
         .unwrap();
     let item = items
         .iter()

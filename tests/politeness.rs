@@ -561,7 +561,8 @@ async fn pruned_items_take_their_kept_pages_with_them() {
         .unwrap();
     assert!(refresh.pruned > 0, "retention pruned nothing");
     let kept: Vec<String> = store
-        .source_items(&bode.id, usize::MAX, &mut |_| true)
+        .source_items(&bode.id)
+        .collect::<Result<Vec<_>, _>>()
         .unwrap()
         .into_iter()
         .map(|stored| stored.item.url)

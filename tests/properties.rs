@@ -225,7 +225,8 @@ fn feeds_from_ledger(
     store.ingest(&district(), &reposts, now()).expect("ingest");
 
     let stored = store
-        .source_items(&ward(), usize::MAX, &mut |_| true)
+        .source_items(&ward())
+        .collect::<Result<Vec<_>, _>>()
         .expect("read items");
     prop_assert_eq!(stored.len(), items.len(), "one stored item per identity");
     let site = Site {

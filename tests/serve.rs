@@ -682,7 +682,8 @@ async fn rendered_bytes_change_only_when_the_ledger_does() {
     // An unchanged re-ingest: nothing moves.
     let bode = wardfeed::model::SourceId::parse("bode").unwrap();
     let items: Vec<_> = store
-        .source_items(&bode, usize::MAX, &mut |_| true)
+        .source_items(&bode)
+        .collect::<Result<Vec<_>, _>>()
         .unwrap()
         .into_iter()
         .map(|s| s.item)

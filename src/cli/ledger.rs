@@ -57,10 +57,11 @@ pub(super) async fn items(
         None => None,
     };
     let store = open_store(&config, store_dir)?;
-    let mut keep = |stored: &StoredItem| wanted.as_ref().is_none_or(|id| stored.item.source == *id);
+    let keep = |stored: &StoredItem| wanted.as_ref().is_none_or(|id| stored.item.source == *id);
     if combined {
         let stories = store
-            .stories(usize::MAX, &mut keep)
+            .stories(keep)
+            .collect::<Result<Vec<_>, _>>()
             .map_err(Failure::runtime)?;
         if json {
             write_json(&stories.iter().map(StoryJson::from).collect::<Vec<_>>())?;
@@ -81,9 +82,10 @@ pub(super) async fn items(
         }
     } else {
         let items = match &wanted {
-            Some(id) => store.source_items(id, usize::MAX, &mut |_| true),
-            None => store.all_items(usize::MAX, &mut keep),
+            Some(id) => store.source_items(id),
+            None => store.items(),
         }
+        .collect::<Result<Vec<_>, _>>()
         .map_err(Failure::runtime)?;
         if json {
             write_json(&items.iter().map(StoredItemJson::from).collect::<Vec<_>>())?;

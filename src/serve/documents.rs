@@ -11,7 +11,7 @@ use crate::render::{
     Dashboard, DashboardError, DashboardGroup, DashboardSource, Entry, EntrySource, Feed,
     FeedLinks, Outline, OutlineFeed, OutlineGroup, OutlineSource,
 };
-use crate::store::{Incident, Store, StoreError, StoredItem, Story};
+use crate::store::{Incident, Items, Store, StoreError, StoredItem, Story};
 
 /// How many stored items a filtered request (`q`, `since`) may examine, newest first: keeps a
 /// flood of searches from walking the whole history.
@@ -241,24 +241,26 @@ pub fn content_feed(
         .limit
         .unwrap_or(config.server.feed_limit)
         .min(config.server.feed_limit);
-    // With a search or a date bound, examine at most SEARCH_SCAN_LIMIT items.
-    let mut examined = 0usize;
-    let mut keep_filtered = |stored: &StoredItem| {
-        examined += 1;
-        examined <= SEARCH_SCAN_LIMIT && filter.accepts(stored)
-    };
-    let mut keep_all = |stored: &StoredItem| filter.accepts(stored);
-    let keep: &mut dyn FnMut(&StoredItem) -> bool = if filter.narrows() {
-        &mut keep_filtered
+    // With a search or a date bound, examine at most SEARCH_SCAN_LIMIT items; the walk stops
+    // there, or as soon as `limit` entries are found.
+    let scan = if filter.narrows() {
+        SEARCH_SCAN_LIMIT
     } else {
-        &mut keep_all
+        usize::MAX
+    };
+    let newest = |items: Items<'_>, keep: &dyn Fn(&StoredItem) -> bool| {
+        items
+            .take(scan)
+            .filter(|item| item.as_ref().map_or(true, keep))
+            .take(limit)
+            .collect::<Result<Vec<_>, _>>()
     };
     let (title, description, home, author, entries) = match scope {
         Scope::Source(id) => {
             let Some(source) = config.source(id.as_str()) else {
                 return Ok(None);
             };
-            let items = store.source_items(id, limit, keep)?;
+            let items = newest(store.source_items(id), &|s| filter.accepts(s))?;
             (
                 source.name.clone(),
                 format!("Tin từ {} ({})", source.name, source.home),
@@ -278,9 +280,10 @@ pub fn content_feed(
                 return Ok(None);
             };
             let label = fold_case(&category.label);
-            let mut in_category =
-                |s: &StoredItem| s.item.categories.iter().any(|c| fold_case(c) == label) && keep(s);
-            let items = store.source_items(id, limit, &mut in_category)?;
+            let in_category = |s: &StoredItem| {
+                s.item.categories.iter().any(|c| fold_case(c) == label) && filter.accepts(s)
+            };
+            let items = newest(store.source_items(id), &in_category)?;
             (
                 format!("{} — {}", source.name, category.label),
                 format!("Chuyên mục “{}” của {}", category.label, source.name),
@@ -295,8 +298,15 @@ pub fn content_feed(
             if members.is_empty() {
                 return Ok(None);
             }
-            let mut in_group = |s: &StoredItem| members.contains(&&s.item.source) && keep(s);
-            let stories = store.stories(limit, &mut in_group)?;
+            let mut examined = 0usize;
+            let in_group = |s: &StoredItem| {
+                examined += 1;
+                examined <= scan && members.contains(&&s.item.source) && filter.accepts(s)
+            };
+            let stories = store
+                .stories(in_group)
+                .take(limit)
+                .collect::<Result<Vec<_>, _>>()?;
             let name = config.group_name(group);
             (
                 format!("{} — {name}", config.server.title),
@@ -310,7 +320,15 @@ pub fn content_feed(
             )
         }
         Scope::All => {
-            let stories = store.stories(limit, keep)?;
+            let mut examined = 0usize;
+            let in_scope = |s: &StoredItem| {
+                examined += 1;
+                examined <= scan && filter.accepts(s)
+            };
+            let stories = store
+                .stories(in_scope)
+                .take(limit)
+                .collect::<Result<Vec<_>, _>>()?;
             (
                 format!("{} — tất cả nguồn tin", config.server.title),
                 "Tin của mọi nguồn, bài đăng lại được gộp".to_owned(),
@@ -541,17 +559,21 @@ pub fn dashboard(
     let mut groups: Vec<DashboardGroup> = Vec::new();
     for source in &config.sources {
         let health = store.health(&source.id)?;
-        let newest = store.source_items(&source.id, 1, &mut |_| true)?;
-        let last_published = newest.first().map(StoredItem::sort_time);
+        let last_published = store
+            .source_items(&source.id)
+            .next()
+            .transpose()?
+            .map(|s| s.sort_time());
         // Recent items only: everything since the older of the chart start and 30 days ago.
+        // The index is newest first, so the walk stops at the first older item.
         let mut recent = Vec::new();
-        store.source_items(&source.id, usize::MAX, &mut |s| {
-            let fresh = s.sort_time() >= scan_from;
-            if fresh {
-                recent.push(s.sort_time());
+        for stored in store.source_items(&source.id) {
+            let time = stored?.sort_time();
+            if time < scan_from {
+                break;
             }
-            fresh
-        })?;
+            recent.push(time);
+        }
         let weekly_posts = weeks
             .iter()
             .map(|week| {

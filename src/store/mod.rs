@@ -80,6 +80,8 @@ pub struct Store {
     /// Bumped on any change at all (items or health): one atomic load tells a reader that
     /// nothing changed since it last looked.
     any_generation: std::sync::atomic::AtomicU64,
+    /// Item records decoded (`decoded_items`).
+    decoded: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -175,6 +177,7 @@ impl Store {
             generations: Mutex::new(HashMap::new()),
             health_generation: std::sync::atomic::AtomicU64::new(0),
             any_generation: std::sync::atomic::AtomicU64::new(0),
+            decoded: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -202,10 +205,12 @@ impl Store {
     }
 
     pub fn item(&self, key: &ItemKey) -> Result<Option<StoredItem>, StoreError> {
-        self.items
-            .get(key.0)?
-            .map(|bytes| decode(&bytes))
-            .transpose()
+        let Some(bytes) = self.items.get(key.0)? else {
+            return Ok(None);
+        };
+        self.decoded
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        decode(&bytes).map(Some)
     }
 
     /// How many times the source's items have changed since the store was opened.
@@ -241,27 +246,21 @@ impl Store {
             .or_insert(0) += 1;
     }
 
-    /// A source's items, newest first, that pass `keep`; at most `limit`.
-    pub fn source_items(
-        &self,
-        source: &SourceId,
-        limit: usize,
-        keep: &mut dyn FnMut(&StoredItem) -> bool,
-    ) -> Result<Vec<StoredItem>, StoreError> {
-        self.collect(
-            self.by_source.scan_prefix(source_prefix(source)).rev(),
-            limit,
-            keep,
-        )
+    /// A source's items, newest first, each read and decoded only when the iterator reaches
+    /// it: a feed of 100 items decodes 100 records, whatever the history holds.
+    pub fn source_items(&self, source: &SourceId) -> Items<'_> {
+        Items {
+            store: self,
+            index: self.by_source.scan_prefix(source_prefix(source)).rev(),
+        }
     }
 
-    /// Every item, newest first, that passes `keep`; at most `limit`.
-    pub fn all_items(
-        &self,
-        limit: usize,
-        keep: &mut dyn FnMut(&StoredItem) -> bool,
-    ) -> Result<Vec<StoredItem>, StoreError> {
-        self.collect(self.by_time.iter().rev(), limit, keep)
+    /// Every item, newest first, decoded as the iterator reaches it.
+    pub fn items(&self) -> Items<'_> {
+        Items {
+            store: self,
+            index: self.by_time.iter().rev(),
+        }
     }
 
     /// The number of items a source has in the store.
@@ -269,64 +268,28 @@ impl Store {
         self.by_source.scan_prefix(source_prefix(source)).count()
     }
 
-    fn collect(
-        &self,
-        index: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
-        limit: usize,
-        keep: &mut dyn FnMut(&StoredItem) -> bool,
-    ) -> Result<Vec<StoredItem>, StoreError> {
-        let mut out = Vec::new();
-        for entry in index {
-            if out.len() >= limit {
-                break;
-            }
-            let (index_key, _) = entry?;
-            let Some(key) = key_suffix(&index_key) else {
-                continue;
-            };
-            // An index entry without its item cannot happen after a committed transaction;
-            // skip rather than fail a whole feed if it ever does.
-            if let Some(item) = self.item(&key)?
-                && keep(&item)
-            {
-                out.push(item);
-            }
+    /// Stories, newest first (by their earliest item), whose items pass `keep`; a story is
+    /// shown with the items that pass. Read lazily: taking `n` stories walks the time index
+    /// only as far as the `n`th story's earliest item.
+    pub fn stories<F: FnMut(&StoredItem) -> bool>(&self, keep: F) -> Stories<'_, F> {
+        Stories {
+            store: self,
+            index: self.by_time.iter().rev(),
+            keep,
         }
-        Ok(out)
     }
 
-    /// Stories, newest first (by their earliest item), whose items pass `keep`; a story is
-    /// shown with the items that pass. At most `limit` stories.
-    pub fn stories(
-        &self,
-        limit: usize,
-        keep: &mut dyn FnMut(&StoredItem) -> bool,
-    ) -> Result<Vec<Story>, StoreError> {
-        let mut out = Vec::new();
-        for entry in self.by_time.iter().rev() {
-            if out.len() >= limit {
-                break;
-            }
-            let (index_key, _) = entry?;
-            let Some(key) = key_suffix(&index_key) else {
-                continue;
-            };
-            let Some(story) = self.story_containing(&key, keep)? else {
-                continue;
-            };
-            // Emit each story once: when the walk reaches its earliest item.
-            if story.first().key == key {
-                out.push(story);
-            }
-        }
-        Ok(out)
+    /// Item records decoded since the store was opened: what a read cost, for tests and
+    /// benchmarks.
+    pub fn decoded_items(&self) -> u64 {
+        self.decoded.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The story an item belongs to, restricted to items that pass `keep`.
     fn story_containing(
         &self,
         key: &ItemKey,
-        keep: &mut dyn FnMut(&StoredItem) -> bool,
+        keep: &mut impl FnMut(&StoredItem) -> bool,
     ) -> Result<Option<Story>, StoreError> {
         let story_id = self
             .story_of
@@ -360,6 +323,64 @@ impl Store {
             id: story_id.unwrap_or(0),
             items,
         }))
+    }
+}
+
+/// Items newest first from one of the store's indexes (see `Store::source_items`).
+pub struct Items<'a> {
+    store: &'a Store,
+    index: std::iter::Rev<sled::Iter>,
+}
+
+impl Iterator for Items<'_> {
+    type Item = Result<StoredItem, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let (index_key, _) = match self.index.next()? {
+                Ok(entry) => entry,
+                Err(error) => return Some(Err(error.into())),
+            };
+            let Some(key) = key_suffix(&index_key) else {
+                continue;
+            };
+            // An index entry without its item cannot happen after a committed transaction;
+            // skip rather than fail a whole feed if it ever does.
+            match self.store.item(&key) {
+                Ok(Some(item)) => return Some(Ok(item)),
+                Ok(None) => continue,
+                Err(error) => return Some(Err(error)),
+            }
+        }
+    }
+}
+
+/// Stories newest first (see `Store::stories`).
+pub struct Stories<'a, F> {
+    store: &'a Store,
+    index: std::iter::Rev<sled::Iter>,
+    keep: F,
+}
+
+impl<F: FnMut(&StoredItem) -> bool> Iterator for Stories<'_, F> {
+    type Item = Result<Story, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let (index_key, _) = match self.index.next()? {
+                Ok(entry) => entry,
+                Err(error) => return Some(Err(error.into())),
+            };
+            let Some(key) = key_suffix(&index_key) else {
+                continue;
+            };
+            match self.store.story_containing(&key, &mut self.keep) {
+                // Each story once: when the walk reaches its earliest item.
+                Ok(Some(story)) if story.first().key == key => return Some(Ok(story)),
+                Ok(_) => continue,
+                Err(error) => return Some(Err(error)),
+            }
+        }
     }
 }
 

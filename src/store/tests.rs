@@ -41,12 +41,13 @@ fn open() -> (tempfile::TempDir, Store) {
 }
 
 fn all(store: &Store) -> Vec<StoredItem> {
-    store.all_items(usize::MAX, &mut |_| true).unwrap()
+    store.items().collect::<Result<Vec<_>, _>>().unwrap()
 }
 
 fn story_titles(store: &Store) -> Vec<Vec<String>> {
     store
-        .stories(usize::MAX, &mut |_| true)
+        .stories(|_| true)
+        .collect::<Result<Vec<_>, _>>()
         .unwrap()
         .iter()
         .map(|s| s.items.iter().map(|i| i.item.url.clone()).collect())
@@ -196,7 +197,11 @@ fn cross_posts_within_72_hours_are_one_story_and_recurring_notices_are_not() {
         "http://h/phucloi/w".to_owned(),
         "http://h/longbien/d".to_owned()
     ]));
-    let combined = store.stories(10, &mut |_| true).unwrap();
+    let combined = store
+        .stories(|_| true)
+        .take(10)
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
     let merged = combined.iter().find(|s| s.items.len() == 2).unwrap();
     assert_eq!(
         merged.title(),
@@ -215,7 +220,12 @@ fn stories_chain_transitively_and_keep_their_id_when_an_earlier_item_arrives() {
             at(100),
         )
         .unwrap();
-    let id = store.stories(10, &mut |_| true).unwrap()[0].id;
+    let id = store
+        .stories(|_| true)
+        .take(10)
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap()[0]
+        .id;
     store
         .ingest(
             &source("phucloi"),
@@ -230,7 +240,11 @@ fn stories_chain_transitively_and_keep_their_id_when_an_earlier_item_arrives() {
             at(102),
         )
         .unwrap();
-    let stories = store.stories(10, &mut |_| true).unwrap();
+    let stories = store
+        .stories(|_| true)
+        .take(10)
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
     assert_eq!(stories.len(), 1, "0h, 50h and 110h chain within 72h steps");
     assert_eq!(stories[0].id, id, "the story id survived");
     assert_eq!(stories[0].first().item.source.as_str(), "phucloi");
@@ -265,7 +279,10 @@ fn a_retitled_item_moves_to_its_new_story() {
 }
 
 fn story_id_of(store: &Store, url: &str) -> u64 {
-    let stories = store.stories(usize::MAX, &mut |_| true).unwrap();
+    let stories = store
+        .stories(|_| true)
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
     let story = stories
         .iter()
         .find(|s| s.items.iter().any(|i| i.item.url == url))
@@ -359,7 +376,15 @@ fn retention_prunes_oldest_items_and_their_story_entries() {
         )
         .unwrap();
     assert_eq!(removed.len(), 3, "only items of the last two days stay");
-    assert_eq!(store.stories(100, &mut |_| true).unwrap().len(), 3);
+    assert_eq!(
+        store
+            .stories(|_| true)
+            .take(100)
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+            .len(),
+        3
+    );
     assert_eq!(store.stories.len(), 3);
 }
 
@@ -442,4 +467,88 @@ fn cached_pages_round_trip_and_are_forgotten() {
     store.forget_pages(["http://h/b", "http://h/d"]).unwrap();
     assert_eq!(store.page("http://h/b").unwrap(), None);
     assert_eq!(store.pages_len(), 1);
+}
+
+/// Reads decode what they return, not the history behind it: over 100,000 items a feed of
+/// 100 decodes 100 records, a search stops at its limit, stories stop at theirs.
+#[test]
+fn reads_decode_what_they_take_over_a_hundred_thousand_items() {
+    const ITEMS: usize = 100_000;
+    const SOURCES: usize = 10;
+    let (_dir, store) = open();
+    for batch in 0..ITEMS / 1000 {
+        let src = format!("ward{}", batch % SOURCES);
+        let items: Vec<Item> = (0..1000)
+            .map(|i| {
+                let n = batch * 1000 + i;
+                // Every 50th title holds the searched word.
+                let title = if n % 50 == 0 {
+                    format!("Thông báo tìm chủ {n}")
+                } else {
+                    format!("Tin số {n}")
+                };
+                let mut item = item(&src, &format!("i{n}"), &title, n as i64);
+                item.content_html = None;
+                item
+            })
+            .collect();
+        store
+            .ingest(&source(&src), &items, at(ITEMS as i64))
+            .unwrap();
+    }
+    assert_eq!(store.len(), ITEMS);
+
+    let before = store.decoded_items();
+    let feed: Vec<_> = store
+        .source_items(&source("ward3"))
+        .take(100)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(feed.len(), 100);
+    assert_eq!(
+        store.decoded_items() - before,
+        100,
+        "a feed of 100 decodes 100"
+    );
+
+    let before = store.decoded_items();
+    let found: Vec<_> = store
+        .items()
+        .filter(|item| item.as_ref().map_or(true, |s| s.item.title.contains("tìm")))
+        .take(10)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(found.len(), 10);
+    let decoded = store.decoded_items() - before;
+    assert!(
+        decoded <= 10 * 50,
+        "a search for 10 decoded {decoded} records, not the ~500 it walks"
+    );
+
+    let before = store.decoded_items();
+    let stories: Vec<_> = store
+        .stories(|_| true)
+        .take(100)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stories.len(), 100);
+    assert_eq!(
+        store.decoded_items() - before,
+        100,
+        "100 single-item stories"
+    );
+
+    // The dashboard's "posted since": the walk ends at the first older item.
+    let since = at((ITEMS - 2000) as i64);
+    let before = store.decoded_items();
+    let recent = store
+        .source_items(&source("ward9"))
+        .map_while(|item| item.ok().filter(|s| s.sort_time() >= since))
+        .count();
+    assert_eq!(recent, 1000, "ward9's last batch");
+    assert_eq!(
+        store.decoded_items() - before,
+        1001,
+        "the recent ones and one more"
+    );
 }
