@@ -40,7 +40,7 @@ fn load_pages(config: &Config) -> Vec<Page> {
                     let bytes = std::fs::read(entry.path()).expect("read fixture");
                     let site_base = format!("{BASE}/{site}");
                     let bytes = replace(&bytes, b"{{BASE}}", site_base.as_bytes());
-                    let (text, _) = fetch::decode(&bytes, None, source.charset);
+                    let text = fetch::decode::html(&bytes, None, source.charset).text;
                     pages.push(Page {
                         site: site.to_owned(),
                         url: Url::parse(&format!("{site_base}/{folder}/{name}")).unwrap(),

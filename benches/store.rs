@@ -82,6 +82,7 @@ fn synthetic(n: usize) -> Item {
         )),
         content_html: Some(body),
         article_status: Some(200),
+        identity: Default::default(),
     }
 }
 

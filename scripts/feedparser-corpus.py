@@ -107,6 +107,9 @@ def expectations(feedparser):
                 "bozo": bool(result.get("bozo")),
                 "bozo_exception": f"{type(exception).__name__}: {exception}" if exception else None,
                 "version": result.get("version", ""),
+                "encoding": result.get("encoding"),
+                "feed_title": result.feed.get("title"),
+                "feed_title_type": result.feed.get("title_detail", {}).get("type"),
                 "entries": [
                     {
                         "link": entry.get("link"),

@@ -23,6 +23,7 @@
 //! cycle, a module this order does not place, or a mention of the `wardfeed-portal` crate
 //! (the fixture world that only the binary's `demo` and the tests use).
 
+pub mod charset;
 pub mod cli;
 pub mod clock;
 pub mod config;

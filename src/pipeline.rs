@@ -14,8 +14,9 @@ use url::Url;
 use crate::config::{CategoryKind, Source};
 use crate::extract::{self, Article, ExtractError, FieldWarning, ListingPage};
 use crate::fetch::{Crawler, FetchError, Fetched};
-use crate::ingest::{self, IngestError};
-use crate::model::{ErrorKind, Item, ItemWarning, SourceId};
+use crate::ingest::{self, FeedRequest, IngestError};
+use crate::model::identity::{Decided, Sighting, identities};
+use crate::model::{ErrorKind, Item, ItemKey, ItemWarning, SourceId};
 use crate::normalize::date::{DateContext, ParsedDate, in_zone};
 use crate::normalize::{canonical_url, fold_case};
 use crate::sanitize;
@@ -133,7 +134,8 @@ impl SourceScrape {
 struct Draft {
     /// The link as the source gave it: the URL to fetch the article from.
     link: Option<Url>,
-    canonical: Option<Url>,
+    /// Its URL and identity, as the identity rule decided them in its document.
+    decided: Decided,
     guid: Option<String>,
     title: Option<String>,
     published: Option<ParsedDate>,
@@ -149,14 +151,6 @@ struct Draft {
 }
 
 impl Draft {
-    fn identity(&self) -> String {
-        match (&self.canonical, &self.guid) {
-            (Some(url), _) => url.to_string(),
-            (None, Some(guid)) => format!("guid:{guid}"),
-            (None, None) => String::new(),
-        }
-    }
-
     /// Fills what this draft lacks from another sighting of the same item.
     fn absorb(&mut self, other: Draft) {
         self.link = self.link.take().or(other.link);
@@ -174,7 +168,34 @@ impl Draft {
         }
         self.shown_categories.extend(other.shown_categories);
         self.warnings.extend(other.warnings);
+        for earlier in other.decided.identity.earlier {
+            if !self.decided.identity.earlier.contains(&earlier) {
+                self.decided.identity.earlier.push(earlier);
+            }
+        }
     }
+}
+
+/// One document's entries, as the identity rule sees them: each link canonical and without
+/// its fragment, the fragment apart.
+fn sightings<'a>(
+    links: &'a [(Option<Url>, Option<Url>)],
+    guids: impl Iterator<Item = Option<&'a str>>,
+    earlier: impl Iterator<Item = Option<Option<&'a str>>>,
+) -> Vec<Sighting<'a>> {
+    links
+        .iter()
+        .zip(guids.zip(earlier))
+        .map(|((canonical, link), (guid, earlier))| Sighting {
+            canonical: canonical.as_ref().map(Url::as_str),
+            fragment: link
+                .as_ref()
+                .and_then(Url::fragment)
+                .filter(|f| !f.is_empty()),
+            guid,
+            earlier,
+        })
+        .collect()
 }
 
 /// The first reading of a date, made more precise by a later one (a listing's date alone, the
@@ -314,17 +335,28 @@ type ListingResult = Result<ListingReport, (ListingReport, StageError)>;
 
 /// The page decoded (forced charset, BOM, header, `<meta>`) and checked for truncation and
 /// undecodable text.
-pub fn page_text(fetched: &Fetched, source: &Source) -> Result<String, StageError> {
+pub fn page_text(fetched: &Fetched, source: &Source) -> Result<PageText, StageError> {
     decoded_page(fetched, source.charset)
+}
+
+/// A page's text, and what the reader should know about its encoding.
+#[derive(Debug, Clone)]
+pub struct PageText {
+    pub html: String,
+    /// The page declared an encoding it is not in, or one that cannot be decoded.
+    pub warning: Option<String>,
 }
 
 fn decoded_page(
     fetched: &Fetched,
-    charset: Option<&'static encoding_rs::Encoding>,
-) -> Result<String, StageError> {
-    let (text, encoding) = fetched.text(charset);
-    extract::check_page(&text, &fetched.url, encoding.name())?;
-    Ok(text)
+    charset: Option<crate::charset::Charset>,
+) -> Result<PageText, StageError> {
+    let page = fetched.html(charset);
+    extract::check_page(&page.text, &fetched.url, page.charset.name())?;
+    Ok(PageText {
+        html: page.text,
+        warning: page.warning,
+    })
 }
 
 /// A listing page decoded and extracted, off the async workers.
@@ -337,7 +369,14 @@ async fn extract_listing(
     let source = source.clone();
     off_runtime(move || {
         let text = decoded_page(&fetched, source.charset)?;
-        Ok(listing_page(&text, &fetched.url, &source, format, &dates)?)
+        let mut page = listing_page(&text.html, &fetched.url, &source, format, &dates)?;
+        if let Some(message) = text.warning {
+            page.warnings.push(FieldWarning {
+                field: "encoding",
+                message,
+            });
+        }
+        Ok(page)
     })
     .await
 }
@@ -457,6 +496,10 @@ async fn scrape_listing(
         };
         report.pages += 1;
         for warning in page.warnings {
+            // A pager's last page rightly has no next link: only the first page's is a problem.
+            if warning.field == "next_page" && report.pages > 1 {
+                continue;
+            }
             tracing::warn!(source = %source.id, url = %page_url, "{}", warning.message);
             warnings.push(ItemWarning {
                 url: page_url.to_string(),
@@ -479,11 +522,24 @@ async fn scrape_listing(
             });
         }
         let full = page.entries.len() >= room;
-        for entry in page.entries.into_iter().take(room) {
-            let canonical = canonical_url(&entry.link, &source.query_filter);
+        let links: Vec<(Option<Url>, Option<Url>)> = page
+            .entries
+            .iter()
+            .map(|e| {
+                let canonical = canonical_url(&e.link, &source.query_filter);
+                (Some(canonical), Some(e.link.clone()))
+            })
+            .collect();
+        let decisions = identities(&sightings(
+            &links,
+            std::iter::repeat(None),
+            std::iter::repeat(None),
+        ));
+        for (entry, decided) in page.entries.into_iter().zip(decisions).take(room) {
+            let Some(decided) = decided else { continue };
             let draft = Draft {
                 link: Some(entry.link),
-                canonical: Some(canonical),
+                decided,
                 guid: None,
                 title: entry.title,
                 published: entry.published,
@@ -538,14 +594,31 @@ async fn scrape_feed(
         Ok(fetched) => fetched,
         Err(error) => return Err((report, error.into())),
     };
-    let (charset, tz) = (source.charset, source.timezone);
-    let parsed =
-        off_runtime(move || ingest::parse_feed(&fetched.body, &fetched.url, charset, tz)).await;
-    let entries = match parsed {
-        Ok(entries) => entries,
+    let (charset, dates) = (source.charset, clock.dates(source));
+    let parsed = off_runtime(move || {
+        let request = FeedRequest {
+            url: &fetched.url,
+            content_type: fetched.content_type.as_deref(),
+            charset,
+            dates,
+        };
+        ingest::parse_feed(&fetched.body, &request).map(|feed| (feed, fetched.url.clone()))
+    })
+    .await;
+    let (feed, feed_url) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) => return Err((report, error.into())),
     };
     report.pages = 1;
+    for message in feed.warnings {
+        tracing::warn!(source = %source.id, url = %url, "{message}");
+        source_warnings.push(ItemWarning {
+            url: feed_url.to_string(),
+            field: "feed".to_owned(),
+            message,
+        });
+    }
+    let mut entries = feed.entries;
     if entries.len() > MAX_ENTRIES_PER_LISTING {
         let message = format!(
             "only the first {MAX_ENTRIES_PER_LISTING} of the feed's {} entries are read",
@@ -557,59 +630,74 @@ async fn scrape_feed(
             field: "listing".to_owned(),
             message,
         });
+        entries.truncate(MAX_ENTRIES_PER_LISTING);
     }
-    let fetched_at = clock.dates(source).now.unwrap_or(clock.started_at);
-    for entry in entries.into_iter().take(MAX_ENTRIES_PER_LISTING) {
-        // A date more than a day ahead is not trusted: the item takes its first-seen time.
-        let (published, warnings) = match entry.published {
-            Some(at) if at > fetched_at + crate::normalize::date::FUTURE_TOLERANCE => (
-                None,
-                vec![extract::date_warning(
-                    &crate::normalize::DateError::Future {
-                        text: at.to_rfc3339(),
-                        at,
-                    },
-                )],
-            ),
-            at => (at.map(|at| ParsedDate { at, has_time: true }), Vec::new()),
-        };
-        let canonical = entry
-            .link
-            .as_ref()
-            .map(|link| canonical_url(link, &source.query_filter));
+    let canonical = |link: &Url| canonical_url(link, &source.query_filter);
+    let links: Vec<(Option<Url>, Option<Url>)> = entries
+        .iter()
+        .map(|e| (e.link.as_ref().map(canonical), e.link.clone()))
+        .collect();
+    let earlier: Vec<Option<Option<Url>>> = entries
+        .iter()
+        .map(|e| {
+            e.earlier_link
+                .as_ref()
+                .map(|link| link.as_ref().map(canonical))
+        })
+        .collect();
+    let decisions = identities(&sightings(
+        &links,
+        entries.iter().map(|e| e.guid.as_deref()),
+        earlier
+            .iter()
+            .map(|e| e.as_ref().map(|link| link.as_ref().map(Url::as_str))),
+    ));
+    let unidentified = decisions.iter().filter(|d| d.is_none()).count();
+    if unidentified > 0 {
+        let message = unidentified_warning(unidentified);
+        tracing::warn!(source = %source.id, url = %url, "{message}");
+        source_warnings.push(ItemWarning {
+            url: feed_url.to_string(),
+            field: "feed".to_owned(),
+            message,
+        });
+    }
+    for (entry, decided) in entries.into_iter().zip(decisions) {
+        let Some(decided) = decided else { continue };
         let draft = Draft {
             link: entry.link,
-            canonical,
+            decided,
             guid: entry.guid,
             title: entry.title,
-            published,
+            published: entry.published,
             categories: vec![slug.to_owned()],
             shown_categories: Vec::new(),
             views: None,
             summary: entry.summary,
             image: entry.image,
             feed_content: entry.content_html,
-            warnings,
+            warnings: entry.warnings,
         };
-        if draft.identity().is_empty() {
-            tracing::warn!(source = %source.id, url = %url, "feed entry without link or guid skipped");
-            continue;
-        }
         report.entries += 1;
         merge(drafts, draft);
     }
     Ok(report)
 }
 
+/// The warning for feed entries that have neither a link nor a guid.
+pub fn unidentified_warning(count: usize) -> String {
+    format!("{count} entries without a link or an id skipped: nothing tells them apart")
+}
+
 /// Adds a sighting; returns whether the item is new to this refresh.
 fn merge(drafts: &mut IndexMap<String, Draft>, draft: Draft) -> bool {
-    match drafts.get_mut(&draft.identity()) {
+    match drafts.get_mut(&draft.decided.identity.current) {
         Some(existing) => {
             existing.absorb(draft);
             false
         }
         None => {
-            drafts.insert(draft.identity(), draft);
+            drafts.insert(draft.decided.identity.current.clone(), draft);
             true
         }
     }
@@ -648,8 +736,14 @@ async fn extract_article(
 ) -> Result<(Article, Option<String>), StageError> {
     let (charset, rules) = (source.charset, source.rules.article.clone());
     off_runtime(move || {
-        let html = decoded_page(&fetched, charset)?;
-        let mut article = extract::article(&html, &fetched.url, &rules, &dates);
+        let page = decoded_page(&fetched, charset)?;
+        let mut article = extract::article(&page.html, &fetched.url, &rules, &dates);
+        if let Some(message) = page.warning {
+            article.warnings.push(FieldWarning {
+                field: "encoding",
+                message,
+            });
+        }
         let body = article.body_html.take().map(|body| {
             let base = article.base.clone().unwrap_or_else(|| fetched.url.clone());
             bounded_body(&body, &base, &mut article.warnings)
@@ -822,11 +916,7 @@ async fn finish_item(
         .collect();
     let item = Item {
         source: source.id.clone(),
-        url: draft
-            .canonical
-            .as_ref()
-            .map(Url::to_string)
-            .unwrap_or_default(),
+        url: draft.decided.url,
         guid: draft.guid,
         title,
         published: draft.published.map(|date| date.at),
@@ -836,6 +926,7 @@ async fn finish_item(
         image: draft.image.map(|u| u.to_string()),
         content_html,
         article_status,
+        identity: draft.decided.identity,
     };
     (item, warnings)
 }
@@ -880,7 +971,7 @@ pub async fn refresh(
         crawler,
         cache: Some(store),
     };
-    let scrape = scrape(&pages, source, now).await;
+    let mut scrape = scrape(&pages, source, now).await;
     let outcome = RunOutcome {
         listings: source.categories.len(),
         failures: scrape
@@ -906,6 +997,13 @@ pub async fn refresh(
         let store = Arc::clone(store);
         let source = Arc::clone(source);
         tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+            // An item the store already holds under an earlier identity keeps it.
+            for item in &mut scrape.items {
+                item.settle_identity(|identity| {
+                    let key = ItemKey::derive(&source.id, identity);
+                    store.item(&key).map(|held| held.map(|stored| stored.item))
+                })?;
+            }
             let ingest = store.ingest(&source.id, &scrape.items, now)?;
             let pruned = store.prune(&source.id, &source.retention, now)?;
             // The article pages of pruned items are not needed again.

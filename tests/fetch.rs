@@ -88,7 +88,7 @@ async fn gzip_and_brotli_bodies_are_decoded() {
             .get(&url(&server, target), None, None)
             .await
             .unwrap();
-        assert_eq!(fetched.text(None).0, page, "{target}");
+        assert_eq!(fetched.html(None).text, page, "{target}");
     }
     let log = server.request_log();
     assert!(log.iter().all(|r| {
@@ -213,7 +213,7 @@ async fn windows_1258_pages_declared_in_meta_decode_to_vietnamese() {
     .unwrap();
     let fetched = fetcher.get(&listing, None, None).await.unwrap();
     assert_eq!(fetched.content_type.as_deref(), Some("text/html"));
-    let text = wardfeed::normalize::clean_text(&fetched.text(None).0);
+    let text = wardfeed::normalize::clean_text(&fetched.html(None).text);
     assert!(
         text.contains("Hội nghị đại biểu nhân dân tổ dân phố số 13 năm 2023"),
         "not decoded"

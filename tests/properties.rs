@@ -148,6 +148,7 @@ fn ledger_item() -> impl Strategy<Value = Item> {
                     image,
                     content_html,
                     article_status: None,
+                    identity: Default::default(),
                 }
             },
         )
@@ -944,6 +945,7 @@ proptest! {
                     image: None,
                     content_html: Some(article_html(soup, &base)),
                     article_status: None,
+                    identity: Default::default(),
                 }
             })
             .collect();
@@ -1095,6 +1097,7 @@ fn feeds_with_body(content_html: &str) -> (Feed, Feed) {
         image: None,
         content_html: Some(content_html.to_owned()),
         article_status: None,
+        identity: Default::default(),
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("open store");
@@ -1199,6 +1202,7 @@ fn a_summary_of_control_characters_is_left_out_in_every_format() {
         image: None,
         content_html: None,
         article_status: None,
+        identity: Default::default(),
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let store = Store::open(dir.path()).expect("open store");

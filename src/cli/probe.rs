@@ -11,9 +11,9 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{CategoryKind, Source};
 use crate::extract::{self, FieldWarning};
 use crate::fetch::Crawler;
-use crate::ingest;
+use crate::ingest::{self, FeedRequest};
 use crate::normalize::date::{DateContext, in_zone};
-use crate::pipeline::ListingFormat;
+use crate::pipeline::{ListingFormat, PageText};
 
 /// What to probe.
 pub(super) enum Target {
@@ -116,22 +116,27 @@ async fn probe_listing(
     let Some(fetched) = fetch(crawler, source, url, "   ", out).await else {
         return 1;
     };
-    let Some(html) = page_text(&fetched, source, "   ", out) else {
+    let Some(text) = page_text(&fetched, source, "   ", out) else {
         return 1;
     };
-    let page =
-        match crate::pipeline::listing_page(&html, &fetched.url, source, format, &dates(source)) {
-            Ok(page) => page,
-            Err(error) => {
-                let _ = writeln!(out, "{}\n   {error}", fetched.status);
-                let hint = match format {
-                    ListingFormat::Html => "check `list` (and `item`) against the page's HTML",
-                    ListingFormat::Json => "check `json.items` against the endpoint's answer",
-                };
-                let _ = writeln!(out, "   hint: {hint}");
-                return 1;
-            }
-        };
+    let page = match crate::pipeline::listing_page(
+        &text.html,
+        &fetched.url,
+        source,
+        format,
+        &dates(source),
+    ) {
+        Ok(page) => page,
+        Err(error) => {
+            let _ = writeln!(out, "{}\n   {error}", fetched.status);
+            let hint = match format {
+                ListingFormat::Html => "check `list` (and `item`) against the page's HTML",
+                ListingFormat::Json => "check `json.items` against the endpoint's answer",
+            };
+            let _ = writeln!(out, "   hint: {hint}");
+            return 1;
+        }
+    };
     let _ = writeln!(
         out,
         "{}, {} items ({} elements without a link skipped), next page: {}",
@@ -142,7 +147,8 @@ async fn probe_listing(
             .as_ref()
             .map_or_else(|| "none".to_owned(), Url::to_string)
     );
-    let mut problems = 0;
+    let mut problems = encoding_warning(&text, "   ", out);
+    problems += warnings(&page.warnings, out);
     if page.entries.is_empty() {
         let _ = writeln!(
             out,
@@ -188,31 +194,73 @@ async fn probe_feed(
     let Some(fetched) = fetch(crawler, source, url, "   ", out).await else {
         return 1;
     };
-    match ingest::parse_feed(&fetched.body, &fetched.url, source.charset, source.timezone) {
-        Ok(entries) => {
-            let _ = writeln!(out, "{}, {} entries", fetched.status, entries.len());
-            for (i, entry) in entries.iter().enumerate() {
-                let when = entry
-                    .published
-                    .map_or_else(|| "(no date)".to_owned(), |p| p.to_rfc3339());
-                let _ = writeln!(
-                    out,
-                    "  {:>2}. {when}  {}",
-                    i + 1,
-                    entry.title.as_deref().unwrap_or("(no title)")
-                );
-                if let Some(link) = &entry.link {
-                    let _ = writeln!(out, "     link:    {link}");
-                    links.push(link.clone());
-                }
-            }
-            0
-        }
+    let request = FeedRequest {
+        url: &fetched.url,
+        content_type: fetched.content_type.as_deref(),
+        charset: source.charset,
+        dates: dates(source),
+    };
+    let feed = match ingest::parse_feed(&fetched.body, &request) {
+        Ok(feed) => feed,
         Err(error) => {
             let _ = writeln!(out, "{}\n   {error}", fetched.status);
-            1
+            return 1;
         }
+    };
+    let _ = writeln!(
+        out,
+        "{}, {}{}, {} entries",
+        fetched.status,
+        feed.format,
+        feed.title
+            .as_deref()
+            .map_or_else(String::new, |t| format!(" \"{t}\"")),
+        feed.entries.len()
+    );
+    let mut problems = 0;
+    for warning in &feed.warnings {
+        let _ = writeln!(out, "   warning: {warning}");
+        problems += 1;
     }
+    if feed.entries.is_empty() {
+        let _ = writeln!(out, "   warning: no entries (the feed is empty)");
+        problems += 1;
+    }
+    let unidentified = feed
+        .entries
+        .iter()
+        .filter(|e| e.link.is_none() && e.guid.is_none())
+        .count();
+    if unidentified > 0 {
+        let warning = crate::pipeline::unidentified_warning(unidentified);
+        let _ = writeln!(out, "   warning: {warning}");
+        problems += 1;
+    }
+    for (i, entry) in feed.entries.iter().enumerate() {
+        let when = entry
+            .published
+            .map_or_else(|| "(no date)".to_owned(), |p| p.at.to_rfc3339());
+        let _ = writeln!(
+            out,
+            "  {:>2}. {when}  {}",
+            i + 1,
+            entry.title.as_deref().unwrap_or("(no title)")
+        );
+        match &entry.link {
+            Some(link) => {
+                let _ = writeln!(out, "     link:    {link}");
+                links.push(link.clone());
+            }
+            None => {
+                let _ = writeln!(out, "     link:    (none)");
+            }
+        }
+        if let Some(guid) = &entry.guid {
+            let _ = writeln!(out, "     guid:    {guid}");
+        }
+        problems += warnings(&entry.warnings, out);
+    }
+    problems
 }
 
 async fn probe_article(crawler: &Crawler, source: &Source, url: &Url, out: &mut String) -> usize {
@@ -220,10 +268,15 @@ async fn probe_article(crawler: &Crawler, source: &Source, url: &Url, out: &mut 
     let Some(fetched) = fetch(crawler, source, url, "     ", out).await else {
         return 1;
     };
-    let Some(html) = page_text(&fetched, source, "     ", out) else {
+    let Some(text) = page_text(&fetched, source, "     ", out) else {
         return 1;
     };
-    let article = extract::article(&html, &fetched.url, &source.rules.article, &dates(source));
+    let article = extract::article(
+        &text.html,
+        &fetched.url,
+        &source.rules.article,
+        &dates(source),
+    );
     let _ = writeln!(out, "{}", fetched.status);
     let _ = writeln!(
         out,
@@ -259,7 +312,7 @@ async fn probe_article(crawler: &Crawler, source: &Source, url: &Url, out: &mut 
             let _ = writeln!(out, "     body:    (none)");
         }
     }
-    warnings(&article.warnings, out)
+    encoding_warning(&text, "     ", out) + warnings(&article.warnings, out)
 }
 
 /// Fetches `url`, or says why not.
@@ -279,19 +332,31 @@ async fn fetch(
     }
 }
 
-/// The page's text as the pipeline would read it, or why it would not.
+/// The page's text as the pipeline would read it (with any warning about its encoding), or
+/// why it would not.
 fn page_text(
     fetched: &crate::fetch::Fetched,
     source: &Source,
     indent: &str,
     out: &mut String,
-) -> Option<String> {
+) -> Option<PageText> {
     match crate::pipeline::page_text(fetched, source) {
-        Ok(html) => Some(html),
+        Ok(page) => Some(page),
         Err(error) => {
             let _ = writeln!(out, "{}\n{indent}{error}", fetched.status);
             None
         }
+    }
+}
+
+/// The warning about a page's encoding, if there is one; how many problems that is.
+fn encoding_warning(page: &PageText, indent: &str, out: &mut String) -> usize {
+    match &page.warning {
+        Some(warning) => {
+            let _ = writeln!(out, "{indent}warning: encoding: {warning}");
+            1
+        }
+        None => 0,
     }
 }
 

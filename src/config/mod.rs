@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono_tz::Tz;
-use encoding_rs::Encoding;
 use toml_edit::Document;
 use url::Url;
 
@@ -228,7 +227,7 @@ pub struct Source {
     pub home: Url,
     pub enabled: bool,
     /// Forced encoding of pages and feeds, for portals that declare the wrong one.
-    pub charset: Option<&'static Encoding>,
+    pub charset: Option<crate::charset::Charset>,
     pub timezone: Tz,
     pub schedule: cron::Schedule,
     pub timeout: Duration,

@@ -7,8 +7,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::charset::Charset;
 use chrono_tz::Tz;
-use encoding_rs::Encoding;
 use indexmap::IndexMap;
 use toml_edit::Document;
 use url::Url;
@@ -773,8 +773,8 @@ fn check_cron_fields(full: &str, crontab: bool) -> Result<(), String> {
     Ok(())
 }
 
-pub fn parse_charset(label: &str) -> Result<&'static Encoding, String> {
-    Encoding::for_label(label.trim().as_bytes()).ok_or_else(|| format!("unknown charset {label:?}"))
+pub fn parse_charset(label: &str) -> Result<Charset, String> {
+    Charset::for_label(label).ok_or_else(|| format!("unknown charset {label:?}"))
 }
 
 fn parse_http_url(text: &str) -> Result<Url, String> {

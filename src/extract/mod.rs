@@ -128,7 +128,9 @@ pub struct ListingPage {
     /// Elements matched as items that had no usable link (header rows, ads).
     pub skipped: usize,
     pub next: Option<Url>,
-    /// Page-level problems: the page was cut to its bounds (`bounds::PageLimits`).
+    /// Page-level problems: the page was cut to its bounds (`bounds::PageLimits`); a
+    /// `next_page` selector that matches links none of which reads as the configured text
+    /// (so page 2 would be silently lost).
     pub warnings: Vec<FieldWarning>,
 }
 
@@ -182,11 +184,12 @@ pub fn listing(
             })?,
         None => doc.root_element(),
     };
+    let mut warnings: Vec<FieldWarning> = cut.into_iter().map(page_cut).collect();
     let mut page = ListingPage {
         entries: Vec::new(),
         skipped: 0,
-        next: next_page(&doc, &base, page_url, rules),
-        warnings: cut.into_iter().map(page_cut).collect(),
+        next: next_page(&doc, &base, page_url, rules, &mut warnings),
+        warnings,
     };
     let Some(item_selector) = &rules.item else {
         return Ok(page);
@@ -288,16 +291,49 @@ pub fn date_warning(error: &DateError) -> FieldWarning {
     }
 }
 
-fn next_page(doc: &Html, base: &Url, page_url: &Url, rules: &ListingRules) -> Option<Url> {
+fn next_page(
+    doc: &Html,
+    base: &Url,
+    page_url: &Url,
+    rules: &ListingRules,
+    warnings: &mut Vec<FieldWarning>,
+) -> Option<Url> {
     if let Some(next) = &rules.next_page {
-        let link = doc.select(&next.selector).find(|a| match &next.text {
+        let matched: Vec<ElementRef<'_>> = doc.select(&next.selector).collect();
+        let link = matched.iter().find(|a| match &next.text {
             None => true,
             Some(wanted) => fold_case(&a.text().collect::<String>()) == *wanted,
-        })?;
-        return link
-            .value()
-            .attr("href")
-            .and_then(|href| resolve_link(base, href));
+        });
+        let Some(link) = link else {
+            if let (Some(wanted), false) = (&next.text, matched.is_empty()) {
+                let shown: Vec<String> = matched
+                    .iter()
+                    .take(8)
+                    .map(|a| format!("{:?}", normalize::clean_text(&a.text().collect::<String>())))
+                    .collect();
+                warnings.push(FieldWarning {
+                    field: "next_page",
+                    message: format!(
+                        "{} links match {:?} but none reads {wanted:?} (they read {}): no next page followed (on a listing's last page that is right)",
+                        matched.len(),
+                        selector_text(&next.selector),
+                        shown.join(", ")
+                    ),
+                });
+            }
+            return None;
+        };
+        let href = link.value().attr("href");
+        let next_url = href.and_then(|href| resolve_link(base, href));
+        if next_url.is_none() {
+            warnings.push(FieldWarning {
+                field: "next_page",
+                message: format!(
+                    "the next-page link has no followable href ({href:?}): no next page followed"
+                ),
+            });
+        }
+        return next_url;
     }
     let param = rules.page_param.as_deref()?;
     Some(with_page_param(page_url, param))
@@ -382,15 +418,31 @@ fn page_cut(cut: bounds::Cut) -> FieldWarning {
     }
 }
 
-/// The normalised text of an HTML fragment: tags stripped, entities decoded (feed descriptions,
-/// rendered bodies). A fragment past the page bounds is read up to them.
+/// The normalised text of an HTML fragment: tags stripped, entities decoded, the contents of
+/// `script`, `style` and `template` left out (they are code, not words) (feed titles and
+/// descriptions, rendered bodies). A fragment past the page bounds is read up to them.
 pub fn html_text(fragment: &str) -> String {
     let (fragment, cut) = bounds::bounded(fragment, bounds::PageLimits::default());
     if let Some(cut) = cut {
         tracing::warn!("text of an HTML fragment: {cut}");
     }
     let doc = Html::parse_fragment(fragment);
-    normalize::clean_text(&doc.root_element().text().collect::<String>())
+    let mut text = String::new();
+    for node in doc.root_element().descendants() {
+        let Some(words) = node.value().as_text() else {
+            continue;
+        };
+        let in_code = node.ancestors().any(|ancestor| {
+            ancestor
+                .value()
+                .as_element()
+                .is_some_and(|e| matches!(e.name(), "script" | "style" | "template"))
+        });
+        if !in_code {
+            text.push_str(words);
+        }
+    }
+    normalize::clean_text(&text)
 }
 
 fn selector_text(selector: &Selector) -> String {
@@ -445,6 +497,35 @@ mod tests {
             "http://h/site/other/x-1.html"
         );
         assert_eq!(page.next.unwrap().as_str(), "http://h/site/other/?page=2");
+    }
+
+    #[test]
+    fn text_of_html_leaves_code_out() {
+        assert_eq!(
+            html_text("safe<script>location.href='x';</script> <style>p{}</style>description"),
+            "safe description"
+        );
+        assert_eq!(html_text("<p>A &amp; <b>B</b></p>"), "A & B");
+    }
+
+    #[test]
+    fn a_next_page_selector_that_matches_but_never_reads_the_text_is_a_warning() {
+        // The pager says "Sau »", the rule wants "Trang sau": page 2 would be lost silently.
+        let html = r#"<ul class="news"><li><a href="/a">A</a></li></ul>
+            <div class="pager"><a href="?page=1">1</a><a href="?page=2">Sau »</a></div>"#;
+        let page = listing(html, &page_url(), &rules(), &dates()).unwrap();
+        assert_eq!(page.next, None);
+        let warning = &page.warnings[0];
+        assert_eq!(warning.field, "next_page");
+        assert!(
+            warning.message.contains("2 links match \"div.pager a\"")
+                && warning.message.contains("\"Sau »\""),
+            "{}",
+            warning.message
+        );
+        // A pager that matches nothing (no pager at all) is no warning.
+        let page = listing(r#"<ul class="news"></ul>"#, &page_url(), &rules(), &dates()).unwrap();
+        assert!(page.warnings.is_empty());
     }
 
     #[test]

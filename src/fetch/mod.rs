@@ -2,16 +2,17 @@
 //! transfer, conditional requests, and charset detection for the bytes that come back;
 //! `polite` adds robots.txt, per-host spacing and retries on top.
 
+pub mod decode;
 pub mod polite;
 pub mod robots;
 
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use encoding_rs::{Encoding, UTF_8};
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::Url;
 
+use crate::charset::Charset;
 use crate::config::FetchSettings;
 use crate::model::{CachedPage, ErrorKind, Validators};
 pub use polite::Crawler;
@@ -54,9 +55,14 @@ impl Fetched {
         })
     }
 
-    /// The body as text, and the encoding it was read in, as `decode` decides.
-    pub fn text(&self, forced: Option<&'static Encoding>) -> (String, &'static Encoding) {
-        decode(&self.body, self.content_type.as_deref(), forced)
+    /// The body as a page's text, in the encoding `decode::html` decides.
+    pub fn html(&self, forced: Option<Charset>) -> decode::Text {
+        decode::html(&self.body, self.content_type.as_deref(), forced)
+    }
+
+    /// The body as a feed's text, in the encoding `decode::xml` decides.
+    pub fn xml(&self, forced: Option<Charset>) -> decode::Text {
+        decode::xml(&self.body, self.content_type.as_deref(), forced)
     }
 }
 
@@ -389,96 +395,6 @@ fn parse_retry_after(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<
     Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
-/// Decodes page bytes. The encoding is, in order: the source's forced charset; a byte-order
-/// mark (as browsers do: a BOM is never accidental, while portals often send a stale header);
-/// the `charset` of the Content-Type header; a `<meta>` declaration in the first 4 KiB;
-/// UTF-8. A declared single-byte charset is overruled when the bytes are valid UTF-8 with
-/// non-ASCII text in them: such text is never meant as windows-125x, while a CMS template
-/// that still declares an old charset is common. Undecodable bytes become U+FFFD, never an
-/// error (the pipeline judges whether there are too many).
-pub fn decode(
-    body: &[u8],
-    content_type: Option<&str>,
-    forced: Option<&'static Encoding>,
-) -> (String, &'static Encoding) {
-    let bom = Encoding::for_bom(body).map(|(encoding, _)| encoding);
-    let declared = content_type
-        .and_then(header_charset)
-        .or_else(|| meta_charset(body));
-    let encoding = match (forced, bom, declared) {
-        (Some(forced), _, _) => forced,
-        (None, Some(bom), _) => bom,
-        (None, None, Some(declared)) if declared != UTF_8 && looks_utf8(body) => UTF_8,
-        (None, None, Some(declared)) => declared,
-        (None, None, None) => UTF_8,
-    };
-    let (text, _) = encoding.decode_with_bom_removal(body);
-    (text.into_owned(), encoding)
-}
-
-/// Valid UTF-8 containing at least one multi-byte sequence.
-fn looks_utf8(body: &[u8]) -> bool {
-    !body.is_ascii() && std::str::from_utf8(body).is_ok()
-}
-
-fn header_charset(content_type: &str) -> Option<&'static Encoding> {
-    content_type.split(';').skip(1).find_map(|param| {
-        let (name, value) = param.split_once('=')?;
-        name.trim()
-            .eq_ignore_ascii_case("charset")
-            .then(|| Encoding::for_label(value.trim().trim_matches(['"', '\'']).as_bytes()))
-            .flatten()
-    })
-}
-
-/// Finds `<meta charset=…>` or `<meta http-equiv=… content="…; charset=…">` in the head.
-fn meta_charset(body: &[u8]) -> Option<&'static Encoding> {
-    let head = &body[..body.len().min(4096)];
-    let lower: Vec<u8> = head.iter().map(u8::to_ascii_lowercase).collect();
-    let mut from = 0;
-    while let Some(at) = find(&lower[from..], b"<meta") {
-        let start = from + at;
-        let end = find(&lower[start..], b">").map_or(lower.len(), |e| start + e);
-        let tag = &lower[start..end];
-        if let Some(pos) = find(tag, b"charset") {
-            let rest = &tag[pos + b"charset".len()..];
-            let rest = trim_start(rest);
-            if let Some(rest) = rest.strip_prefix(b"=") {
-                let rest = trim_start(rest);
-                let rest = rest
-                    .strip_prefix(b"\"")
-                    .or_else(|| rest.strip_prefix(b"'"))
-                    .unwrap_or(rest);
-                let label_len = rest
-                    .iter()
-                    .position(|b| !(b.is_ascii_alphanumeric() || b"-_:.".contains(b)))
-                    .unwrap_or(rest.len());
-                if let Some(encoding) = Encoding::for_label(&rest[..label_len]) {
-                    // A page cannot declare itself UTF-16 in ASCII-compatible bytes.
-                    return Some(
-                        if encoding == encoding_rs::UTF_16LE || encoding == encoding_rs::UTF_16BE {
-                            UTF_8
-                        } else {
-                            encoding
-                        },
-                    );
-                }
-            }
-        }
-        from = end.max(start + 1);
-    }
-    None
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn trim_start(bytes: &[u8]) -> &[u8] {
-    let skip = bytes.iter().take_while(|b| b.is_ascii_whitespace()).count();
-    &bytes[skip..]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -504,62 +420,6 @@ mod tests {
         );
         fetched.status = 304;
         assert_eq!(fetched.to_cache(), None, "a 304 replaces nothing");
-    }
-
-    #[test]
-    fn header_charset_is_used() {
-        let bytes = b"<p>\xe0</p>";
-        let (_, enc) = decode(bytes, Some("text/html; charset=ISO-8859-1"), None);
-        assert_eq!(enc.name(), "windows-1252");
-    }
-
-    #[test]
-    fn meta_declaration_is_found_when_the_header_is_bare() {
-        let page = b"<HTML><HEAD><META http-equiv=\"Content-Type\" content=\"text/html; charset=windows-1258\"></HEAD>";
-        let (_, enc) = decode(page, Some("text/html"), None);
-        assert_eq!(enc.name(), "windows-1258");
-        let (_, enc) = decode(b"<meta charset='utf-8'>", None, None);
-        assert_eq!(enc, UTF_8);
-    }
-
-    #[test]
-    fn windows_1258_decodes_to_combining_marks_that_nfc_composes() {
-        // "Thạch" in windows-1258: a, then the combining dot below (0xF2).
-        let (text, _) = decode(b"Tha\xf2ch", Some("text/html; charset=windows-1258"), None);
-        assert_eq!(crate::normalize::clean_text(&text), "Thạch");
-    }
-
-    #[test]
-    fn bom_wins_over_a_stale_header_and_forced_charset_wins_over_all() {
-        let (text, enc) = decode(
-            b"\xef\xbb\xbfPh\xc3\xbac",
-            Some("text/html; charset=windows-1252"),
-            None,
-        );
-        assert_eq!((text.as_str(), enc), ("Phúc", UTF_8));
-        let (_, enc) = decode(b"\xef\xbb\xbfx", None, Some(encoding_rs::WINDOWS_1258));
-        assert_eq!(enc, encoding_rs::WINDOWS_1258);
-    }
-
-    #[test]
-    fn valid_utf8_overrules_a_stale_single_byte_declaration() {
-        let page = "<meta charset=\"windows-1252\"><p>Phường Phúc Lợi</p>".as_bytes();
-        let (text, enc) = decode(page, Some("text/html; charset=iso-8859-1"), None);
-        assert_eq!(enc, UTF_8);
-        assert!(text.contains("Phường Phúc Lợi"));
-        // Real windows-1258 bytes are not valid UTF-8: the declaration stands.
-        let (_, enc) = decode(
-            b"Tha\xf2ch B\xe0n",
-            Some("text/html; charset=windows-1258"),
-            None,
-        );
-        assert_eq!(enc, encoding_rs::WINDOWS_1258);
-    }
-
-    #[test]
-    fn unknown_labels_fall_back_to_utf8() {
-        let (text, enc) = decode("Lợi".as_bytes(), Some("text/html; charset=klingon"), None);
-        assert_eq!((text.as_str(), enc), ("Lợi", UTF_8));
     }
 
     #[test]

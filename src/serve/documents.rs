@@ -173,10 +173,10 @@ fn item_entry(config: &Config, site: &Site, stored: &StoredItem) -> Entry {
         .map(AsRef::as_ref);
     let item = &stored.item;
     Entry {
-        id: if item.url.is_empty() {
-            urn_uuid("item", &stored.key.0)
-        } else {
-            item.url.clone()
+        // Entries that share a URL (told apart by guid) each need an id of their own.
+        id: match stored.key.entry_id(&item.source, &item.url) {
+            Some(url) => url.to_owned(),
+            None => urn_uuid("item", &stored.key.0),
         },
         url: if item.url.is_empty() {
             source.map_or_else(|| site.index(), |s| s.home.to_string())

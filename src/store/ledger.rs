@@ -284,6 +284,8 @@ pub(super) fn merge(
     now: DateTime<FixedOffset>,
 ) -> (StoredItem, Change) {
     let mut item = new.clone();
+    // The identity decision is not stored (the key is): it must not read as a change.
+    item.identity = old.item.identity.clone();
     if new.content_html.is_none() && old.item.content_html.is_some() {
         item.title = old.item.title.clone();
         item.content_html = old.item.content_html.clone();

@@ -31,6 +31,7 @@ fn item(src: &str, path: &str, title: &str, published_hours: i64) -> Item {
         image: None,
         content_html: Some("<p>Nội dung</p>".into()),
         article_status: Some(200),
+        identity: Default::default(),
     }
 }
 

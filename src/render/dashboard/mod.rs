@@ -631,6 +631,7 @@ pub fn error_words(kind: ErrorKind) -> &'static str {
         ErrorKind::Encoding => "sai bảng mã ký tự",
         ErrorKind::OffSite => "bị chuyển hướng ra ngoài trang của nguồn",
         ErrorKind::JsonParse => "không đọc được dữ liệu JSON của danh sách tin",
+        ErrorKind::UnsupportedFeed => "địa chỉ nguồn tin không phải RSS/Atom/JSON Feed",
     }
 }
 

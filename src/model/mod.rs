@@ -9,6 +9,10 @@ use std::fmt;
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
+pub mod identity;
+
+pub use identity::Identity;
+
 /// A source's stable identifier (`phucloi`). It survives renames and mergers of wards, so it is
 /// the key of everything the daemon keeps about a source.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -43,8 +47,8 @@ impl fmt::Display for SourceId {
     }
 }
 
-/// An item's permanent key: derived from its source and its identity (canonical URL, or the
-/// feed's guid), so the same article always lands on the same key.
+/// An item's permanent key: derived from its source and its identity (`identity` says what
+/// that is), so the same article always lands on the same key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct ItemKey(pub [u8; 16]);
 
@@ -57,6 +61,12 @@ impl ItemKey {
         let mut key = [0u8; 16];
         key.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
         ItemKey(key)
+    }
+
+    /// The id a feed entry shows for the item with this key and `url`: the URL when the key
+    /// derives from it (rule 1 of `identity`), else a name for the key (`None`: make one).
+    pub fn entry_id<'u>(&self, source: &SourceId, url: &'u str) -> Option<&'u str> {
+        (!url.is_empty() && *self == ItemKey::derive(source, url)).then_some(url)
     }
 
     pub fn from_slice(bytes: &[u8]) -> Option<ItemKey> {
@@ -122,6 +132,9 @@ pub enum ErrorKind {
     OffSite,
     /// A JSON listing's answer is not JSON.
     JsonParse,
+    /// The source's feed URL answers a well-formed document that is no feed format (an HTML
+    /// page, an OPML file): not "empty", which would hide that nothing can be read from it.
+    UnsupportedFeed,
 }
 
 impl ErrorKind {
@@ -140,6 +153,7 @@ impl ErrorKind {
             ErrorKind::Encoding => "wrong charset",
             ErrorKind::OffSite => "redirected off the source's sites",
             ErrorKind::JsonParse => "JSON listing unreadable",
+            ErrorKind::UnsupportedFeed => "unsupported feed format",
         }
     }
 
@@ -157,6 +171,7 @@ impl ErrorKind {
             ErrorKind::Encoding => "encoding",
             ErrorKind::OffSite => "off_site",
             ErrorKind::JsonParse => "json_parse",
+            ErrorKind::UnsupportedFeed => "unsupported_feed",
         }
     }
 }
@@ -209,17 +224,11 @@ pub struct Item {
     pub content_html: Option<String>,
     /// HTTP status of the article page when it was fetched (404: the article is gone).
     pub article_status: Option<u16>,
-}
-
-impl Item {
-    /// The string an item's identity derives from: its canonical URL, or for a feed entry
-    /// without a usable link, the feed's guid.
-    pub fn identity(&self) -> String {
-        match &self.guid {
-            Some(guid) if self.url.is_empty() => format!("guid:{guid}"),
-            _ => self.url.clone(),
-        }
-    }
+    /// What the item's key derives from, as the pipeline decided it from the document the
+    /// item came from (`identity`). Not stored: a stored item has its key. Empty for an item
+    /// made by hand, whose identity is then its URL, or `guid:` its guid without one.
+    #[serde(skip)]
+    pub identity: Identity,
 }
 
 /// A problem with one item that does not stop extraction (an unparsed date, a missing title).
