@@ -84,6 +84,20 @@ pub fn read(text: &str, request: &FeedRequest<'_>) -> Result<Feed, IngestError> 
             .unwrap_or_else(|| "no XML element in it".to_owned());
         return Err(IngestError::NotAFeed { url, message });
     };
+    // Random bytes can open with `<` too: only a root with a real name is a document.
+    let named = root
+        .name
+        .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && root
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    if !named {
+        return Err(IngestError::NotAFeed {
+            url,
+            message: "no XML element in it".to_owned(),
+        });
+    }
     let format = format_of(&root).ok_or_else(|| IngestError::Unsupported {
         url: url.clone(),
         what: format!(

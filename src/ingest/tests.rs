@@ -163,6 +163,7 @@ fn a_document_that_is_no_feed_is_an_error_of_its_own_never_empty() {
         b"",
         b"{\"version\": ",
         b"just words",
+        b"<L\xc8\xbd\xff\x00K\x8a\x01 garbage",
     ] {
         let error = read_bytes(garbage).unwrap_err();
         assert!(matches!(error, IngestError::NotAFeed { .. }), "{error}");
