@@ -17,7 +17,8 @@
 //! - `clock`: time, injected wherever it matters;
 //! - `normalize`: the text rules — clean text, canonical URLs, dates in a zone, XML-safe text
 //!   (the normalising step itself runs in the pipeline, after extraction);
-//! - `metrics`: the process's counters and their exposition.
+//! - `metrics`: the process's counters and their exposition;
+//! - `charset`: the encodings a page, a feed or the configuration may name, and decoding them.
 //!
 //! `tests/imports.rs` reads every `crate::…` path under `src/` and fails on a back edge, a
 //! cycle, a module this order does not place, or a mention of the `wardfeed-portal` crate

@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 /// shared by every stage.
 const RANKS: &[(&str, u32)] = &[
     // Shared leaves: domain types, time, the text rules (clean text, canonical URLs, dates,
-    // XML-safe text), instrumentation.
+    // XML-safe text), instrumentation, character encodings.
     ("model", 0),
     ("clock", 0),
     ("normalize", 0),
     ("metrics", 0),
+    ("charset", 0),
     // The stages, in the order data flows.
     ("config", 1),
     ("fetch", 2),
