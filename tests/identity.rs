@@ -44,9 +44,8 @@ fn config(server: &PortalServer) -> Config {
 /// Every item of the store: key → (title, URL).
 fn items(store: &Store) -> BTreeMap<ItemKey, (String, String)> {
     store
-        .all_items(usize::MAX, &mut |_| true)
-        .unwrap()
-        .into_iter()
+        .items()
+        .map(|stored| stored.unwrap())
         .map(|stored| (stored.key, (stored.item.title, stored.item.url)))
         .collect()
 }
@@ -144,7 +143,7 @@ async fn a_fresh_store_keeps_distinct_entries_apart_with_distinct_feed_ids() {
     pipeline::refresh(&crawler, &store, &config.sources[0], now)
         .await
         .unwrap();
-    let stored = store.all_items(usize::MAX, &mut |_| true).unwrap();
+    let stored: Vec<_> = store.items().map(|s| s.unwrap()).collect();
     // 3 diary days, 3 notices, 2 questions, 2 decisions, 3 news, 2 events, 3 listed.
     assert_eq!(stored.len(), 18);
     let ids: std::collections::BTreeSet<String> = stored
