@@ -1,10 +1,14 @@
 //! The daemon: scheduler and HTTP server in one process, and its life under systemd.
 //!
 //! Start: load the configuration, open the store, bind, serve, schedule every source, tell
-//! systemd READY=1. SIGHUP: reload the configuration (a bad one is logged, the old one kept;
-//! RELOADING=1 … READY=1). SIGTERM/SIGINT: STOPPING=1, stop accepting, let in-flight refreshes
-//! and requests finish within a deadline, flush the store, return. WATCHDOG=1 at half the
-//! interval systemd asks for. Only startup errors end the process.
+//! systemd READY=1. `Control::Reload` (SIGHUP, as the CLI forwards it): reload the
+//! configuration (a bad one is logged, the old one kept; RELOADING=1 … READY=1).
+//! `Control::Stop` (SIGTERM/SIGINT), or the caller dropping its sender: STOPPING=1, stop
+//! accepting, let in-flight refreshes and requests finish within a deadline, flush the store,
+//! return. WATCHDOG=1 at half the interval systemd asks for. Only startup errors end the run.
+//!
+//! The caller gives the configuration (a loader, called again at each reload) and the
+//! controls, so tests run the daemon in-process on a listener of their own.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -42,8 +46,15 @@ pub enum DaemonError {
     },
     #[error("start the fetcher: {0}")]
     Fetch(#[from] FetchError),
-    #[error("listen for signals: {0}")]
-    Signals(std::io::Error),
+}
+
+/// What the caller tells a running daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Read the configuration again and apply it.
+    Reload,
+    /// Drain and return.
+    Stop,
 }
 
 /// Reads the configuration: at start and again at each reload, the same way.
@@ -204,17 +215,13 @@ impl Schedule {
     }
 }
 
-/// Runs the daemon until SIGTERM or SIGINT. `listener`, when given, is used instead of
-/// binding (tests bind 127.0.0.1:0 themselves).
+/// Runs the daemon until `controls` says stop (or its senders are gone). `listener`, when
+/// given, is used instead of binding (tests bind 127.0.0.1:0 themselves).
 pub async fn run(
     options: DaemonOptions,
     listener: Option<tokio::net::TcpListener>,
+    mut controls: tokio::sync::mpsc::Receiver<Control>,
 ) -> Result<(), DaemonError> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut hangup = signal(SignalKind::hangup()).map_err(DaemonError::Signals)?;
-    let mut terminate = signal(SignalKind::terminate()).map_err(DaemonError::Signals)?;
-    let mut interrupt = signal(SignalKind::interrupt()).map_err(DaemonError::Signals)?;
-
     let config = Arc::new((options.load_config)()?);
     let store_path = options
         .store
@@ -303,31 +310,44 @@ pub async fn run(
         })
     });
 
-    loop {
-        tokio::select! {
-            _ = hangup.recv() => {
-                let mut states = vec![sd_notify::NotifyState::Reloading];
-                states.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
-                Notifier::send(&notifier, states);
-                match (options.load_config)() {
-                    Ok(reloaded) => {
-                        if reloaded.store.path != config.store.path || reloaded.server.listen != config.server.listen {
-                            tracing::warn!("store path and listen address changes take effect at the next restart");
-                        }
-                        let reloaded = Arc::new(reloaded);
-                        state.set_config(Arc::clone(&reloaded));
-                        schedule.apply(&reloaded);
-                        tracing::info!(sources = reloaded.sources.len(), "configuration reloaded");
-                        Notifier::send(&notifier, vec![sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("serving (configuration reloaded)")]);
-                    }
-                    Err(error) => {
-                        tracing::error!(error = %error, "configuration reload failed; keeping the running configuration");
-                        Notifier::send(&notifier, vec![sd_notify::NotifyState::Ready, sd_notify::NotifyState::Status("serving (reload failed: old configuration kept)")]);
-                    }
+    // Stop, or every sender gone, ends the loop.
+    while let Some(Control::Reload) = controls.recv().await {
+        let mut states = vec![sd_notify::NotifyState::Reloading];
+        states.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
+        Notifier::send(&notifier, states);
+        match (options.load_config)() {
+            Ok(reloaded) => {
+                if reloaded.store.path != config.store.path
+                    || reloaded.server.listen != config.server.listen
+                {
+                    tracing::warn!(
+                        "store path and listen address changes take effect at the next restart"
+                    );
                 }
+                let reloaded = Arc::new(reloaded);
+                state.set_config(Arc::clone(&reloaded));
+                schedule.apply(&reloaded);
+                tracing::info!(sources = reloaded.sources.len(), "configuration reloaded");
+                Notifier::send(
+                    &notifier,
+                    vec![
+                        sd_notify::NotifyState::Ready,
+                        sd_notify::NotifyState::Status("serving (configuration reloaded)"),
+                    ],
+                );
             }
-            _ = terminate.recv() => break,
-            _ = interrupt.recv() => break,
+            Err(error) => {
+                tracing::error!(error = %error, "configuration reload failed; keeping the running configuration");
+                Notifier::send(
+                    &notifier,
+                    vec![
+                        sd_notify::NotifyState::Ready,
+                        sd_notify::NotifyState::Status(
+                            "serving (reload failed: old configuration kept)",
+                        ),
+                    ],
+                );
+            }
         }
     }
 

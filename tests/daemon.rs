@@ -175,23 +175,25 @@ async fn systemd_notify_reload_and_stop() {
     assert!(log.contains("stopped"), "{log}");
 }
 
+/// In-process: the daemon on a listener of the test's own, configured and stopped through
+/// its controls, no binary and no log to read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_are_prometheus_text_that_promtool_accepts() {
+    use std::sync::Arc;
+    use wardfeed::daemon::{self, Control, DaemonOptions};
     let portal = serve("s1").await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &portal.base_url());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wardfeed"))
-        .args(["run", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--store")
-        .arg(dir.path().join("store"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = dashboard_base(&mut stdout).await.expect("a dashboard line");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (controls, received) = tokio::sync::mpsc::channel(1);
+    let options = DaemonOptions {
+        load_config: Arc::new(move || wardfeed::config::load(&config, &|_| None)),
+        listen: None,
+        store: Some(dir.path().join("store")),
+        clock: Arc::new(wardfeed::clock::SystemClock),
+    };
+    let running = tokio::spawn(daemon::run(options, Some(listener), received));
     let client = http_client();
     let refreshed = await_first_refreshes(&client, &base, 200, Duration::from_millis(100)).await;
     assert!(refreshed, "every source refreshed within 20 s");
@@ -210,7 +212,12 @@ async fn metrics_are_prometheus_text_that_promtool_accepts() {
     ] {
         assert!(metrics.contains(expected), "missing {expected}:\n{metrics}");
     }
-    let _ = child.kill().await;
+    controls.send(Control::Stop).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(30), running)
+        .await
+        .expect("the daemon drains within 30 s")
+        .unwrap()
+        .expect("a clean stop");
 
     if std::env::var_os("WARDFEED_SKIP_PROMTOOL").is_some() {
         return;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::{CommandResult, Failure};
 use crate::clock::SystemClock;
 use crate::config;
-use crate::daemon::{self, DaemonError, DaemonOptions};
+use crate::daemon::{self, Control, DaemonError, DaemonOptions};
 
 fn failure(error: DaemonError) -> Failure {
     match error {
@@ -33,6 +33,32 @@ pub(super) async fn run(
 }
 
 pub(super) async fn daemon(options: DaemonOptions) -> CommandResult {
-    daemon::run(options, None).await.map_err(failure)?;
+    let controls =
+        signal_controls().map_err(|e| Failure::runtime(format!("listen for signals: {e}")))?;
+    daemon::run(options, None, controls)
+        .await
+        .map_err(failure)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The process's signals as the daemon's controls: SIGHUP reloads, SIGTERM and SIGINT stop.
+fn signal_controls() -> std::io::Result<tokio::sync::mpsc::Receiver<Control>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let (sender, controls) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        loop {
+            let control = tokio::select! {
+                _ = hangup.recv() => Control::Reload,
+                _ = terminate.recv() => Control::Stop,
+                _ = interrupt.recv() => Control::Stop,
+            };
+            if sender.send(control).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(controls)
 }
