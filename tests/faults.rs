@@ -367,9 +367,9 @@ async fn every_fault_is_named_contained_and_survived() {
     let names = polite_fixture_config(&portal);
     for site in SITES {
         let name = &names.source(site).expect("a fixture source").name;
-        let recovered = ["degraded", "failing"]
+        let recovered = ["lỗi một phần", "lỗi"]
             .iter()
-            .any(|from| incidents.contains(&format!("{name}: {from} → ok")));
+            .any(|from| incidents.contains(&format!("{name}: {from} → bình thường")));
         assert!(
             recovered,
             "{site}'s recovery is missing from the incident feed"

@@ -620,6 +620,48 @@ async fn feeds_name_their_stylesheet_and_mixed_feeds_name_publishers() {
             .unwrap()
             .contains("xml-stylesheet")
     );
+    // A browser opening a feed gets the same bytes as XML it parses (and styles with the
+    // XSLT); a feed reader gets the feed's own type.
+    let client = http_client();
+    for (path, feed_type) in [
+        ("/feeds/phucloi.rss", "application/rss+xml; charset=utf-8"),
+        ("/feeds/all.atom", "application/atom+xml; charset=utf-8"),
+    ] {
+        let fetch = |headers: &'static [(&'static str, &'static str)]| {
+            let mut request = client.get(url(world, path));
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            async move {
+                let response = request.send().await.unwrap();
+                let content_type = response.headers()[CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .to_owned();
+                (content_type, response.bytes().await.unwrap())
+            }
+        };
+        let (reader_type, reader_body) =
+            fetch(&[("accept", "application/rss+xml, application/atom+xml, */*")]).await;
+        assert_eq!(reader_type, feed_type);
+        let (browser_type, browser_body) = fetch(&[
+            ("sec-fetch-dest", "document"),
+            (
+                "accept",
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            ),
+        ])
+        .await;
+        assert_eq!(browser_type, "application/xml; charset=utf-8", "{path}");
+        assert_eq!(browser_body, reader_body);
+        let (old_browser_type, _) = fetch(&[("accept", "text/html,*/*;q=0.8")]).await;
+        assert_eq!(old_browser_type, "application/xml; charset=utf-8", "{path}");
+        let (script_type, _) = fetch(&[("sec-fetch-dest", "empty"), ("accept", "text/html")]).await;
+        assert_eq!(
+            script_type, feed_type,
+            "a fetch() from a page is not a page"
+        );
+    }
     let xsl = get("/feed.xsl").await;
     assert_eq!(xsl.status(), StatusCode::OK);
     assert_eq!(xsl.headers()[CONTENT_TYPE], "text/xsl; charset=utf-8");

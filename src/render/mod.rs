@@ -50,11 +50,12 @@ pub struct Feed {
 
 impl Feed {
     /// An entry's title as this feed shows it (with its publisher's name when the feed says so
-    /// and the title does not already start with it).
+    /// and the title does not already start with it; a blank title stays blank).
     pub fn entry_title(&self, entry: &Entry) -> String {
         let publisher = entry.author.name.trim();
         if !self.publisher_in_titles
             || is_blank(publisher)
+            || is_blank(&entry.title)
             || entry
                 .title
                 .to_lowercase()
