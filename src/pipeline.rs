@@ -991,6 +991,7 @@ pub async fn refresh(
             .map(|l| l.category.clone())
             .collect(),
         items_seen: scrape.items.len() as u64,
+        warnings: scrape.warnings.clone(),
     };
     // sled is synchronous: keep its fsyncs off the async workers.
     let (ingest, incident, pruned, scrape) = {

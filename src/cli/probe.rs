@@ -12,7 +12,7 @@ use crate::config::{CategoryKind, Source};
 use crate::extract::{self, FieldWarning};
 use crate::fetch::Crawler;
 use crate::ingest::{self, FeedRequest};
-use crate::normalize::date::{DateContext, in_zone};
+use crate::normalize::date::{DateContext, ParsedDate, in_zone};
 use crate::pipeline::{ListingFormat, PageText};
 
 /// What to probe.
@@ -159,7 +159,7 @@ async fn probe_listing(
     for (i, entry) in page.entries.iter().enumerate() {
         let when = entry
             .published
-            .map_or_else(|| "(no date)".to_owned(), |p| p.at.to_rfc3339());
+            .map_or_else(|| "(no date)".to_owned(), shown_date);
         let _ = writeln!(
             out,
             "  {:>2}. {when}  {}",
@@ -239,7 +239,7 @@ async fn probe_feed(
     for (i, entry) in feed.entries.iter().enumerate() {
         let when = entry
             .published
-            .map_or_else(|| "(no date)".to_owned(), |p| p.at.to_rfc3339());
+            .map_or_else(|| "(no date)".to_owned(), shown_date);
         let _ = writeln!(
             out,
             "  {:>2}. {when}  {}",
@@ -357,6 +357,15 @@ fn encoding_warning(page: &PageText, indent: &str, out: &mut String) -> usize {
             1
         }
         None => 0,
+    }
+}
+
+/// A date as probe shows it: a date without a time says so (the article page may give one).
+fn shown_date(date: ParsedDate) -> String {
+    if date.has_time {
+        date.at.to_rfc3339()
+    } else {
+        format!("{} (date only)", date.at.date_naive())
     }
 }
 

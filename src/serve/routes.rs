@@ -294,6 +294,10 @@ async fn status(State(state): State<Arc<AppState>>) -> Response {
                 health.status,
                 SourceStatus::Failing | SourceStatus::Degraded
             );
+        let warnings = match state.store.warnings(&source.id) {
+            Ok(warnings) => warnings,
+            Err(error) => return internal(&error),
+        };
         let failures: Vec<Failure> = health
             .failures
             .iter()
@@ -317,6 +321,7 @@ async fn status(State(state): State<Arc<AppState>>) -> Response {
             "items_stored": state.store.source_len(&source.id),
             "empty_listings": health.empty_listings,
             "failures": failures,
+            "warnings": warnings,
         }));
     }
     let body = serde_json::json!({

@@ -1,10 +1,15 @@
-//! Per-source health and the incident log of health changes.
+//! Per-source health, the warnings of each source's last refresh, and the incident log of
+//! health changes.
 
 use chrono::{DateTime, FixedOffset};
 
 use super::records::{HealthError, Incident, SourceHealth, decode, encode};
 use super::{Store, StoreError};
-use crate::model::{SourceId, SourceStatus};
+use crate::model::{ItemWarning, SourceId, SourceStatus};
+
+/// Warnings kept per source: a page of 1,000 undated items should not make a 1,000-line
+/// dashboard entry; the count of the rest is kept as one more warning.
+pub const MAX_KEPT_WARNINGS: usize = 200;
 
 /// How one refresh of a source went, as the pipeline reports it to the store.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +21,9 @@ pub struct RunOutcome {
     /// Categories that answered with no items.
     pub empty: Vec<String>,
     pub items_seen: u64,
+    /// What the refresh read past without failing (an undated item, a recovered feed, a next
+    /// page that was not followed): shown by the dashboard, kept until the next refresh.
+    pub warnings: Vec<ItemWarning>,
 }
 
 impl RunOutcome {
@@ -70,6 +78,23 @@ impl Store {
             }
         }
         self.health.insert(source.as_str(), encode(&health)?)?;
+        let mut warnings: Vec<ItemWarning> = outcome
+            .warnings
+            .iter()
+            .take(MAX_KEPT_WARNINGS)
+            .cloned()
+            .collect();
+        if outcome.warnings.len() > MAX_KEPT_WARNINGS {
+            warnings.push(ItemWarning {
+                url: String::new(),
+                field: "warnings".to_owned(),
+                message: format!(
+                    "{} more warnings not kept (the log has them all)",
+                    outcome.warnings.len() - MAX_KEPT_WARNINGS
+                ),
+            });
+        }
+        self.warnings.insert(source.as_str(), encode(&warnings)?)?;
         let incident = if status != previous
             && !(previous == SourceStatus::Pending && status == SourceStatus::Ok)
         {
@@ -94,6 +119,16 @@ impl Store {
         self.any_generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         Ok(incident)
+    }
+
+    /// The warnings of the source's last refresh (none before its first).
+    pub fn warnings(&self, source: &SourceId) -> Result<Vec<ItemWarning>, StoreError> {
+        Ok(self
+            .warnings
+            .get(source.as_str())?
+            .map(|b| decode(&b))
+            .transpose()?
+            .unwrap_or_default())
     }
 
     /// The newest incidents first.

@@ -8,7 +8,8 @@
 //! - `story_of`: item key → story id; `stories`: story id → [`StoryRecord`]
 //! - `pages`: page key (canonical URL) → the last answer with ETag / Last-Modified, for
 //!   conditional requests
-//! - `health`: source → [`SourceHealth`]; `incidents`: id → [`Incident`]
+//! - `health`: source → [`SourceHealth`]; `warnings`: source → its last refresh's warnings;
+//!   `incidents`: id → [`Incident`]
 //! - `meta`: schema version
 //!
 //! Every ingest is a sled transaction over the item trees and is flushed to disk before it
@@ -68,6 +69,9 @@ pub struct Store {
     stories: Tree,
     pages: Tree,
     health: Tree,
+    /// source → the warnings of its last refresh (a tree of its own, so that the health
+    /// record's format did not change).
+    warnings: Tree,
     incidents: Tree,
     /// One writer at a time: sled would retry conflicting transactions, but ingests are short
     /// and serialising them keeps story clustering simple to reason about. A std mutex, because
@@ -171,6 +175,7 @@ impl Store {
             stories: db.open_tree("stories")?,
             pages: db.open_tree("pages")?,
             health: db.open_tree("health")?,
+            warnings: db.open_tree("warnings")?,
             incidents: db.open_tree("incidents")?,
             db,
             write_lock: Mutex::new(()),

@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, FixedOffset, TimeZone};
 
 use super::*;
 use crate::config::Retention;
-use crate::model::{CachedPage, ErrorKind, Item, SourceStatus, Validators};
+use crate::model::{CachedPage, ErrorKind, Item, ItemWarning, SourceStatus, Validators};
 
 fn at(hours: i64) -> DateTime<FixedOffset> {
     FixedOffset::east_opt(7 * 3600)
@@ -411,6 +411,7 @@ fn health_changes_are_incidents() {
         failures: vec![],
         empty: vec!["van-hoa-xa-hoi".into()],
         items_seen: 18,
+        warnings: vec![],
     };
     assert_eq!(
         store.record_run(&bode, &ok, at(0)).unwrap(),
@@ -552,4 +553,51 @@ fn reads_decode_what_they_take_over_a_hundred_thousand_items() {
         1001,
         "the recent ones and one more"
     );
+}
+
+#[test]
+fn a_refreshs_warnings_are_kept_until_the_next_one() {
+    let (_dir, store) = open();
+    let bode = source("bode");
+    assert!(store.warnings(&bode).unwrap().is_empty());
+    let warning = |i: usize| ItemWarning {
+        url: format!("http://h/bode/{i}"),
+        field: "date".into(),
+        message: "parse date \"hôm nào đó\": no date in a known format".into(),
+    };
+    let outcome = RunOutcome {
+        listings: 1,
+        failures: vec![],
+        empty: vec![],
+        items_seen: 1,
+        warnings: vec![warning(1)],
+    };
+    store.record_run(&bode, &outcome, at(0)).unwrap();
+    assert_eq!(store.warnings(&bode).unwrap(), [warning(1)]);
+    // A thousand are kept as the first ones and a count of the rest.
+    let many = RunOutcome {
+        warnings: (0..1000).map(warning).collect(),
+        ..outcome.clone()
+    };
+    store.record_run(&bode, &many, at(1)).unwrap();
+    let kept = store.warnings(&bode).unwrap();
+    assert_eq!(kept.len(), super::health::MAX_KEPT_WARNINGS + 1);
+    assert!(
+        kept.last()
+            .unwrap()
+            .message
+            .starts_with("800 more warnings")
+    );
+    // A clean refresh clears them; other sources keep their own.
+    store
+        .record_run(
+            &bode,
+            &RunOutcome {
+                warnings: vec![],
+                ..outcome
+            },
+            at(2),
+        )
+        .unwrap();
+    assert!(store.warnings(&bode).unwrap().is_empty());
 }
