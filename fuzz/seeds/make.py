@@ -3,8 +3,9 @@
 
 Run from anywhere: python3 fuzz/seeds/make.py. The fixture pages are served with `{{BASE}}`
 replaced by the site's base (tests/fixtures/README.md), so the seeds are too. Hand-written seeds
-(`hand-*`: the forms the unit tests name) and crash inputs found and fixed (`fixed-*`) live in
-the same folders and are kept as they are. A page the same in both snapshots is written once.
+(`hand-*`: the forms the unit tests name; in ingest_feed some are copies of feedparser's test
+cases, BSD-licensed, tests/data/feedparser/LICENSE) and crash inputs found and fixed (`fixed-*`)
+live in the same folders and are kept as they are. A page the same in both snapshots is written once.
 The selection is deterministic, so rerunning this after a fixture change gives a reviewable
 diff.
 """
