@@ -38,12 +38,12 @@ pub const MAX_SUMMARY_CHARS: usize = 5_000;
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Runs CPU-bound work (decoding, parsing, extraction, sanitising) on a blocking thread, at
-/// most `available cores − 1` at once, so that a hostile page costs one of those threads and
-/// never the async workers that serve HTTP, feed the watchdog and take signals.
+/// most `available cores − 1` (at least two) at once, so that a hostile page costs one of those
+/// threads and never the async workers that serve HTTP, feed the watchdog and take signals.
 async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
     static PERMITS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        tokio::sync::Semaphore::new(cores.saturating_sub(1).max(1))
+        tokio::sync::Semaphore::new(cores.saturating_sub(1).max(2))
     });
     let _permit = PERMITS.acquire().await;
     match tokio::task::spawn_blocking(work).await {

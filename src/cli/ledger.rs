@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use serde::Serialize;
 
 use super::scrape::{print_item, select_sources};
-use super::{CommandResult, Failure, StoredItemJson, load_config, open_store, write_json};
+use super::{CommandResult, Failure, StoredItemJson, load_config, read_store, write_json};
 use crate::model::SourceId;
 use crate::store::{StoredItem, Story};
 
@@ -56,7 +56,7 @@ pub(super) async fn items(
         Some(id) => Some(select_sources(&config, Some(id))?[0].id.clone()),
         None => None,
     };
-    let store = open_store(&config, store_dir)?;
+    let store = read_store(&config, store_dir)?;
     let keep = |stored: &StoredItem| wanted.as_ref().is_none_or(|id| stored.item.source == *id);
     if combined {
         let stories = store

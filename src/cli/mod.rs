@@ -5,6 +5,7 @@ mod ledger;
 mod probe;
 mod scrape;
 mod serve;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -96,17 +97,32 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         articles: usize,
     },
+    /// Check that the store is whole (every record read, checked against its manifest);
+    /// with --repair, salvage what is readable of a damaged store into a new one. Writes
+    /// nothing to the store itself.
+    Verify {
+        /// The configuration file, for its [store] path.
+        #[arg(long, short, required_unless_present = "store")]
+        config: Option<PathBuf>,
+        /// Store directory, instead of the config's [store] path.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// A new directory to salvage the store's readable items, health and incidents into.
+        #[arg(long, value_name = "NEW_DIR")]
+        repair: Option<PathBuf>,
+    },
 }
 
 impl Command {
-    /// The configuration file the command reads.
-    pub fn config_path(&self) -> &Path {
+    /// The configuration file the command reads, if it reads one.
+    pub fn config_path(&self) -> Option<&Path> {
         match self {
             Command::Check { config }
             | Command::Scrape { config, .. }
             | Command::Items { config, .. }
             | Command::Run { config, .. }
-            | Command::Probe { config, .. } => config,
+            | Command::Probe { config, .. } => Some(config),
+            Command::Verify { config, .. } => config.as_deref(),
         }
     }
 }
@@ -174,6 +190,11 @@ pub async fn run(command: Command) -> ExitCode {
                 )),
             }
         }
+        Command::Verify {
+            config,
+            store,
+            repair,
+        } => verify::verify(config.as_deref(), store.as_deref(), repair.as_deref()),
     };
     exit(result)
 }
@@ -219,9 +240,16 @@ fn load_config(path: &Path) -> Result<Config, Failure> {
     config::load(path, &|name| std::env::var(name).ok()).map_err(Failure::config)
 }
 
-/// Opens the store named by `--store`, else by the configuration.
+/// Opens the store named by `--store`, else by the configuration, to write to it.
 fn open_store(config: &Config, over: Option<&Path>) -> Result<Store, Failure> {
     Store::open_with_cache(over.unwrap_or(&config.store.path), config.store.cache_bytes)
+        .map_err(Failure::runtime)
+}
+
+/// Opens the store named by `--store`, else by the configuration, only to read it: a private
+/// copy is read, so that the store itself is never written (it may be a read-only backup).
+fn read_store(config: &Config, over: Option<&Path>) -> Result<Store, Failure> {
+    Store::open_read_only(over.unwrap_or(&config.store.path), config.store.cache_bytes)
         .map_err(Failure::runtime)
 }
 

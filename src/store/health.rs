@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, FixedOffset};
 
-use super::records::{HealthError, Incident, SourceHealth, decode, encode};
+use super::ledger::{get, put};
+use super::records::{HealthError, Incident, SourceHealth, decode};
 use super::{Store, StoreError};
 use crate::model::{ItemWarning, SourceId, SourceStatus};
 
@@ -42,12 +43,13 @@ impl RunOutcome {
 
 impl Store {
     pub fn health(&self, source: &SourceId) -> Result<SourceHealth, StoreError> {
-        Ok(self
-            .health
-            .get(source.as_str())?
-            .map(|b| decode(&b))
-            .transpose()?
-            .unwrap_or_default())
+        self.read(|h| {
+            Ok(h.health
+                .get(source.as_str())?
+                .map(|b| decode(&b))
+                .transpose()?
+                .unwrap_or_default())
+        })
     }
 
     /// Records a refresh's outcome. A change of status is also logged as an incident, which
@@ -59,46 +61,37 @@ impl Store {
         now: DateTime<FixedOffset>,
     ) -> Result<Option<Incident>, StoreError> {
         let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut health = self.health(source)?;
-        let previous = health.status;
-        let status = outcome.status();
-        health.status = status;
-        health.last_attempt = Some(now);
-        health.items_seen = outcome.items_seen;
-        health.empty_listings = outcome.empty.clone();
-        health.failures = outcome.failures.clone();
-        match outcome.failures.first() {
-            None => {
-                health.last_success = Some(now);
-                health.consecutive_failures = 0;
+        let (incident, _) = self.commit(|tx| {
+            let mut health: SourceHealth = get(&tx.health, source.as_str())?.unwrap_or_default();
+            let previous = health.status;
+            let status = outcome.status();
+            health.status = status;
+            health.last_attempt = Some(now);
+            health.items_seen = outcome.items_seen;
+            health.empty_listings = outcome.empty.clone();
+            health.failures = outcome.failures.clone();
+            match outcome.failures.first() {
+                None => {
+                    health.last_success = Some(now);
+                    health.consecutive_failures = 0;
+                }
+                Some(failure) => {
+                    health.last_error = Some(failure.clone());
+                    health.consecutive_failures += 1;
+                }
             }
-            Some(failure) => {
-                health.last_error = Some(failure.clone());
-                health.consecutive_failures += 1;
+            put(&tx.health, source.as_str(), &health)?;
+            put(
+                &tx.warnings,
+                source.as_str(),
+                &kept_warnings(&outcome.warnings),
+            )?;
+            if status == previous
+                || (previous == SourceStatus::Pending && status == SourceStatus::Ok)
+            {
+                return Ok(None);
             }
-        }
-        self.health.insert(source.as_str(), encode(&health)?)?;
-        let mut warnings: Vec<ItemWarning> = outcome
-            .warnings
-            .iter()
-            .take(MAX_KEPT_WARNINGS)
-            .cloned()
-            .collect();
-        if outcome.warnings.len() > MAX_KEPT_WARNINGS {
-            warnings.push(ItemWarning {
-                url: String::new(),
-                field: "warnings".to_owned(),
-                message: format!(
-                    "{} more warnings not kept (the log has them all)",
-                    outcome.warnings.len() - MAX_KEPT_WARNINGS
-                ),
-            });
-        }
-        self.warnings.insert(source.as_str(), encode(&warnings)?)?;
-        let incident = if status != previous
-            && !(previous == SourceStatus::Pending && status == SourceStatus::Ok)
-        {
-            let id = self.db.generate_id()? + 1;
+            let id = tx.incidents.generate_id()? + 1;
             let incident = Incident {
                 id,
                 source: source.clone(),
@@ -107,13 +100,9 @@ impl Store {
                 to: status,
                 error: outcome.failures.first().cloned(),
             };
-            self.incidents
-                .insert(id.to_be_bytes(), encode(&incident)?)?;
-            Some(incident)
-        } else {
-            None
-        };
-        self.db.flush()?;
+            put(&tx.incidents, id.to_be_bytes(), &incident)?;
+            Ok(Some(incident))
+        })?;
         self.health_generation
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.any_generation
@@ -123,21 +112,40 @@ impl Store {
 
     /// The warnings of the source's last refresh (none before its first).
     pub fn warnings(&self, source: &SourceId) -> Result<Vec<ItemWarning>, StoreError> {
-        Ok(self
-            .warnings
-            .get(source.as_str())?
-            .map(|b| decode(&b))
-            .transpose()?
-            .unwrap_or_default())
+        self.read(|h| {
+            Ok(h.warnings
+                .get(source.as_str())?
+                .map(|b| decode(&b))
+                .transpose()?
+                .unwrap_or_default())
+        })
     }
 
     /// The newest incidents first.
     pub fn incidents(&self, limit: usize) -> Result<Vec<Incident>, StoreError> {
-        self.incidents
-            .iter()
-            .rev()
-            .take(limit)
-            .map(|entry| decode(&entry?.1))
-            .collect()
+        self.read(|h| {
+            h.incidents
+                .iter()
+                .rev()
+                .take(limit)
+                .map(|entry| decode(&entry?.1))
+                .collect()
+        })
     }
+}
+
+/// The warnings a refresh keeps: the first `MAX_KEPT_WARNINGS`, and how many more there were.
+fn kept_warnings(warnings: &[ItemWarning]) -> Vec<ItemWarning> {
+    let mut kept: Vec<ItemWarning> = warnings.iter().take(MAX_KEPT_WARNINGS).cloned().collect();
+    if warnings.len() > MAX_KEPT_WARNINGS {
+        kept.push(ItemWarning {
+            url: String::new(),
+            field: "warnings".to_owned(),
+            message: format!(
+                "{} more warnings not kept (the log has them all)",
+                warnings.len() - MAX_KEPT_WARNINGS
+            ),
+        });
+    }
+    kept
 }

@@ -2,22 +2,13 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, FixedOffset};
-use sled::Transactional;
-use sled::transaction::{
-    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
-    TransactionalTree,
-};
-
+use super::integrity::Tracked;
 use super::records::{StoredItem, StoryRecord, TitleMembers, content_hash, decode, encode};
-use super::{Store, StoreError, by_source_key, by_time_key};
+use super::{Store, StoreError, Tx, TxResult, abort, by_source_key, by_time_key};
 use crate::config::Retention;
 use crate::model::{Item, ItemKey, SourceId};
 use crate::normalize::{fold_case, story_title_key};
-
-/// Items written per transaction: big enough to amortise the commit, small enough to keep a
-/// transaction's write set modest.
-const BATCH: usize = 256;
+use chrono::{DateTime, Duration, FixedOffset};
 
 /// Two items with the same story title are one story when published at most this far apart
 /// (transitively); recurring monthly notices stay separate.
@@ -67,32 +58,11 @@ impl IngestReport {
     }
 }
 
-/// The item trees one transaction writes.
-struct Tx<'a> {
-    items: &'a TransactionalTree,
-    by_source: &'a TransactionalTree,
-    by_time: &'a TransactionalTree,
-    titles: &'a TransactionalTree,
-    story_of: &'a TransactionalTree,
-    stories: &'a TransactionalTree,
-}
-
-type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
-
-fn abort(error: StoreError) -> ConflictableTransactionError<StoreError> {
-    ConflictableTransactionError::Abort(error)
-}
-
-fn unwrap_tx<T>(result: Result<T, TransactionError<StoreError>>) -> Result<T, StoreError> {
-    result.map_err(|e| match e {
-        TransactionError::Abort(error) => error,
-        TransactionError::Storage(error) => StoreError::Sled(error),
-    })
-}
-
 impl Store {
-    /// Records one refresh's items of `source`. Unchanged items write nothing; the ledger is
-    /// flushed to disk before this returns, so a reported ingest is durable.
+    /// Records one refresh's items of `source`, as one transaction: after a crash the refresh
+    /// is in the ledger whole or not at all. Unchanged items write nothing; the ledger is
+    /// flushed to disk before this returns, so a reported ingest is durable. (A refresh holds
+    /// at most a few thousand items — `pipeline`'s caps — so its write set stays modest.)
     pub fn ingest(
         &self,
         source: &SourceId,
@@ -100,20 +70,17 @@ impl Store {
         now: DateTime<FixedOffset>,
     ) -> Result<IngestReport, StoreError> {
         let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let (changes, _) = self.commit(|tx| {
+            items
+                .iter()
+                .map(|item| upsert(tx, source, item, now))
+                .collect::<TxResult<Vec<_>>>()
+        })?;
         let mut report = IngestReport::default();
-        for batch in items.chunks(BATCH) {
-            let changes = self.transaction(|tx| {
-                batch
-                    .iter()
-                    .map(|item| upsert(tx, source, item, now))
-                    .collect::<TxResult<Vec<_>>>()
-            })?;
-            for change in changes {
-                report.add(change.0, change.1);
-            }
+        for (key, change) in changes {
+            report.add(key, change);
         }
         if report.changed() {
-            self.db.flush()?;
             self.bump_generation(source);
         }
         Ok(report)
@@ -138,71 +105,44 @@ impl Store {
         let cutoff = retention
             .max_age_days
             .map(|days| now - Duration::days(i64::from(days)));
-        let mut doomed = Vec::new();
-        for (i, entry) in self
-            .by_source
-            .scan_prefix(super::source_prefix(source))
-            .enumerate()
-        {
-            let (index_key, _) = entry?;
-            let Some(key) = super::key_suffix(&index_key) else {
-                continue;
-            };
-            let Some(stored) = self.item(&key)? else {
-                continue;
-            };
-            let too_old = cutoff.is_some_and(|cutoff| stored.sort_time() < cutoff);
-            if i < excess || too_old {
-                doomed.push(stored);
-            } else if cutoff.is_none() {
-                break;
+        let doomed = self.read(|h| {
+            let mut doomed = Vec::new();
+            for (i, entry) in h
+                .by_source
+                .scan_prefix(super::source_prefix(source))
+                .enumerate()
+            {
+                let (index_key, _) = entry?;
+                let Some(key) = super::key_suffix(&index_key) else {
+                    continue;
+                };
+                let Some(stored) = self.item_in(h, &key)? else {
+                    continue;
+                };
+                let too_old = cutoff.is_some_and(|cutoff| stored.sort_time() < cutoff);
+                if i < excess || too_old {
+                    doomed.push(stored);
+                } else if cutoff.is_none() {
+                    break;
+                }
             }
-        }
-        for batch in doomed.chunks(BATCH) {
-            self.transaction(|tx| {
-                for stored in batch {
+            Ok(doomed)
+        })?;
+        if !doomed.is_empty() {
+            self.commit(|tx| {
+                for stored in &doomed {
                     remove(tx, stored)?;
                 }
                 Ok(())
             })?;
-        }
-        if !doomed.is_empty() {
-            self.db.flush()?;
             self.bump_generation(source);
         }
         Ok(doomed.into_iter().map(|stored| stored.item.url).collect())
     }
 }
 
-impl Store {
-    /// Runs `work` as one sled transaction over the item trees. sled may run it more than once
-    /// (on conflict), so it must only touch the transaction.
-    fn transaction<T>(&self, work: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<T, StoreError> {
-        let trees = (
-            &self.items,
-            &self.by_source,
-            &self.by_time,
-            &self.titles,
-            &self.story_of,
-            &self.stories,
-        );
-        unwrap_tx(
-            trees.transaction(|(items, by_source, by_time, titles, story_of, stories)| {
-                work(&Tx {
-                    items,
-                    by_source,
-                    by_time,
-                    titles,
-                    story_of,
-                    stories,
-                })
-            }),
-        )
-    }
-}
-
-fn get<T: serde::de::DeserializeOwned>(
-    tree: &TransactionalTree,
+pub(super) fn get<T: serde::de::DeserializeOwned>(
+    tree: &Tracked<'_>,
     key: impl AsRef<[u8]>,
 ) -> TxResult<Option<T>> {
     match tree.get(key)? {
@@ -211,8 +151,8 @@ fn get<T: serde::de::DeserializeOwned>(
     }
 }
 
-fn put<T: serde::Serialize>(
-    tree: &TransactionalTree,
+pub(super) fn put<T: serde::Serialize>(
+    tree: &Tracked<'_>,
     key: impl AsRef<[u8]>,
     value: &T,
 ) -> TxResult<()> {
@@ -227,7 +167,7 @@ fn upsert(
     now: DateTime<FixedOffset>,
 ) -> TxResult<(ItemKey, Change)> {
     let key = ItemKey::derive(source, &item.identity());
-    let old: Option<StoredItem> = get(tx.items, key.0)?;
+    let old: Option<StoredItem> = get(&tx.items, key.0)?;
     let (record, change) = match &old {
         None => (
             StoredItem {
@@ -244,7 +184,7 @@ fn upsert(
     if change == Change::Unchanged {
         return Ok((key, change));
     }
-    put(tx.items, key.0, &record)?;
+    put(&tx.items, key.0, &record)?;
     let old_time = old.as_ref().map(StoredItem::sort_time);
     let old_title = old.as_ref().map(|o| story_title_key(&o.item.title));
     let new_title = story_title_key(&record.item.title);
@@ -335,7 +275,7 @@ pub(super) fn merge(
 
 fn remove(tx: &Tx<'_>, stored: &StoredItem) -> TxResult<()> {
     let key = stored.key;
-    tx.items.remove(&key.0)?;
+    tx.items.remove(key.0)?;
     tx.by_source
         .remove(by_source_key(&stored.item.source, stored.sort_time(), &key))?;
     tx.by_time.remove(by_time_key(stored.sort_time(), &key))?;
@@ -355,18 +295,18 @@ fn leave_story(
     time: DateTime<FixedOffset>,
     key: &ItemKey,
 ) -> TxResult<Option<u64>> {
-    let mut members: TitleMembers = get(tx.titles, title)?.unwrap_or_default();
+    let mut members: TitleMembers = get(&tx.titles, title)?.unwrap_or_default();
     members
         .members
         .retain(|m| *m != (time.timestamp_micros(), *key));
     let former_story = tx
         .story_of
-        .remove(&key.0)?
+        .remove(key.0)?
         .and_then(|b| b.as_ref().try_into().ok().map(u64::from_be_bytes));
     if members.members.is_empty() {
         tx.titles.remove(title)?;
     } else {
-        put(tx.titles, title, &members)?;
+        put(&tx.titles, title, &members)?;
     }
     let claimed = recluster(tx, &members, former_story)?;
     Ok(former_story.filter(|id| !claimed.contains(id)))
@@ -374,7 +314,7 @@ fn leave_story(
 
 /// Puts the item into the story of its title and time; `vacated` is the id of a story it just
 /// left as the last item, which its new story keeps unless that story has an older id.
-fn join_story(
+pub(super) fn join_story(
     tx: &Tx<'_>,
     title: &str,
     time: DateTime<FixedOffset>,
@@ -382,13 +322,13 @@ fn join_story(
     vacated: Option<u64>,
 ) -> TxResult<()> {
     if let Some(id) = vacated {
-        tx.story_of.insert(&key.0, &id.to_be_bytes())?;
+        tx.story_of.insert(key.0, &id.to_be_bytes())?;
     }
-    let mut members: TitleMembers = get(tx.titles, title)?.unwrap_or_default();
+    let mut members: TitleMembers = get(&tx.titles, title)?.unwrap_or_default();
     members.members.push((time.timestamp_micros(), *key));
     members.members.sort();
     members.members.dedup();
-    put(tx.titles, title, &members)?;
+    put(&tx.titles, title, &members)?;
     recluster(tx, &members, None).map(|_claimed| ())
 }
 
@@ -431,10 +371,10 @@ fn recluster(
         };
         claimed.insert(id);
         for key in cluster {
-            tx.story_of.insert(&key.0, &id.to_be_bytes())?;
+            tx.story_of.insert(key.0, &id.to_be_bytes())?;
         }
         put(
-            tx.stories,
+            &tx.stories,
             id.to_be_bytes(),
             &StoryRecord {
                 members: cluster.clone(),
@@ -442,7 +382,7 @@ fn recluster(
         )?;
     }
     for unused in previous_ids.difference(&claimed) {
-        tx.stories.remove(&unused.to_be_bytes())?;
+        tx.stories.remove(unused.to_be_bytes())?;
     }
     Ok(claimed)
 }

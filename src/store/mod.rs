@@ -10,37 +10,59 @@
 //!   conditional requests
 //! - `health`: source → [`SourceHealth`]; `warnings`: source → its last refresh's warnings;
 //!   `incidents`: id → [`Incident`]
-//! - `meta`: schema version
+//! - `meta`: schema version, the generation and each sealed tree's seal (`integrity`)
 //!
-//! Every ingest is a sled transaction over the item trees and is flushed to disk before it
-//! returns, so what an ingest reports survives a `kill -9`, and a half-done ingest leaves no
-//! half-written item.
+//! Every change to the ledger (a refresh's whole ingest, a prune, a health record) is one sled
+//! transaction that also moves the seals, flushed to disk and recorded in the manifest before
+//! it returns: what an ingest reports survives a `kill -9`, a crash mid-ingest leaves the
+//! refresh wholly applied or not at all, and a store that lost anything refuses to open.
 
+mod check;
 mod health;
+pub mod integrity;
 mod ledger;
 mod pages;
 pub mod records;
+mod repair;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset};
+use chrono::{DateTime, FixedOffset, Utc};
+use sled::Transactional;
 use sled::Tree;
+use sled::transaction::{
+    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
+    TransactionalTree,
+};
 
 use crate::model::{ItemKey, SourceId};
+pub use check::VerifyReport;
 pub use health::RunOutcome;
+use integrity::{Deltas, SEALED, Seal, Seals, Tracked};
 pub use ledger::{Change, IngestReport};
 use records::decode;
 pub use records::{HealthError, Incident, SourceHealth, StoredItem, Story};
+pub use repair::SalvageReport;
 
-/// Bumped when the on-disk format changes incompatibly.
-const SCHEMA_VERSION: u32 = 2;
+/// Bumped when the on-disk format changes incompatibly. 3: seals and the manifest (a
+/// schema-2 store is sealed when it is first opened).
+const SCHEMA_VERSION: u32 = 3;
+
+/// What to do about a damaged store, said wherever damage is reported.
+const DAMAGE_ADVICE: &str = "wardfeed does not run on it: new refreshes would be written over what can still be saved. Restore the store from a backup (README, \"The store and backups\"), or salvage what is readable into a new store";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("open store {path}: {message}")]
     Open { path: String, message: String },
+    #[error(
+        "store {path} is damaged: {problem}. {DAMAGE_ADVICE} with `wardfeed verify --store {path} --repair NEW_DIR`."
+    )]
+    Damaged { path: String, problem: String },
     #[error(
         "open store {path}: it was written with schema {found}, this wardfeed reads schema {expected}"
     )]
@@ -49,17 +71,59 @@ pub enum StoreError {
         found: u32,
         expected: u32,
     },
-    #[error("store: {0}")]
-    Sled(#[from] sled::Error),
-    #[error("store: unreadable record: {0}")]
-    Codec(String),
+    /// Reading or writing failed (a full disk, an I/O error, data sled found corrupt).
+    #[error("store {path}: {message}")]
+    Io { path: String, message: String },
+    #[error("store {path}: unreadable record: {message}")]
+    Unreadable { path: String, message: String },
+    #[error("store {path}: closed while it is reopened after a failure; try again shortly")]
+    Reopening { path: String },
     #[error("store: background task failed: {0}")]
     Task(String),
 }
 
-/// The ledger. Cheap to share behind an `Arc`; reads run concurrently, writes one at a time.
-pub struct Store {
-    path: PathBuf,
+/// A failure inside the store, before it is named with the store's path.
+#[derive(Debug)]
+pub(crate) enum Fault {
+    Sled(sled::Error),
+    Codec(String),
+    Manifest(std::io::Error),
+}
+
+impl From<sled::Error> for Fault {
+    fn from(error: sled::Error) -> Fault {
+        Fault::Sled(error)
+    }
+}
+
+/// A sled error in words, never sled's Debug dump (its Display of corruption includes one).
+fn describe(error: &sled::Error) -> String {
+    match error {
+        sled::Error::Io(error) => error.to_string(),
+        sled::Error::Corruption { at: Some(at), .. } => {
+            format!("corrupted data at offset {} of the database file", at.lid())
+        }
+        sled::Error::Corruption { at: None, .. } => "corrupted data in the database".to_owned(),
+        sled::Error::CollectionNotFound(_) => "a tree of the database is missing".to_owned(),
+        sled::Error::Unsupported(what) => format!("unsupported by the storage engine: {what}"),
+        sled::Error::ReportableBug(what) => format!("storage engine bug: {what}"),
+    }
+}
+
+/// Whether the store works, as `/healthz`, the metrics and the dashboard show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreCondition {
+    Working,
+    /// Its last write failed (a full disk, an I/O error); writes are retried and the store
+    /// reopened until one succeeds.
+    Failing {
+        since: DateTime<Utc>,
+        error: String,
+    },
+}
+
+/// The open database: sled and its trees. Swapped whole when the store is reopened.
+pub(crate) struct Handles {
     db: sled::Db,
     items: Tree,
     by_source: Tree,
@@ -67,12 +131,188 @@ pub struct Store {
     titles: Tree,
     story_of: Tree,
     stories: Tree,
-    pages: Tree,
     health: Tree,
     /// source → the warnings of its last refresh (a tree of its own, so that the health
     /// record's format did not change).
     warnings: Tree,
     incidents: Tree,
+    pages: Tree,
+    meta: Tree,
+}
+
+impl Handles {
+    fn open(path: &Path, cache_bytes: u64) -> Result<Handles, sled::Error> {
+        let config = sled::Config::new().path(path).cache_capacity(cache_bytes);
+        // sled lets go of its file lock from a background thread some moments after the last
+        // handle is dropped: a reopen (after a failure, or a test's second opening) waits a
+        // little for it before saying the store is in use.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        let db = loop {
+            match config.open() {
+                Err(sled::Error::Io(error))
+                    if error.to_string().contains("could not acquire lock")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(25));
+                }
+                other => break other?,
+            }
+        };
+        Ok(Handles {
+            items: db.open_tree("items")?,
+            by_source: db.open_tree("by_source")?,
+            by_time: db.open_tree("by_time")?,
+            titles: db.open_tree("titles")?,
+            story_of: db.open_tree("story_of")?,
+            stories: db.open_tree("stories")?,
+            health: db.open_tree("health")?,
+            warnings: db.open_tree("warnings")?,
+            incidents: db.open_tree("incidents")?,
+            pages: db.open_tree("pages")?,
+            meta: db.open_tree("meta")?,
+            db,
+        })
+    }
+
+    /// The sealed trees, in `SEALED` order.
+    fn sealed(&self) -> [&Tree; SEALED.len()] {
+        [
+            &self.items,
+            &self.by_source,
+            &self.by_time,
+            &self.titles,
+            &self.story_of,
+            &self.stories,
+            &self.health,
+            &self.warnings,
+            &self.incidents,
+        ]
+    }
+
+    /// The generation and seals the store keeps in `meta`.
+    fn recorded_seals(&self) -> Result<Seals, Fault> {
+        let generation = self
+            .meta
+            .get(GENERATION_KEY)?
+            .map(|bytes| read_u64(&bytes))
+            .transpose()?
+            .unwrap_or(0);
+        let mut trees = std::collections::BTreeMap::new();
+        for name in SEALED {
+            let seal = match self.meta.get(seal_key(name))? {
+                Some(bytes) => Seal::from_bytes(&bytes)
+                    .ok_or_else(|| Fault::Codec(format!("the seal of tree {name}")))?,
+                None => Seal::default(),
+            };
+            trees.insert(name, seal);
+        }
+        Ok(Seals { generation, trees })
+    }
+
+    /// Runs `work` as one transaction over every sealed tree. The seals of the trees it
+    /// changed and the generation move in the same transaction; a transaction that changed
+    /// nothing leaves them. Returns the work's value and whether anything changed. sled may
+    /// run `work` more than once (on conflict), so it must only touch the transaction.
+    fn transaction<T>(&self, work: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<(T, bool), Fault> {
+        let sealed = self.sealed();
+        let trees: Vec<&Tree> = sealed.iter().copied().chain([&self.meta]).collect();
+        let result = trees[..].transaction(|view: &Vec<TransactionalTree>| {
+            let deltas = Deltas::default();
+            let value = {
+                let tracked = |i: usize| Tracked::new(&view[i], i, &deltas);
+                let tx = Tx {
+                    items: tracked(0),
+                    by_source: tracked(1),
+                    by_time: tracked(2),
+                    titles: tracked(3),
+                    story_of: tracked(4),
+                    stories: tracked(5),
+                    health: tracked(6),
+                    warnings: tracked(7),
+                    incidents: tracked(8),
+                };
+                work(&tx)?
+            };
+            let deltas = deltas.into_inner();
+            let meta = &view[SEALED.len()];
+            let changed = deltas.iter().any(|d| d.touched());
+            if changed {
+                for (name, delta) in SEALED.iter().zip(deltas) {
+                    if !delta.touched() {
+                        continue;
+                    }
+                    let old = match meta.get(seal_key(name))? {
+                        Some(bytes) => Seal::from_bytes(&bytes).ok_or_else(|| {
+                            abort(Fault::Codec(format!("the seal of tree {name}")))
+                        })?,
+                        None => Seal::default(),
+                    };
+                    meta.insert(
+                        seal_key(name).as_bytes(),
+                        &delta.applied_to(old).to_bytes()[..],
+                    )?;
+                }
+                let generation = match meta.get(GENERATION_KEY)? {
+                    Some(bytes) => read_u64(&bytes).map_err(abort)?,
+                    None => 0,
+                };
+                meta.insert(GENERATION_KEY, &(generation + 1).to_be_bytes()[..])?;
+            }
+            Ok((value, changed))
+        });
+        result.map_err(|error| match error {
+            TransactionError::Abort(fault) => fault,
+            TransactionError::Storage(error) => Fault::Sled(error),
+        })
+    }
+}
+
+const GENERATION_KEY: &str = "generation";
+
+/// How long an opening waits for a lock the store's previous opening still holds.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
+fn seal_key(tree: &str) -> String {
+    format!("seal/{tree}")
+}
+
+fn read_u64(bytes: &[u8]) -> Result<u64, Fault> {
+    bytes
+        .try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| Fault::Codec("a counter in meta".into()))
+}
+
+/// The sealed trees one transaction writes.
+pub(crate) struct Tx<'a> {
+    items: Tracked<'a>,
+    by_source: Tracked<'a>,
+    by_time: Tracked<'a>,
+    titles: Tracked<'a>,
+    story_of: Tracked<'a>,
+    stories: Tracked<'a>,
+    health: Tracked<'a>,
+    warnings: Tracked<'a>,
+    incidents: Tracked<'a>,
+}
+
+pub(crate) type TxResult<T> = ConflictableTransactionResult<T, Fault>;
+
+pub(crate) fn abort(fault: Fault) -> ConflictableTransactionError<Fault> {
+    ConflictableTransactionError::Abort(fault)
+}
+
+/// The ledger. Cheap to share behind an `Arc`; reads run concurrently, writes one at a time.
+pub struct Store {
+    path: PathBuf,
+    cache_bytes: u64,
+    /// `None` only while the database is being reopened.
+    handles: RwLock<Option<Arc<Handles>>>,
+    /// Bumped at each reopen, so that writers failing together reopen once.
+    epoch: AtomicU64,
+    condition: Mutex<StoreCondition>,
+    /// Store failures since the process started, for the metrics.
+    failures: AtomicU64,
     /// One writer at a time: sled would retry conflicting transactions, but ingests are short
     /// and serialising them keeps story clustering simple to reason about. A std mutex, because
     /// it is never held across an await (callers run ingests on blocking threads).
@@ -80,12 +320,14 @@ pub struct Store {
     /// Per-source change counters since open, for the renderer's cache.
     generations: Mutex<HashMap<SourceId, u64>>,
     /// Bumped on every health record, for the dashboard's and incident feed's cache.
-    health_generation: std::sync::atomic::AtomicU64,
+    health_generation: AtomicU64,
     /// Bumped on any change at all (items or health): one atomic load tells a reader that
     /// nothing changed since it last looked.
-    any_generation: std::sync::atomic::AtomicU64,
+    any_generation: AtomicU64,
     /// Item records decoded (`decoded_items`).
-    decoded: std::sync::atomic::AtomicU64,
+    decoded: AtomicU64,
+    /// A read-only opening works on a private copy, removed with the store.
+    _scratch: Option<tempfile::TempDir>,
 }
 
 impl std::fmt::Debug for Store {
@@ -133,89 +375,225 @@ impl Store {
         Store::open_with_cache(path, crate::config::DEFAULT_CACHE_BYTES)
     }
 
-    /// Opens (or creates) the store in directory `path`, caching up to `cache_bytes`.
+    /// Opens (or creates) the store in directory `path`, caching up to `cache_bytes`, and
+    /// checks that it is whole: a damaged or shrunken store is an error, never opened.
     pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
-        let open_error = |message: String| StoreError::Open {
+        std::fs::create_dir_all(path).map_err(|e| StoreError::Open {
             path: path.display().to_string(),
-            message,
-        };
-        std::fs::create_dir_all(path).map_err(|e| open_error(e.to_string()))?;
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(cache_bytes)
-            .open()
-            .map_err(|e| open_error(e.to_string()))?;
-        let meta = db.open_tree("meta")?;
-        match meta.get("schema")? {
-            Some(bytes) => {
-                let found = bytes
-                    .as_ref()
-                    .try_into()
-                    .map(u32::from_be_bytes)
-                    .map_err(|_| StoreError::Codec("schema version".into()))?;
-                if found != SCHEMA_VERSION {
-                    return Err(StoreError::Schema {
-                        path: path.display().to_string(),
-                        found,
-                        expected: SCHEMA_VERSION,
-                    });
-                }
-            }
-            None => {
-                meta.insert("schema", &SCHEMA_VERSION.to_be_bytes())?;
-            }
-        }
-        Ok(Store {
+            message: e.to_string(),
+        })?;
+        let handles = check::open_checked(path, cache_bytes)?;
+        Ok(Store::with_handles(path, cache_bytes, handles, None))
+    }
+
+    /// Opens the store in `path` without writing to it: its files are copied (under a shared
+    /// lock, so not while a daemon holds it) to a private directory, which is checked and
+    /// opened instead. Works on a read-only copy of a store, and never creates one.
+    pub fn open_read_only(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        let scratch = check::private_copy(path)?;
+        let handles = check::open_checked(scratch.path(), cache_bytes)
+            .map_err(|error| check::renamed(error, scratch.path(), path))?;
+        Ok(Store::with_handles(
+            path,
+            cache_bytes,
+            handles,
+            Some(scratch),
+        ))
+    }
+
+    fn with_handles(
+        path: &Path,
+        cache_bytes: u64,
+        handles: Handles,
+        scratch: Option<tempfile::TempDir>,
+    ) -> Store {
+        Store {
             path: path.to_owned(),
-            items: db.open_tree("items")?,
-            by_source: db.open_tree("by_source")?,
-            by_time: db.open_tree("by_time")?,
-            titles: db.open_tree("titles")?,
-            story_of: db.open_tree("story_of")?,
-            stories: db.open_tree("stories")?,
-            pages: db.open_tree("pages")?,
-            health: db.open_tree("health")?,
-            warnings: db.open_tree("warnings")?,
-            incidents: db.open_tree("incidents")?,
-            db,
+            cache_bytes,
+            handles: RwLock::new(Some(Arc::new(handles))),
+            epoch: AtomicU64::new(0),
+            condition: Mutex::new(StoreCondition::Working),
+            failures: AtomicU64::new(0),
             write_lock: Mutex::new(()),
             generations: Mutex::new(HashMap::new()),
-            health_generation: std::sync::atomic::AtomicU64::new(0),
-            any_generation: std::sync::atomic::AtomicU64::new(0),
-            decoded: std::sync::atomic::AtomicU64::new(0),
-        })
+            health_generation: AtomicU64::new(0),
+            any_generation: AtomicU64::new(0),
+            decoded: AtomicU64::new(0),
+            _scratch: scratch,
+        }
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The directory sled works in: the store's, or the private copy of a read-only opening.
+    fn work_dir(&self) -> &Path {
+        self._scratch.as_ref().map_or(&self.path, |s| s.path())
+    }
+
+    /// Whether the store works, and since when it does not.
+    pub fn condition(&self) -> StoreCondition {
+        self.condition
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Store failures (reads or writes) since the process started.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// The open database, unless it is being reopened.
+    fn handles(&self) -> Result<Arc<Handles>, StoreError> {
+        self.handles
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| StoreError::Reopening {
+                path: self.path.display().to_string(),
+            })
+    }
+
+    /// Names a fault with the store's path, and records it: the store is failing until a
+    /// write succeeds again.
+    fn fault(&self, fault: Fault) -> StoreError {
+        let path = self.path.display().to_string();
+        let error = match fault {
+            Fault::Sled(error) => StoreError::Io {
+                path,
+                message: describe(&error),
+            },
+            Fault::Codec(message) => StoreError::Unreadable { path, message },
+            Fault::Manifest(error) => StoreError::Io {
+                path,
+                message: format!("write {}: {error}", integrity::MANIFEST_FILE),
+            },
+        };
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        let mut condition = self.condition.lock().unwrap_or_else(|p| p.into_inner());
+        if *condition == StoreCondition::Working {
+            tracing::error!(error = %error, "the store is failing");
+            *condition = StoreCondition::Failing {
+                since: Utc::now(),
+                error: error.to_string(),
+            };
+        }
+        error
+    }
+
+    /// Runs a read against the open database, naming and recording any fault.
+    fn read<T>(&self, work: impl FnOnce(&Handles) -> Result<T, Fault>) -> Result<T, StoreError> {
+        let handles = self.handles()?;
+        work(&handles).map_err(|fault| self.fault(fault))
+    }
+
+    /// Runs `work` as one transaction and makes it durable: sled flushed, then the manifest
+    /// rewritten with the new seals. A success after failures ends the failing condition.
+    /// Returns the work's value and whether it changed anything. The caller holds the write
+    /// lock.
+    fn commit<T>(&self, work: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<(T, bool), StoreError> {
+        let handles = self.handles()?;
+        let durable = || -> Result<(T, bool), Fault> {
+            let (value, changed) = handles.transaction(&work)?;
+            if changed {
+                handles.db.flush()?;
+                let seals = handles.recorded_seals()?;
+                integrity::write_manifest(self.work_dir(), SCHEMA_VERSION, &seals)
+                    .map_err(Fault::Manifest)?;
+            }
+            Ok((value, changed))
+        };
+        let result = durable().map_err(|fault| self.fault(fault))?;
+        if result.1 {
+            self.working();
+        }
+        Ok(result)
+    }
+
+    /// A write went through: the store works (again).
+    fn working(&self) {
+        let mut condition = self.condition.lock().unwrap_or_else(|p| p.into_inner());
+        if let StoreCondition::Failing { since, .. } = &*condition {
+            tracing::warn!(since = %since.to_rfc3339(), "the store works again");
+            *condition = StoreCondition::Working;
+        }
+    }
+
+    /// The store's reopen count, to pass to `recover`.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Reopens the database after a failure, unless it was reopened since `seen` (the
+    /// `epoch` read when the failure happened): sled keeps an I/O error (a full disk) for good
+    /// once it has met one, so only a fresh opening can write again. The reopened store is
+    /// checked like at start; in-flight readers are waited for (up to 10 s: sled's lock is
+    /// only released when the last of them lets go).
+    pub fn recover(&self, seen: u64) -> Result<(), StoreError> {
+        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.epoch() != seen && self.handles().is_ok() {
+            return Ok(());
+        }
+        let old = self
+            .handles
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let gone = old.as_ref().map(Arc::downgrade);
+        drop(old);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while gone.as_ref().is_some_and(|weak| weak.strong_count() > 0)
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let reopened = check::open_checked(self.work_dir(), self.cache_bytes)
+            .map_err(|error| check::renamed(error, self.work_dir(), &self.path));
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        match reopened {
+            Ok(handles) => {
+                *self.handles.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(handles));
+                tracing::info!(path = %self.path.display(), "store reopened");
+                // Renders cached from before are still right; readers re-check on any change.
+                self.any_generation.fetch_add(1, Ordering::AcqRel);
+                Ok(())
+            }
+            Err(error) => {
+                self.failures.fetch_add(1, Ordering::Relaxed);
+                let mut condition = self.condition.lock().unwrap_or_else(|p| p.into_inner());
+                if *condition == StoreCondition::Working {
+                    *condition = StoreCondition::Failing {
+                        since: Utc::now(),
+                        error: error.to_string(),
+                    };
+                }
+                Err(error)
+            }
+        }
+    }
+
     /// Makes everything written so far durable.
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
+        self.read(|h| Ok(h.db.flush().map(|_| ())?))
     }
 
     /// Bytes the store occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
+        self.read(|h| Ok(h.db.size_on_disk()?))
     }
 
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.handles().map_or(0, |h| h.items.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len() == 0
     }
 
     pub fn item(&self, key: &ItemKey) -> Result<Option<StoredItem>, StoreError> {
-        let Some(bytes) = self.items.get(key.0)? else {
-            return Ok(None);
-        };
-        self.decoded
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        decode(&bytes).map(Some)
+        self.read(|h| self.item_in(h, key))
     }
 
     /// How many times the source's items have changed since the store was opened.
@@ -230,19 +608,16 @@ impl Store {
 
     /// How many health records have been written since the store was opened.
     pub fn health_generation(&self) -> u64 {
-        self.health_generation
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.health_generation.load(Ordering::Relaxed)
     }
 
     /// Changes of any kind since the store was opened.
     pub fn any_generation(&self) -> u64 {
-        self.any_generation
-            .load(std::sync::atomic::Ordering::Acquire)
+        self.any_generation.load(Ordering::Acquire)
     }
 
     fn bump_generation(&self, source: &SourceId) {
-        self.any_generation
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.any_generation.fetch_add(1, Ordering::AcqRel);
         *self
             .generations
             .lock()
@@ -254,23 +629,14 @@ impl Store {
     /// A source's items, newest first, each read and decoded only when the iterator reaches
     /// it: a feed of 100 items decodes 100 records, whatever the history holds.
     pub fn source_items(&self, source: &SourceId) -> Items<'_> {
-        Items {
-            store: self,
-            index: self.by_source.scan_prefix(source_prefix(source)).rev(),
-        }
+        Items::new(self, |h| {
+            h.by_source.scan_prefix(source_prefix(source)).rev()
+        })
     }
 
     /// Every item, newest first, decoded as the iterator reaches it.
     pub fn items(&self) -> Items<'_> {
-        Items {
-            store: self,
-            index: self.by_time.iter().rev(),
-        }
-    }
-
-    /// The number of items a source has in the store.
-    pub fn source_len(&self, source: &SourceId) -> usize {
-        self.by_source.scan_prefix(source_prefix(source)).count()
+        Items::new(self, |h| h.by_time.iter().rev())
     }
 
     /// Stories, newest first (by their earliest item), whose items pass `keep`; a story is
@@ -278,30 +644,46 @@ impl Store {
     /// only as far as the `n`th story's earliest item.
     pub fn stories<F: FnMut(&StoredItem) -> bool>(&self, keep: F) -> Stories<'_, F> {
         Stories {
-            store: self,
-            index: self.by_time.iter().rev(),
+            walk: Walk::new(self, |h| h.by_time.iter().rev()),
             keep,
         }
+    }
+
+    /// The number of items a source has in the store.
+    pub fn source_len(&self, source: &SourceId) -> usize {
+        self.handles().map_or(0, |h| {
+            h.by_source.scan_prefix(source_prefix(source)).count()
+        })
     }
 
     /// Item records decoded since the store was opened: what a read cost, for tests and
     /// benchmarks.
     pub fn decoded_items(&self) -> u64 {
-        self.decoded.load(std::sync::atomic::Ordering::Relaxed)
+        self.decoded.load(Ordering::Relaxed)
+    }
+
+    /// An item read from `h`, counted in `decoded_items`.
+    fn item_in(&self, h: &Handles, key: &ItemKey) -> Result<Option<StoredItem>, Fault> {
+        let Some(bytes) = h.items.get(key.0)? else {
+            return Ok(None);
+        };
+        self.decoded.fetch_add(1, Ordering::Relaxed);
+        decode(&bytes).map(Some)
     }
 
     /// The story an item belongs to, restricted to items that pass `keep`.
     fn story_containing(
         &self,
+        h: &Handles,
         key: &ItemKey,
         keep: &mut impl FnMut(&StoredItem) -> bool,
-    ) -> Result<Option<Story>, StoreError> {
-        let story_id = self
+    ) -> Result<Option<Story>, Fault> {
+        let story_id = h
             .story_of
             .get(key.0)?
             .and_then(|bytes| bytes.as_ref().try_into().ok().map(u64::from_be_bytes));
         let members = match story_id {
-            Some(id) => match self.stories.get(id.to_be_bytes())? {
+            Some(id) => match h.stories.get(id.to_be_bytes())? {
                 Some(bytes) => decode::<records::StoryRecord>(&bytes)?.members,
                 None => vec![*key],
             },
@@ -309,7 +691,7 @@ impl Store {
         };
         let mut items = Vec::with_capacity(members.len());
         for member in members {
-            if let Some(item) = self.item(&member)?
+            if let Some(item) = self.item_in(h, &member)?
                 && keep(&item)
             {
                 items.push(item);
@@ -331,10 +713,64 @@ impl Store {
     }
 }
 
+/// A walk down one of the store's indexes, on the database that was open when it began (a
+/// reopen meanwhile leaves it reading the old one to its end).
+struct Walk<'a> {
+    store: &'a Store,
+    handles: Option<Arc<Handles>>,
+    index: Option<std::iter::Rev<sled::Iter>>,
+    /// Why the walk could not begin, given once.
+    error: Option<StoreError>,
+}
+
+impl<'a> Walk<'a> {
+    fn new(store: &'a Store, index: impl FnOnce(&Handles) -> std::iter::Rev<sled::Iter>) -> Self {
+        match store.handles() {
+            Ok(handles) => Walk {
+                store,
+                index: Some(index(&handles)),
+                handles: Some(handles),
+                error: None,
+            },
+            Err(error) => Walk {
+                store,
+                handles: None,
+                index: None,
+                error: Some(error),
+            },
+        }
+    }
+
+    /// The next item key of the index.
+    fn next_key(&mut self) -> Option<Result<ItemKey, StoreError>> {
+        let store = self.store;
+        let Some(index) = self.index.as_mut() else {
+            return self.error.take().map(Err);
+        };
+        loop {
+            match index.next()? {
+                Ok((index_key, _)) => {
+                    if let Some(key) = key_suffix(&index_key) {
+                        return Some(Ok(key));
+                    }
+                }
+                Err(error) => return Some(Err(store.fault(error.into()))),
+            }
+        }
+    }
+}
+
 /// Items newest first from one of the store's indexes (see `Store::source_items`).
 pub struct Items<'a> {
-    store: &'a Store,
-    index: std::iter::Rev<sled::Iter>,
+    walk: Walk<'a>,
+}
+
+impl<'a> Items<'a> {
+    fn new(store: &'a Store, index: impl FnOnce(&Handles) -> std::iter::Rev<sled::Iter>) -> Self {
+        Items {
+            walk: Walk::new(store, index),
+        }
+    }
 }
 
 impl Iterator for Items<'_> {
@@ -342,19 +778,17 @@ impl Iterator for Items<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let (index_key, _) = match self.index.next()? {
-                Ok(entry) => entry,
-                Err(error) => return Some(Err(error.into())),
+            let key = match self.walk.next_key()? {
+                Ok(key) => key,
+                Err(error) => return Some(Err(error)),
             };
-            let Some(key) = key_suffix(&index_key) else {
-                continue;
-            };
+            let (store, handles) = (self.walk.store, self.walk.handles.as_deref()?);
             // An index entry without its item cannot happen after a committed transaction;
-            // skip rather than fail a whole feed if it ever does.
-            match self.store.item(&key) {
+            // skip rather than fail a whole feed if it ever does (`wardfeed verify` names it).
+            match store.item_in(handles, &key) {
                 Ok(Some(item)) => return Some(Ok(item)),
                 Ok(None) => continue,
-                Err(error) => return Some(Err(error)),
+                Err(fault) => return Some(Err(store.fault(fault))),
             }
         }
     }
@@ -362,8 +796,7 @@ impl Iterator for Items<'_> {
 
 /// Stories newest first (see `Store::stories`).
 pub struct Stories<'a, F> {
-    store: &'a Store,
-    index: std::iter::Rev<sled::Iter>,
+    walk: Walk<'a>,
     keep: F,
 }
 
@@ -372,22 +805,22 @@ impl<F: FnMut(&StoredItem) -> bool> Iterator for Stories<'_, F> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            let (index_key, _) = match self.index.next()? {
-                Ok(entry) => entry,
-                Err(error) => return Some(Err(error.into())),
+            let key = match self.walk.next_key()? {
+                Ok(key) => key,
+                Err(error) => return Some(Err(error)),
             };
-            let Some(key) = key_suffix(&index_key) else {
-                continue;
-            };
-            match self.store.story_containing(&key, &mut self.keep) {
+            let (store, handles) = (self.walk.store, self.walk.handles.as_deref()?);
+            match store.story_containing(handles, &key, &mut self.keep) {
                 // Each story once: when the walk reaches its earliest item.
                 Ok(Some(story)) if story.first().key == key => return Some(Ok(story)),
                 Ok(_) => continue,
-                Err(error) => return Some(Err(error)),
+                Err(fault) => return Some(Err(store.fault(fault))),
             }
         }
     }
 }
 
+#[cfg(test)]
+mod damage_tests;
 #[cfg(test)]
 mod tests;

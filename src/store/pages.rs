@@ -9,17 +9,19 @@ use crate::model::CachedPage;
 impl Store {
     /// The page kept under `key`.
     pub fn page(&self, key: &str) -> Result<Option<CachedPage>, StoreError> {
-        self.pages.get(key)?.map(|b| decode(&b)).transpose()
+        self.read(|h| h.pages.get(key)?.map(|b| decode(&b)).transpose())
     }
 
     /// Keeps `page` under `key`; `None` forgets what was kept (an answer without validators
     /// cannot be revalidated).
     pub fn set_page(&self, key: &str, page: Option<&CachedPage>) -> Result<(), StoreError> {
-        match page {
-            Some(page) => self.pages.insert(key, encode(page)?)?,
-            None => self.pages.remove(key)?,
-        };
-        Ok(())
+        self.read(|h| {
+            match page {
+                Some(page) => h.pages.insert(key, encode(page)?)?,
+                None => h.pages.remove(key)?,
+            };
+            Ok(())
+        })
     }
 
     /// Forgets the pages kept under `keys` (the article pages of pruned items).
@@ -27,14 +29,16 @@ impl Store {
         &self,
         keys: impl IntoIterator<Item = &'a str>,
     ) -> Result<(), StoreError> {
-        for key in keys {
-            self.pages.remove(key)?;
-        }
-        Ok(())
+        self.read(|h| {
+            for key in keys {
+                h.pages.remove(key)?;
+            }
+            Ok(())
+        })
     }
 
     /// How many pages are kept.
     pub fn pages_len(&self) -> usize {
-        self.pages.len()
+        self.handles().map_or(0, |h| h.pages.len())
     }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{ErrorKind, Item, ItemKey, SourceId, SourceStatus};
 
-use super::StoreError;
+use super::Fault;
 
 /// An item as the ledger holds it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,13 +148,13 @@ pub struct Incident {
 
 /// Records are postcard, LZ4-compressed: article bodies are most of the store, compress
 /// about 2x, and fewer bytes written means faster ingests and a smaller disk footprint.
-pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
-    let plain = postcard::to_allocvec(value).map_err(|e| StoreError::Codec(e.to_string()))?;
+pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Fault> {
+    let plain = postcard::to_allocvec(value).map_err(|e| Fault::Codec(e.to_string()))?;
     Ok(lz4_flex::compress_prepend_size(&plain))
 }
 
-pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+pub(super) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Fault> {
     let plain =
-        lz4_flex::decompress_size_prepended(bytes).map_err(|e| StoreError::Codec(e.to_string()))?;
-    postcard::from_bytes(&plain).map_err(|e| StoreError::Codec(e.to_string()))
+        lz4_flex::decompress_size_prepended(bytes).map_err(|e| Fault::Codec(e.to_string()))?;
+    postcard::from_bytes(&plain).map_err(|e| Fault::Codec(e.to_string()))
 }

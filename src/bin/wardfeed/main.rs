@@ -42,7 +42,7 @@ enum Command {
 fn main() -> ExitCode {
     let args = Args::parse();
     let config = match &args.command {
-        Command::Library(command) => Some(command.config_path()),
+        Command::Library(command) => command.config_path(),
         Command::Demo(demo) => demo.config.as_deref(),
     };
     init_tracing(cli::log_format(args.log_format, config));

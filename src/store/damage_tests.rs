@@ -1,0 +1,380 @@
+//! Damaged stores: truncated, overwritten, rolled back, missing their manifest, reported
+//! corrupt by sled. None opens; each names its path and what to do; salvage recovers what
+//! can be read; a store that only crashed opens.
+
+use std::io::{Seek, SeekFrom, Write};
+use std::path::Path;
+
+use chrono::{DateTime, Duration, FixedOffset, TimeZone};
+
+use super::*;
+use crate::model::Item;
+
+fn at(hours: i64) -> DateTime<FixedOffset> {
+    FixedOffset::east_opt(7 * 3600)
+        .unwrap()
+        .with_ymd_and_hms(2023, 2, 1, 8, 0, 0)
+        .unwrap()
+        + Duration::hours(hours)
+}
+
+/// Text that does not compress, so that bodies take their size on disk.
+fn noise(seed: u64, len: usize) -> String {
+    let mut state = seed | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            char::from(b'a' + (state % 26) as u8)
+        })
+        .collect()
+}
+
+fn items(source: &str, count: usize, body_len: usize) -> Vec<Item> {
+    (0..count)
+        .map(|i| Item {
+            source: SourceId::parse(source).unwrap(),
+            url: format!("http://h/{source}/tin-{i}.html"),
+            guid: None,
+            title: format!("Tin số {i} của {source}"),
+            published: Some(at(i as i64)),
+            categories: vec!["Tin tức".into()],
+            views: None,
+            summary: Some(format!("Tóm tắt {i}")),
+            image: None,
+            content_html: Some(format!("<p>{}</p>", noise(i as u64 + 1, body_len))),
+            article_status: Some(200),
+            identity: Default::default(),
+        })
+        .collect()
+}
+
+/// A store of 158 items from two refreshes and a health record (about 1 MB), closed.
+fn filled_store(dir: &Path) {
+    let store = Store::open(dir).unwrap();
+    for (n, source) in ["phucloi", "bode"].into_iter().enumerate() {
+        store
+            .ingest(
+                &SourceId::parse(source).unwrap(),
+                &items(source, 79, 4000),
+                at(n as i64),
+            )
+            .unwrap();
+    }
+    store
+        .record_run(
+            &SourceId::parse("bode").unwrap(),
+            &RunOutcome {
+                listings: 1,
+                failures: Vec::new(),
+                empty: Vec::new(),
+                items_seen: 79,
+                warnings: vec![crate::model::ItemWarning {
+                    url: String::new(),
+                    field: "date".into(),
+                    message: "kept".into(),
+                }],
+            },
+            at(3),
+        )
+        .unwrap();
+    assert_eq!(store.len(), 158);
+}
+
+fn copy_of(dir: &Path) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().unwrap();
+    check::copy_dir_for_tests(dir, copy.path());
+    copy
+}
+
+/// The damage report `result` must be, naming `dir` and the way out; its text.
+fn damaged(result: Result<Store, StoreError>, dir: &Path) -> String {
+    match result {
+        Err(error @ StoreError::Damaged { .. }) => {
+            let message = error.to_string();
+            assert!(
+                message.starts_with(&format!("store {} is damaged: ", dir.display())),
+                "{message}"
+            );
+            assert!(
+                message.contains("Restore the store from a backup")
+                    && message.contains(&format!(
+                        "wardfeed verify --store {} --repair NEW_DIR",
+                        dir.display()
+                    )),
+                "{message}"
+            );
+            message
+        }
+        Err(other) => panic!("not reported as damage: {other}"),
+        Ok(store) => panic!("a damaged store opened, with {} items", store.len()),
+    }
+}
+
+fn truncate(db: &Path, len: u64) {
+    let file = std::fs::OpenOptions::new().write(true).open(db).unwrap();
+    file.set_len(len).unwrap();
+}
+
+#[test]
+fn a_truncated_database_is_refused_at_any_length() {
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path());
+    let size = std::fs::metadata(dir.path().join("db")).unwrap().len();
+    for percent in [10, 25, 50, 75] {
+        let copy = copy_of(dir.path());
+        truncate(&copy.path().join("db"), size * percent / 100);
+        let message = damaged(Store::open(copy.path()), copy.path());
+        eprintln!("{percent} %: {message}");
+        // The read-only opening (`wardfeed items`) refuses it too, naming the store.
+        damaged(Store::open_read_only(copy.path(), 1 << 20), copy.path());
+    }
+}
+
+#[test]
+fn random_bytes_over_the_database_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path());
+    let size = std::fs::metadata(dir.path().join("db")).unwrap().len();
+    let mut refused = 0;
+    for offset in [524_288.min(size / 2), size / 4, size * 3 / 4] {
+        let copy = copy_of(dir.path());
+        let mut db = std::fs::OpenOptions::new()
+            .write(true)
+            .open(copy.path().join("db"))
+            .unwrap();
+        db.seek(SeekFrom::Start(offset)).unwrap();
+        db.write_all(noise(offset, 256).as_bytes()).unwrap();
+        drop(db);
+        // Bytes over space sled no longer uses harm nothing: such a store may open, but only
+        // whole; anything else is refused.
+        match Store::open(copy.path()) {
+            Ok(store) => {
+                assert_eq!(store.len(), 158, "opened with items missing");
+                assert_eq!(store.verify().unwrap().problems, Vec::<String>::new());
+                eprintln!("256 bytes at {offset}: over unused space; the store is whole");
+            }
+            result => {
+                let message = damaged(result, copy.path());
+                eprintln!("256 bytes at {offset}: {message}");
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused > 0, "no overwrite hit the ledger");
+}
+
+#[test]
+fn an_older_database_under_a_newer_manifest_is_refused_and_a_crash_before_the_manifest_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path());
+    let before = copy_of(dir.path());
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .ingest(
+                &SourceId::parse("thachban").unwrap(),
+                &items("thachban", 5, 100),
+                at(9),
+            )
+            .unwrap();
+    }
+    // A backup's database put back under the newer manifest: the store went back in time.
+    let rolled_back = copy_of(dir.path());
+    std::fs::copy(before.path().join("db"), rolled_back.path().join("db")).unwrap();
+    let message = damaged(Store::open(rolled_back.path()), rolled_back.path());
+    assert!(
+        message.contains("with 158 items, but its manifest records"),
+        "{message}"
+    );
+    assert!(message.contains("with 163 items"), "{message}");
+
+    // The other way round is a crash between the flush and the manifest: it opens, and the
+    // manifest catches up.
+    let crashed = copy_of(dir.path());
+    std::fs::copy(
+        before.path().join(integrity::MANIFEST_FILE),
+        crashed.path().join(integrity::MANIFEST_FILE),
+    )
+    .unwrap();
+    let store = Store::open(crashed.path()).unwrap();
+    assert_eq!(store.len(), 163);
+    drop(store);
+    assert_eq!(
+        integrity::read_manifest(crashed.path()).unwrap().items(),
+        163
+    );
+}
+
+#[test]
+fn a_missing_or_edited_manifest_is_refused_and_an_emptied_database_never_starts_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path());
+    let missing = copy_of(dir.path());
+    std::fs::remove_file(missing.path().join(integrity::MANIFEST_FILE)).unwrap();
+    let message = damaged(Store::open(missing.path()), missing.path());
+    assert!(
+        message.contains("its manifest (wardfeed.manifest) is missing"),
+        "{message}"
+    );
+
+    let edited = copy_of(dir.path());
+    let path = edited.path().join(integrity::MANIFEST_FILE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains("\"count\": 158"), "{text}");
+    std::fs::write(&path, text.replacen("\"count\": 158", "\"count\": 15", 1)).unwrap();
+    let message = damaged(Store::open(edited.path()), edited.path());
+    assert!(
+        message.contains("unreadable: its checksum does not match"),
+        "{message}"
+    );
+
+    // The database gone, the manifest left: not a new store.
+    let emptied = copy_of(dir.path());
+    for entry in std::fs::read_dir(emptied.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() == integrity::MANIFEST_FILE {
+            continue;
+        }
+        if path.is_dir() {
+            std::fs::remove_dir_all(&path).unwrap();
+        } else {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    let message = damaged(Store::open(emptied.path()), emptied.path());
+    assert!(
+        message.contains("holds no ledger, but its manifest records 158 items"),
+        "{message}"
+    );
+}
+
+/// Large records live in sled's blob files, which sled checks when it reads them: a damaged
+/// blob is refused at open, in words (never sled's Debug dump of the error).
+#[test]
+fn a_damaged_blob_is_refused_at_open_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .ingest(
+                &SourceId::parse("bode").unwrap(),
+                &items("bode", 3, 300_000),
+                at(0),
+            )
+            .unwrap();
+    }
+    let blobs: Vec<_> = std::fs::read_dir(dir.path().join("blobs"))
+        .map(|entries| entries.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(!blobs.is_empty(), "no blob files: bodies too small");
+    let copy = copy_of(dir.path());
+    let blob = copy.path().join("blobs").join(&blobs[0]);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&blob, bytes).unwrap();
+    let message = damaged(Store::open(copy.path()), copy.path());
+    eprintln!("{message}");
+    assert!(
+        !message.contains("backtrace") && !message.contains("Inline("),
+        "{message}"
+    );
+}
+
+#[test]
+fn salvage_recovers_what_is_readable_into_a_new_whole_store() {
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path());
+    let size = std::fs::metadata(dir.path().join("db")).unwrap().len();
+    truncate(&dir.path().join("db"), size * 3 / 4);
+    let into = tempfile::tempdir().unwrap();
+    let (store, report) = Store::salvage(dir.path(), into.path(), 1 << 20).unwrap();
+    eprintln!("{report}");
+    assert_eq!(report.recorded_items, Some(158));
+    assert!(report.items < 158, "{report}");
+    assert_eq!(store.len() as u64, report.items);
+    let stories: Vec<Story> = store.stories(|_| true).collect::<Result<_, _>>().unwrap();
+    assert_eq!(
+        stories.iter().map(|s| s.items.len()).sum::<usize>() as u64,
+        report.items
+    );
+    assert_eq!(store.verify().unwrap().problems, Vec::<String>::new());
+    drop(store);
+    // The new store opens as a whole one; the damaged one is still refused.
+    assert_eq!(Store::open(into.path()).unwrap().len() as u64, report.items);
+    damaged(Store::open(dir.path()), dir.path());
+}
+
+#[test]
+fn a_whole_store_verifies_and_an_older_one_is_sealed_on_first_open() {
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path());
+    let store = Store::open_read_only(dir.path(), 1 << 20).unwrap();
+    let report = store.verify().unwrap();
+    assert_eq!(
+        (
+            report.items,
+            report.sources_with_health,
+            report.problems.len()
+        ),
+        (158, 1, 0),
+        "{report:?}"
+    );
+    drop(store);
+    // A schema-2 store (no seals, no manifest), as the previous wardfeed left it.
+    {
+        let handles = Handles::open(dir.path(), 1 << 20).unwrap();
+        for name in SEALED {
+            handles.meta.remove(seal_key(name)).unwrap();
+        }
+        handles.meta.remove(GENERATION_KEY).unwrap();
+        handles.meta.insert("schema", &2u32.to_be_bytes()).unwrap();
+        handles.db.flush().unwrap();
+    }
+    std::fs::remove_file(dir.path().join(integrity::MANIFEST_FILE)).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.len(), 158);
+    drop(store);
+    assert_eq!(integrity::read_manifest(dir.path()).unwrap().items(), 158);
+    assert_eq!(Store::open(dir.path()).unwrap().len(), 158);
+}
+
+#[test]
+fn the_read_only_opening_writes_nothing_and_is_refused_while_a_daemon_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path());
+    let listing = |dir: &Path| {
+        let mut files: Vec<(String, u64, std::time::SystemTime)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let meta = e.metadata().unwrap();
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    meta.len(),
+                    meta.modified().unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = listing(dir.path());
+    let store = Store::open_read_only(dir.path(), 1 << 20).unwrap();
+    assert_eq!(store.len(), 158);
+    drop(store);
+    assert_eq!(listing(dir.path()), before);
+    let writer = Store::open(dir.path()).unwrap();
+    let error = Store::open_read_only(dir.path(), 1 << 20).unwrap_err();
+    assert!(
+        error.to_string().contains("in use by a running wardfeed"),
+        "{error}"
+    );
+    drop(writer);
+    let nowhere = dir.path().join("nothing-here");
+    let error = Store::open_read_only(&nowhere, 1 << 20).unwrap_err();
+    assert!(error.to_string().contains("no store here"), "{error}");
+    assert!(!nowhere.exists());
+}

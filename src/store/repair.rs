@@ -1,0 +1,205 @@
+//! `wardfeed verify --repair`: what can still be read of a damaged store, salvaged into a new
+//! one. The damaged store is only read (from a private copy); the new store is whole and
+//! sealed, with every readable item under its key, its ledger dates and, where it can be
+//! read, its story id (so the combined feed does not show salvaged stories as new).
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+
+use super::check;
+use super::integrity;
+use super::ledger::{join_story, put};
+use super::records::{Incident, SourceHealth, StoredItem, decode};
+use super::{Handles, Store, StoreError, by_source_key, by_time_key};
+use crate::normalize::story_title_key;
+
+/// Items written per transaction while salvaging (a new store; no refresh is split).
+const SALVAGE_BATCH: usize = 256;
+/// Unreadable records in a row after which the rest of a tree is taken as lost.
+const GIVE_UP_AFTER: usize = 1000;
+
+/// What a salvage recovered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SalvageReport {
+    /// Items the damaged store's manifest recorded, when it could be read.
+    pub recorded_items: Option<u64>,
+    pub items: u64,
+    /// Records of any tree that could not be read or decoded.
+    pub unreadable: u64,
+    pub health: u64,
+    pub incidents: u64,
+    pub into: PathBuf,
+}
+
+impl std::fmt::Display for SalvageReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.recorded_items {
+            Some(recorded) => write!(
+                f,
+                "salvaged {} of the {recorded} items the store's manifest records ({} lost)",
+                self.items,
+                recorded.saturating_sub(self.items)
+            )?,
+            None => write!(
+                f,
+                "salvaged {} items (its manifest is unreadable: how many there were is unknown)",
+                self.items
+            )?,
+        }
+        write!(
+            f,
+            ", {} source health records and {} incidents; {} unreadable records skipped; the new store is {}",
+            self.health,
+            self.incidents,
+            self.unreadable,
+            self.into.display()
+        )
+    }
+}
+
+/// Every record of `tree` that reads and decodes, and how many did not; gives up on the rest
+/// of a tree after `GIVE_UP_AFTER` failures in a row (a tree whose pages are gone).
+fn readable<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    unreadable: &mut u64,
+) -> Vec<(sled::IVec, T)> {
+    let mut out = Vec::new();
+    let mut iter = tree.iter();
+    let mut failures_in_row = 0;
+    loop {
+        let next = std::panic::catch_unwind(AssertUnwindSafe(|| iter.next()));
+        match next {
+            Ok(None) => break,
+            Ok(Some(Ok((key, value)))) => match decode::<T>(&value) {
+                Ok(record) => {
+                    failures_in_row = 0;
+                    out.push((key, record));
+                }
+                Err(_) => *unreadable += 1,
+            },
+            Ok(Some(Err(_))) | Err(_) => {
+                *unreadable += 1;
+                failures_in_row += 1;
+                if failures_in_row >= GIVE_UP_AFTER {
+                    break;
+                }
+            }
+        }
+    }
+    out
+}
+
+impl Store {
+    /// Salvages what is readable of the store in `from` (damaged, or not) into a new store
+    /// in `into`, which must not exist yet or be empty. `from` is not written.
+    pub fn salvage(
+        from: &Path,
+        into: &Path,
+        cache_bytes: u64,
+    ) -> Result<(Store, SalvageReport), StoreError> {
+        if std::fs::read_dir(into).is_ok_and(|mut entries| entries.next().is_some()) {
+            return Err(StoreError::Open {
+                path: into.display().to_string(),
+                message: "it already holds files: salvage into a new directory".into(),
+            });
+        }
+        let scratch = check::private_copy(from)?;
+        let old = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            Handles::open(scratch.path(), cache_bytes)
+        }));
+        let old = match old {
+            Ok(Ok(handles)) => handles,
+            Ok(Err(error)) => {
+                return Err(StoreError::Damaged {
+                    path: from.display().to_string(),
+                    problem: format!(
+                        "nothing can be salvaged: the storage engine cannot open it ({})",
+                        super::describe(&error)
+                    ),
+                });
+            }
+            Err(_) => {
+                return Err(StoreError::Damaged {
+                    path: from.display().to_string(),
+                    problem: "nothing can be salvaged: the storage engine fails opening it".into(),
+                });
+            }
+        };
+        let mut unreadable = 0;
+        let mut items: Vec<StoredItem> = readable(&old.items, &mut unreadable)
+            .into_iter()
+            .map(|(_, item)| item)
+            .collect();
+        items.sort_by_key(|item| (item.sort_time(), item.key));
+        let story_of = |item: &StoredItem| {
+            std::panic::catch_unwind(AssertUnwindSafe(|| old.story_of.get(item.key.0)))
+                .ok()
+                .and_then(Result::ok)
+                .flatten()
+                .and_then(|bytes| bytes.as_ref().try_into().ok().map(u64::from_be_bytes))
+        };
+        let stories: Vec<Option<u64>> = items.iter().map(story_of).collect();
+        let health: Vec<(sled::IVec, SourceHealth)> = readable(&old.health, &mut unreadable);
+        let incidents: Vec<(sled::IVec, Incident)> = readable(&old.incidents, &mut unreadable);
+        drop(old);
+
+        let store = Store::open_with_cache(into, cache_bytes)?;
+        // New story and incident ids must not meet the salvaged ones.
+        let highest = stories
+            .iter()
+            .flatten()
+            .copied()
+            .chain(incidents.iter().map(|(_, incident)| incident.id))
+            .max()
+            .unwrap_or(0);
+        store.read(|h| {
+            while h.db.generate_id()? < highest {}
+            Ok(())
+        })?;
+        let _writer = store.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        for (batch, ids) in items
+            .chunks(SALVAGE_BATCH)
+            .zip(stories.chunks(SALVAGE_BATCH))
+        {
+            store.commit(|tx| {
+                for (item, id) in batch.iter().zip(ids) {
+                    let key = item.key;
+                    put(&tx.items, key.0, item)?;
+                    tx.by_source.insert(
+                        by_source_key(&item.item.source, item.sort_time(), &key),
+                        &[][..],
+                    )?;
+                    tx.by_time
+                        .insert(by_time_key(item.sort_time(), &key), &[][..])?;
+                    join_story(
+                        tx,
+                        &story_title_key(&item.item.title),
+                        item.sort_time(),
+                        &key,
+                        *id,
+                    )?;
+                }
+                Ok(())
+            })?;
+        }
+        store.commit(|tx| {
+            for (key, record) in &health {
+                put(&tx.health, key, record)?;
+            }
+            for (key, incident) in &incidents {
+                put(&tx.incidents, key, incident)?;
+            }
+            Ok(())
+        })?;
+        drop(_writer);
+        let report = SalvageReport {
+            recorded_items: integrity::read_manifest(from).ok().map(|m| m.items()),
+            items: items.len() as u64,
+            unreadable,
+            health: health.len() as u64,
+            incidents: incidents.len() as u64,
+            into: into.to_owned(),
+        };
+        Ok((store, report))
+    }
+}
