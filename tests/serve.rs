@@ -763,6 +763,84 @@ async fn rendered_bytes_change_only_when_the_ledger_does() {
     app.stop().await;
 }
 
+/// Last-Modified says when the ledger changed (an item first seen or updated), never what a
+/// publisher dated it: a 2099-dated item does not pin it, an item dated before the newest one
+/// still moves it forward, and a client that only sends If-Modified-Since gets the new item.
+#[tokio::test]
+async fn last_modified_follows_the_ledger_not_publisher_dates() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&world.store_dir, dir.path());
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let app = App::start(config_for(world), Arc::clone(&store), snapshot_time("s2")).await;
+    let client = http_client();
+    let http_date = |t: chrono::DateTime<chrono::FixedOffset>| {
+        t.to_utc().format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+    };
+    let newest_of = |id: &str| {
+        let source = wardfeed::model::SourceId::parse(id).unwrap();
+        let items: Vec<_> = store
+            .source_items(&source)
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let newest = items.iter().map(|s| s.sort_time()).max().unwrap();
+        (source, items[0].item.clone(), newest)
+    };
+    let new_item = |template: &wardfeed::model::Item, slug: &str, published| {
+        let mut item = template.clone();
+        item.url = format!("{}-{slug}", template.url);
+        item.identity = Default::default();
+        item.title = format!("Tin mới {slug}");
+        item.published = Some(published);
+        item
+    };
+
+    // bode gains an item its portal dates 2099, seen an hour after the snapshot.
+    let (bode, template, _) = newest_of("bode");
+    let seen = snapshot_time("s2") + chrono::Duration::hours(1);
+    let far_future = chrono::DateTime::parse_from_rfc3339("2099-01-01T00:00:00+07:00").unwrap();
+    let report = store
+        .ingest(&bode, &[new_item(&template, "2099", far_future)], seen)
+        .unwrap();
+    assert_eq!(report.new.len(), 1);
+    let response = client.get(app.url("/feeds/bode.rss")).send().await.unwrap();
+    assert_eq!(response.headers()[LAST_MODIFIED], http_date(seen).as_str());
+
+    // phucloi: remember its Last-Modified, then it gains an item dated a minute before its
+    // newest one (a late-listed article), seen two hours after the snapshot.
+    let feed = app.url("/feeds/phucloi.atom");
+    let before = client.get(&feed).send().await.unwrap();
+    let since = before.headers()[LAST_MODIFIED].to_str().unwrap().to_owned();
+    let (phucloi, template, newest) = newest_of("phucloi");
+    let seen = snapshot_time("s2") + chrono::Duration::hours(2);
+    let dated = newest - chrono::Duration::minutes(1);
+    let report = store
+        .ingest(&phucloi, &[new_item(&template, "muon", dated)], seen)
+        .unwrap();
+    assert_eq!(report.new.len(), 1);
+    let after = client
+        .get(&feed)
+        .header(IF_MODIFIED_SINCE, &since)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        after.status(),
+        StatusCode::OK,
+        "an If-Modified-Since client must see the new item"
+    );
+    assert_eq!(after.headers()[LAST_MODIFIED], http_date(seen).as_str());
+    let body = after.text().await.unwrap();
+    assert!(body.contains("Tin mới muon"), "the new item is in the feed");
+    // The feed's own <updated> says the same.
+    let updated = seen.to_rfc3339_opts(chrono::SecondsFormat::Secs, false);
+    assert!(
+        body.contains(&format!("<updated>{updated}</updated>")),
+        "feed <updated> is the ledger time {updated}"
+    );
+    app.stop().await;
+}
+
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap().flatten() {

@@ -33,7 +33,8 @@ pub struct Feed {
     pub home_url: String,
     /// The absolute URLs of this feed in each format; the one being rendered is its self link.
     pub links: FeedLinks,
-    /// When anything in the feed last changed: the newest entry's `updated`.
+    /// When anything in the feed last changed, by the ledger's clock (first seen, updated),
+    /// never by publisher dates.
     pub updated: DateTime<FixedOffset>,
     /// Who publishes it (the ward for a source feed, the server's title otherwise).
     pub author: String,

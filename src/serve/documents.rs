@@ -255,12 +255,16 @@ pub fn content_feed(
             .take(limit)
             .collect::<Result<Vec<_>, _>>()
     };
+    // Feed validators follow the ledger (first seen, updated), never publisher dates: a
+    // 2099-dated item must not pin Last-Modified, an older-dated new one must move it.
+    let changed: Option<DateTime<FixedOffset>>;
     let (title, description, home, author, entries) = match scope {
         Scope::Source(id) => {
             let Some(source) = config.source(id.as_str()) else {
                 return Ok(None);
             };
             let items = newest(store.source_items(id), &|s| filter.accepts(s))?;
+            changed = items.iter().map(StoredItem::ledger_changed).max();
             (
                 source.name.clone(),
                 format!("Tin từ {} ({})", source.name, source.home),
@@ -284,6 +288,7 @@ pub fn content_feed(
                 s.item.categories.iter().any(|c| fold_case(c) == label) && filter.accepts(s)
             };
             let items = newest(store.source_items(id), &in_category)?;
+            changed = items.iter().map(StoredItem::ledger_changed).max();
             (
                 format!("{} — {}", source.name, category.label),
                 format!("Chuyên mục “{}” của {}", category.label, source.name),
@@ -307,6 +312,7 @@ pub fn content_feed(
                 .stories(in_group)
                 .take(limit)
                 .collect::<Result<Vec<_>, _>>()?;
+            changed = stories.iter().map(Story::ledger_changed).max();
             let name = config.group_name(group);
             (
                 format!("{} — {name}", config.server.title),
@@ -329,6 +335,7 @@ pub fn content_feed(
                 .stories(in_scope)
                 .take(limit)
                 .collect::<Result<Vec<_>, _>>()?;
+            changed = stories.iter().map(Story::ledger_changed).max();
             (
                 format!("{} — tất cả nguồn tin", config.server.title),
                 "Tin của mọi nguồn, bài đăng lại được gộp".to_owned(),
@@ -347,11 +354,7 @@ pub fn content_feed(
         description,
         home_url: home,
         links: site.scope_links(scope),
-        updated: entries
-            .iter()
-            .map(|e| e.updated)
-            .max()
-            .unwrap_or_else(epoch),
+        updated: changed.unwrap_or_else(epoch),
         author,
         language: "vi".to_owned(),
         stylesheet: Some(site.stylesheet()),

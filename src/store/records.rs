@@ -32,6 +32,13 @@ impl StoredItem {
     pub fn modified(&self) -> DateTime<FixedOffset> {
         self.updated.unwrap_or_else(|| self.sort_time())
     }
+
+    /// When the ledger last changed the item: its update, else when it was first seen. Our
+    /// own clock, never a publisher's date (which may lie years ahead or behind): what feed
+    /// validators (Last-Modified) are made of.
+    pub fn ledger_changed(&self) -> DateTime<FixedOffset> {
+        self.updated.unwrap_or(self.first_seen)
+    }
 }
 
 pub fn content_hash(item: &Item) -> [u8; 16] {
@@ -90,6 +97,15 @@ impl Story {
             .map(StoredItem::modified)
             .max()
             .unwrap_or_else(|| self.published())
+    }
+
+    /// When the ledger last changed any member (`StoredItem::ledger_changed`).
+    pub fn ledger_changed(&self) -> DateTime<FixedOffset> {
+        self.items
+            .iter()
+            .map(StoredItem::ledger_changed)
+            .max()
+            .unwrap_or_else(|| self.first().first_seen)
     }
 }
 
