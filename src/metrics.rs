@@ -42,6 +42,7 @@ pub struct Metrics {
     status: IntGaugeVec,
     up: IntGaugeVec,
     http_requests: IntCounterVec,
+    http_dropped: IntCounterVec,
     /// The fetch outcomes each source has had, so that forgetting a source can remove its
     /// `wardfeed_fetches_total` series (the crate removes series by their full label set).
     outcomes: Mutex<BTreeMap<String, BTreeSet<String>>>,
@@ -187,6 +188,13 @@ impl Metrics {
                 "HTTP requests answered, per route and status code.",
                 &["route", "status"],
             ),
+            http_dropped: families.counters(
+                "wardfeed_http_connections_dropped_total",
+                "Client connections closed before their response was written, per reason \
+                 (write_timeout: the client took no bytes for server.write_timeout_secs; \
+                 shutdown: still unfinished when stopping's grace ended).",
+                &["reason"],
+            ),
             outcomes: Mutex::new(BTreeMap::new()),
             registry,
         }
@@ -284,6 +292,12 @@ impl Metrics {
         self.http_requests
             .with_label_values(&[route, &status.to_string()])
             .inc();
+    }
+
+    /// A client connection closed with its response unfinished: `reason` is "write_timeout"
+    /// or "shutdown".
+    pub fn record_dropped_connection(&self, reason: &'static str) {
+        self.http_dropped.with_label_values(&[reason]).inc();
     }
 
     /// Forget a source removed from the configuration (its series disappear). A refresh of it

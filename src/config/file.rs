@@ -72,6 +72,7 @@ pub struct ServerFile {
     pub max_connections: Option<usize>,
     pub header_timeout_secs: Option<u64>,
     pub idle_timeout_secs: Option<u64>,
+    pub write_timeout_secs: Option<u64>,
     pub max_searches: Option<usize>,
     pub publisher_in_titles: Option<bool>,
 }

@@ -55,6 +55,7 @@ pub const DEFAULT_FEED_LIMIT: usize = 100;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 20_000;
 pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
+pub const DEFAULT_WRITE_TIMEOUT_SECS: u64 = 30;
 pub const DEFAULT_MAX_SEARCHES: usize = 4;
 pub const DEFAULT_TITLE: &str = "wardfeed";
 /// Names the feed routes use for themselves (`/feeds/all.rss`, `/feeds/group/…`).
@@ -199,6 +200,9 @@ pub struct ServerSettings {
     pub header_timeout: Duration,
     /// How long an idle keep-alive connection is kept.
     pub idle_timeout: Duration,
+    /// How long a response may wait for a client that takes none of its bytes before the
+    /// connection is closed (a reader that never reads is not held forever).
+    pub write_timeout: Duration,
     /// Filtered (`q`, `since`, `limit`) renders at once; more wait their turn.
     pub max_searches: usize,
     /// In feeds that mix sources (combined and group feeds), entry titles start with their

@@ -362,6 +362,12 @@ impl Context<'_> {
                         .unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS)
                         .max(1),
                 ),
+                write_timeout: Duration::from_secs(
+                    raw.server
+                        .write_timeout_secs
+                        .unwrap_or(DEFAULT_WRITE_TIMEOUT_SECS)
+                        .max(1),
+                ),
                 max_searches: raw
                     .server
                     .max_searches

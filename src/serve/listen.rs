@@ -15,14 +15,21 @@ use super::AppState;
 /// The most a request head may take in hyper's read buffer; a bigger head is answered 431.
 const MAX_HEAD_BUFFER: usize = 64 * 1024;
 
+/// How long stopping lets connections finish the responses they are writing; a client still
+/// not done then (one that never reads) is dropped, so stopping never waits on it.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
+
 /// Serves until `shutdown` resolves, then stops accepting, closes idle connections, and
-/// returns once in-flight requests are answered.
+/// returns once in-flight requests are answered, or `STOP_GRACE` has passed (what is left
+/// is dropped, logged and counted).
 ///
 /// Every connection is hyper's (HTTP/1.1). A new connection may stay silent for
 /// `idle_timeout` before its first request, and is handed to hyper once it has something to
 /// read; from then on each request head must arrive within `header_timeout`, counted from the
 /// moment hyper waits for it, so a slow head (slowloris) and a keep-alive connection idle
-/// between requests are both closed after it.
+/// between requests are both closed after it. A client may shut its side after its request
+/// (half-close) and is still answered. A response whose client takes no bytes for
+/// `write_timeout` is abandoned and its connection closed (logged and counted).
 pub async fn run(
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
@@ -38,10 +45,15 @@ pub async fn run(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(server.header_timeout)
+        // Without it, an end of input while a response is still being prepared (a filtered
+        // render) closes the connection unanswered: `printf 'GET …' | nc -N` got nothing.
+        .half_close(true)
         .max_buf_size(MAX_HEAD_BUFFER);
     let connections = GracefulShutdown::new();
     let stop = CancellationToken::new();
     let idle = server.idle_timeout;
+    let write_timeout = server.write_timeout;
+    let metrics = Arc::clone(state.metrics());
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -54,6 +66,7 @@ pub async fn run(
                     };
                     let _ = stream.set_nodelay(true);
                     let (router, http, stop) = (router.clone(), http.clone(), stop.clone());
+                    let metrics = Arc::clone(&metrics);
                     let watcher = connections.watcher();
                     tokio::spawn(async move {
                         // Peeking consumes nothing: hyper reads every byte. Silence past
@@ -68,10 +81,27 @@ pub async fn run(
                             () = stop.cancelled() => return,
                         }
                         let service = TowerToHyperService::new(router);
-                        let connection = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
-                        // A client that vanishes or sends garbage ends its own connection;
-                        // hyper has already answered what deserved an answer.
-                        let _ = connection.await;
+                        let mut io = tokio_io_timeout::TimeoutStream::new(stream);
+                        io.set_write_timeout(Some(write_timeout));
+                        let connection = watcher.watch(http.serve_connection(TokioIo::new(Box::pin(io)), service));
+                        let grace_over = async {
+                            stop.cancelled().await;
+                            tokio::time::sleep(STOP_GRACE).await;
+                        };
+                        tokio::select! {
+                            // A client that vanishes or sends garbage ends its own connection;
+                            // hyper has already answered what deserved an answer.
+                            ended = connection => if let Err(error) = ended
+                                && is_write_timeout(&error)
+                            {
+                                tracing::warn!(timeout_secs = write_timeout.as_secs(), "a client took no bytes of its response for the write timeout: connection closed");
+                                metrics.record_dropped_connection("write_timeout");
+                            },
+                            () = grace_over => {
+                                tracing::warn!(grace_secs = STOP_GRACE.as_secs(), "a client connection was still unfinished when stopping's grace ended: closed");
+                                metrics.record_dropped_connection("shutdown");
+                            }
+                        }
                         drop(permit);
                     });
                 }
@@ -88,6 +118,18 @@ pub async fn run(
     stop.cancel();
     connections.shutdown().await;
     Ok(())
+}
+
+/// Whether a connection ended because its client stopped taking bytes.
+fn is_write_timeout(error: &hyper::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = cause {
+        if let Some(io) = current.downcast_ref::<std::io::Error>() {
+            return io.kind() == std::io::ErrorKind::TimedOut;
+        }
+        cause = current.source();
+    }
+    false
 }
 
 /// How deep the queue of connections not yet accepted may grow: std's 128 overflows when
