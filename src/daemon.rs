@@ -2,7 +2,10 @@
 //!
 //! Start: load the configuration, open the store, bind, serve, schedule every source, tell
 //! systemd READY=1. `Control::Reload` (SIGHUP, as the CLI forwards it): reload the
-//! configuration (a bad one is logged, the old one kept; RELOADING=1 … READY=1).
+//! configuration (a bad one is logged, the old one kept; RELOADING=1 … READY=1) and apply all
+//! of it — sources, schedules, fetch settings (a new HTTP client), what the server shows —
+//! except the few settings a running process cannot change, which the log names. A reload
+//! never runs two refreshes of one source at once and never loses a pending first run.
 //! `Control::Stop` (SIGTERM/SIGINT), or the caller dropping its sender: STOPPING=1, stop
 //! accepting, let in-flight refreshes and requests finish within a deadline, flush the store,
 //! return. WATCHDOG=1 at half the interval systemd asks for. Only startup errors end the run.
@@ -25,7 +28,7 @@ use crate::fetch::{Crawler, FetchError};
 use crate::metrics::Metrics;
 use crate::model::{SourceId, SourceStatus};
 use crate::normalize::date::in_zone;
-use crate::schedule::{self, PlanListener, Refresher, RunReport};
+use crate::schedule::{self, PlanListener, Refresher, RunReport, Turn};
 use crate::serve::{self, AppState};
 use crate::store::{Store, StoreError};
 
@@ -104,7 +107,8 @@ impl Notifier {
 /// Everything a source's refresh needs, shared by the scheduler tasks.
 struct Runtime {
     store: Arc<Store>,
-    crawler: Arc<Crawler>,
+    /// Replaced at a reload; a refresh keeps the one it started with.
+    crawler: std::sync::RwLock<Arc<Crawler>>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
 }
@@ -125,8 +129,9 @@ impl Runtime {
         }
         let started = std::time::Instant::now();
         let now = in_zone(self.clock.now(), source.timezone);
-        let refresh = match crate::pipeline::refresh(&self.crawler, &self.store, source, now).await
-        {
+        let crawler = Arc::clone(&self.crawler.read().unwrap_or_else(|p| p.into_inner()));
+        let _in_flight = self.metrics.refresh_in_flight(source.id.as_str());
+        let refresh = match crate::pipeline::refresh(&crawler, &self.store, source, now).await {
             Ok(refresh) => refresh,
             Err(error) => {
                 // The store failing is the one thing a refresh cannot survive; the source
@@ -180,24 +185,30 @@ struct Schedule {
     jitter: Duration,
     tasks: TaskTracker,
     running: HashMap<SourceId, CancellationToken>,
+    /// Per source, what outlives its task across reloads (`schedule::Turn`).
+    turns: HashMap<SourceId, Arc<Turn>>,
     stop: CancellationToken,
 }
 
 impl Schedule {
     /// Starts (or restarts, after a reload) one task per enabled source. Sources already
-    /// running keep their timing: they are not refreshed again just because of a reload.
+    /// running keep their timing: they are not refreshed again just because of a reload, a
+    /// refresh in flight is waited for, and a first run still pending (in its start-up
+    /// jitter) still happens.
     fn apply(&mut self, config: &Config) {
         for token in self.running.values() {
             token.cancel();
         }
         let previous: Vec<SourceId> = self.running.drain().map(|(id, _)| id).collect();
+        self.turns
+            .retain(|id, _| config.source(id.as_str()).is_some());
         self.jitter = config.fetch.jitter;
         for source in config.sources.iter().filter(|s| s.enabled) {
             let token = self.stop.child_token();
-            let run_now = !previous.contains(&source.id);
+            let turn = Arc::clone(self.turns.entry(source.id.clone()).or_default());
             self.tasks.spawn(schedule::drive_source(
                 Arc::clone(source),
-                run_now,
+                turn,
                 self.jitter,
                 Arc::clone(&self.runtime.clock),
                 self.runtime.refresher(),
@@ -213,6 +224,40 @@ impl Schedule {
             self.runtime.metrics.forget_source(gone.as_str());
         }
     }
+}
+
+/// The settings that differ between the running configuration (the one the process started
+/// with) and a reloaded one but cannot change in a running process: the listening socket and
+/// its limits, the store, the public URL baked into served documents' links, logging.
+fn needs_restart(running: &Config, reloaded: &Config) -> Vec<&'static str> {
+    let (a, b) = (&running.server, &reloaded.server);
+    [
+        ("server.listen", a.listen != b.listen),
+        ("server.public_url", a.public_url != b.public_url),
+        (
+            "server.max_connections",
+            a.max_connections != b.max_connections,
+        ),
+        (
+            "server.header_timeout_secs",
+            a.header_timeout != b.header_timeout,
+        ),
+        ("server.idle_timeout_secs", a.idle_timeout != b.idle_timeout),
+        (
+            "server.write_timeout_secs",
+            a.write_timeout != b.write_timeout,
+        ),
+        ("server.max_searches", a.max_searches != b.max_searches),
+        ("store.path", running.store.path != reloaded.store.path),
+        (
+            "store.cache_bytes",
+            running.store.cache_bytes != reloaded.store.cache_bytes,
+        ),
+        ("log.format", running.log.format != reloaded.log.format),
+    ]
+    .into_iter()
+    .filter_map(|(name, changed)| changed.then_some(name))
+    .collect()
 }
 
 /// Runs the daemon until `controls` says stop (or its senders are gone). `listener`, when
@@ -259,7 +304,7 @@ pub async fn run(
     );
     let runtime = Arc::new(Runtime {
         store: Arc::clone(&store),
-        crawler,
+        crawler: std::sync::RwLock::new(crawler),
         metrics: Arc::clone(&metrics),
         clock: Arc::clone(&options.clock),
     });
@@ -283,6 +328,7 @@ pub async fn run(
         jitter: config.fetch.jitter,
         tasks: TaskTracker::new(),
         running: HashMap::new(),
+        turns: HashMap::new(),
         stop: CancellationToken::new(),
     };
     schedule.apply(&config);
@@ -315,15 +361,27 @@ pub async fn run(
         let mut states = vec![sd_notify::NotifyState::Reloading];
         states.extend(sd_notify::NotifyState::monotonic_usec_now().ok());
         Notifier::send(&notifier, states);
-        match (options.load_config)() {
-            Ok(reloaded) => {
-                if reloaded.store.path != config.store.path
-                    || reloaded.server.listen != config.server.listen
-                {
+        // A reloaded configuration comes with its own HTTP client (user agent, body cap,
+        // timeouts); a client that cannot be built refuses the reload like a bad file.
+        let reloaded = (options.load_config)()
+            .map_err(|error| error.to_string())
+            .and_then(|reloaded| {
+                let current = runtime.crawler.read().unwrap_or_else(|p| p.into_inner());
+                match current.reconfigured(&reloaded.fetch) {
+                    Ok(crawler) => Ok((reloaded, crawler)),
+                    Err(error) => Err(format!("start the fetcher: {error}")),
+                }
+            });
+        match reloaded {
+            Ok((reloaded, crawler)) => {
+                let pending = needs_restart(&config, &reloaded);
+                if !pending.is_empty() {
                     tracing::warn!(
-                        "store path and listen address changes take effect at the next restart"
+                        settings = %pending.join(", "),
+                        "these changed settings take effect at the next restart; the running values are kept"
                     );
                 }
+                *runtime.crawler.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(crawler);
                 let reloaded = Arc::new(reloaded);
                 state.set_config(Arc::clone(&reloaded));
                 schedule.apply(&reloaded);
@@ -373,4 +431,35 @@ pub async fn run(
     store.flush()?;
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(server: &str) -> Config {
+        let text = format!(
+            "[server]\n{server}\n[sources.bode]\nname = \"Bồ Đề\"\ngroup = \"longbien\"\nbase = \"http://127.0.0.1:9/bode\"\nfetch_articles = false\n[sources.bode.listing]\nitem = \"li\"\ntitle = \"a\"\n[[sources.bode.categories]]\nlabel = \"Tin\"\nlisting = \"/tin\"\n"
+        );
+        crate::config::parse(&text, "test.toml", &|_| None).unwrap()
+    }
+
+    /// What a reload cannot apply is named (and logged); what it applies is not.
+    #[test]
+    fn a_reload_names_the_settings_that_need_a_restart() {
+        let running = config("listen = \"127.0.0.1:8080\"\ntitle = \"A\"");
+        let same_socket = config("listen = \"127.0.0.1:8080\"\ntitle = \"B\"\nfeed_limit = 5");
+        assert!(needs_restart(&running, &same_socket).is_empty());
+        let moved = config(
+            "listen = \"127.0.0.1:9090\"\ntitle = \"A\"\nwrite_timeout_secs = 5\nmax_searches = 9",
+        );
+        assert_eq!(
+            needs_restart(&running, &moved),
+            [
+                "server.listen",
+                "server.write_timeout_secs",
+                "server.max_searches"
+            ]
+        );
+    }
 }

@@ -43,6 +43,7 @@ pub struct Metrics {
     up: IntGaugeVec,
     http_requests: IntCounterVec,
     http_dropped: IntCounterVec,
+    in_flight: IntGaugeVec,
     /// The fetch outcomes each source has had, so that forgetting a source can remove its
     /// `wardfeed_fetches_total` series (the crate removes series by their full label set).
     outcomes: Mutex<BTreeMap<String, BTreeSet<String>>>,
@@ -83,6 +84,16 @@ impl Families<'_> {
     fn durations(&self, name: &str, help: &str) -> HistogramVec {
         let opts = HistogramOpts::new(name, help).buckets(DURATION_BUCKETS.to_vec());
         self.register(HistogramVec::new(opts, &["source"]).expect("valid histogram"))
+    }
+}
+
+/// A refresh counted in `wardfeed_source_refreshes_in_flight` until dropped (a panicking
+/// refresh included).
+pub struct InFlight(prometheus::IntGauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
@@ -195,6 +206,11 @@ impl Metrics {
                  shutdown: still unfinished when stopping's grace ended).",
                 &["reason"],
             ),
+            in_flight: families.gauges(
+                "wardfeed_source_refreshes_in_flight",
+                "Refreshes of the source running now (never more than 1).",
+                source,
+            ),
             outcomes: Mutex::new(BTreeMap::new()),
             registry,
         }
@@ -294,6 +310,13 @@ impl Metrics {
             .inc();
     }
 
+    /// Counts a refresh of `source` as running until the returned guard is dropped.
+    pub fn refresh_in_flight(&self, source: &str) -> InFlight {
+        let gauge = self.in_flight.with_label_values(&[source]);
+        gauge.inc();
+        InFlight(gauge)
+    }
+
     /// A client connection closed with its response unfinished: `reason` is "write_timeout"
     /// or "shutdown".
     pub fn record_dropped_connection(&self, reason: &'static str) {
@@ -323,6 +346,7 @@ impl Metrics {
             &self.source_items,
             &self.last_success,
             &self.up,
+            &self.in_flight,
         ] {
             let _ = family.remove_label_values(labels);
         }

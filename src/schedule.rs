@@ -1,10 +1,13 @@
 //! When each source is refreshed: a first run at start, then its cron schedule, each run
 //! delayed by random jitter; a failing source backs off (skipping scheduled runs, never
 //! dropped), and a server's long `Retry-After` is respected. One task per source drives
-//! the refresh it is given; the polite fetching itself is `fetch::polite`'s.
+//! the refresh it is given; the polite fetching itself is `fetch::polite`'s. A reload
+//! replaces a source's task; what must survive that (one refresh at a time, the pending
+//! first run, the back-off) lives in the source's `Turn`.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -33,6 +36,25 @@ pub type Refresher = Arc<dyn Fn(Arc<Source>) -> BoxFuture<'static, RunReport> + 
 
 /// Told when a source's next run is planned (the server derives Cache-Control from it).
 pub type PlanListener = Arc<dyn Fn(&SourceId, DateTime<Utc>) + Send + Sync>;
+
+/// What a source keeps across the tasks that drive it (a reload replaces its task).
+#[derive(Debug, Default)]
+pub struct Turn {
+    /// Held for the whole of a refresh: a task started by a reload while the previous task's
+    /// refresh is still running waits for it, so one source never has two refreshes at once.
+    refreshing: tokio::sync::Mutex<()>,
+    /// Whether the source's first run has begun. Until it has, every new task runs it (after
+    /// jitter): a reload during the start-up jitter must not push it to the next cron slot.
+    first_run_begun: AtomicBool,
+    /// The last run's report: a failing source keeps its back-off through a reload.
+    last_report: Mutex<RunReport>,
+}
+
+impl Turn {
+    fn last_report(&self) -> RunReport {
+        *self.last_report.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 /// The first cron fire time strictly after `after`.
 pub fn next_fire(schedule: &cron::Schedule, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
@@ -94,20 +116,21 @@ pub fn jitter(max: Duration) -> Duration {
     max.mul_f64(rand::random::<f64>())
 }
 
-/// Drives one source until `cancel`: first run at once (if `run_now`), then on schedule.
-/// A refresh that has started is finished even if `cancel` fires meanwhile: stopping the
-/// daemon drains it (with a deadline the daemon keeps).
+/// Drives one source until `cancel`: its first run at once (unless `turn` says it has begun
+/// under an earlier task), then on schedule. A refresh that has started is finished even if
+/// `cancel` fires meanwhile (stopping the daemon drains it, with a deadline the daemon keeps);
+/// the next task of the source waits for it.
 pub async fn drive_source(
     source: Arc<Source>,
-    run_now: bool,
+    turn: Arc<Turn>,
     jitter_max: Duration,
     clock: Arc<dyn Clock>,
     refresher: Refresher,
     planned: PlanListener,
     cancel: CancellationToken,
 ) {
-    let mut report = RunReport::default();
-    let mut first = run_now;
+    let mut report = turn.last_report();
+    let mut first = !turn.first_run_begun.load(Ordering::Acquire);
     loop {
         let now = clock.now();
         let base = if first {
@@ -129,6 +152,11 @@ pub async fn drive_source(
         if cancel.is_cancelled() {
             return;
         }
+        let _refreshing = tokio::select! {
+            guard = turn.refreshing.lock() => guard,
+            _ = cancel.cancelled() => return,
+        };
+        turn.first_run_begun.store(true, Ordering::Release);
         // While a source keeps failing its count only grows, whatever a refresh could count
         // itself (a refresh whose store failed cannot read the source's health). A bug that
         // panics while refreshing one source must not end its schedule: the panic is logged
@@ -151,6 +179,7 @@ pub async fn drive_source(
                 }
             }
         };
+        *turn.last_report.lock().unwrap_or_else(|p| p.into_inner()) = report;
         first = false;
     }
 }
@@ -263,7 +292,7 @@ mod tests {
         let cancel = CancellationToken::new();
         let task = tokio::spawn(drive_source(
             source(expr),
-            true,
+            Arc::default(),
             jitter_max,
             clock,
             refresher,
@@ -352,7 +381,7 @@ mod tests {
         let cancel = CancellationToken::new();
         let task = tokio::spawn(drive_source(
             source("0 */30 * * * *"),
-            true,
+            Arc::default(),
             Duration::ZERO,
             clock,
             refresher,
@@ -455,6 +484,119 @@ mod tests {
                 Utc.with_ymd_and_hms(2023, 3, 8, 1, 30, 0).unwrap(),
                 Utc.with_ymd_and_hms(2023, 3, 8, 2, 0, 0).unwrap(),
             ]
+        );
+    }
+
+    /// When each refresh started.
+    type Runs = Arc<Mutex<Vec<DateTime<Utc>>>>;
+    /// Refreshes running now, and the most ever running at once.
+    type Running = Arc<Mutex<(usize, usize)>>;
+
+    /// A refresher that takes `takes` and records, per call, when it started and how many
+    /// refreshes were running at once at most.
+    fn counting_refresher(clock: Arc<dyn Clock>, takes: Duration) -> (Refresher, Runs, Running) {
+        let runs = Arc::new(Mutex::new(Vec::new()));
+        // (running now, most ever running at once)
+        let running = Arc::new(Mutex::new((0usize, 0usize)));
+        let refresher: Refresher = {
+            let (runs, running) = (Arc::clone(&runs), Arc::clone(&running));
+            Arc::new(move |_source| {
+                let (runs, running, clock) =
+                    (Arc::clone(&runs), Arc::clone(&running), Arc::clone(&clock));
+                Box::pin(async move {
+                    runs.lock().unwrap().push(clock.now());
+                    {
+                        let mut running = running.lock().unwrap();
+                        running.0 += 1;
+                        running.1 = running.1.max(running.0);
+                    }
+                    tokio::time::sleep(takes).await;
+                    running.lock().unwrap().0 -= 1;
+                    RunReport::default()
+                })
+            })
+        };
+        (refresher, runs, running)
+    }
+
+    /// Reloads replace a source's task while its refresh runs (refreshes of 10 s, a schedule
+    /// of every second, a reload every 2 s): the refreshes follow each other, never overlap
+    /// (before, each reload's task started one more, six at once were seen).
+    #[tokio::test(start_paused = true)]
+    async fn tasks_replaced_during_a_refresh_never_overlap_it() {
+        let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(at(1, 0, 0)));
+        let (refresher, runs, running) =
+            counting_refresher(Arc::clone(&clock), Duration::from_secs(10));
+        let turn = Arc::new(Turn::default());
+        let mut tasks = Vec::new();
+        let mut cancel = CancellationToken::new();
+        for _ in 0..6 {
+            cancel.cancel();
+            cancel = CancellationToken::new();
+            tasks.push(tokio::spawn(drive_source(
+                source("* * * * * *"),
+                Arc::clone(&turn),
+                Duration::ZERO,
+                Arc::clone(&clock),
+                Arc::clone(&refresher),
+                Arc::new(|_, _| {}),
+                cancel.clone(),
+            )));
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        cancel.cancel();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(running.lock().unwrap().1, 1, "refreshes ran at once");
+        let runs = runs.lock().unwrap().clone();
+        assert!(runs.len() >= 4, "refreshes went on: {runs:?}");
+        for pair in runs.windows(2) {
+            assert!(
+                pair[1] - pair[0] >= chrono::Duration::seconds(10),
+                "{runs:?}"
+            );
+        }
+    }
+
+    /// A reload during the start-up jitter replaces the task before its first run: the new
+    /// task still runs it (within the jitter), not at the next cron slot 30 min later.
+    #[tokio::test(start_paused = true)]
+    async fn a_task_replaced_during_the_start_up_jitter_still_runs_first() {
+        let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(at(1, 0, 0)));
+        let (refresher, runs, _) = counting_refresher(Arc::clone(&clock), Duration::from_secs(1));
+        let turn = Arc::new(Turn::default());
+        let start = |cancel: &CancellationToken| {
+            tokio::spawn(drive_source(
+                source("0 */30 * * * *"),
+                Arc::clone(&turn),
+                Duration::from_secs(120),
+                Arc::clone(&clock),
+                Arc::clone(&refresher),
+                Arc::new(|_, _| {}),
+                cancel.clone(),
+            ))
+        };
+        let first = CancellationToken::new();
+        let waiting = start(&first);
+        // Let it plan its jitter and wait; no time passes.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        first.cancel();
+        waiting.await.unwrap();
+        assert!(runs.lock().unwrap().is_empty(), "no run before the reload");
+        let second = CancellationToken::new();
+        let task = start(&second);
+        tokio::time::sleep(Duration::from_secs(200)).await;
+        second.cancel();
+        task.await.unwrap();
+        let runs = runs.lock().unwrap().clone();
+        assert_eq!(runs.len(), 1, "{runs:?}");
+        assert!(
+            runs[0] <= at(1, 2, 0) + chrono::Duration::milliseconds(1),
+            "{runs:?}"
         );
     }
 

@@ -289,3 +289,192 @@ async fn the_demo_serves_judged_feeds_offline() {
         .unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+/// The daemon in-process on a listener of the test's own, reading `config` at start and at
+/// each reload; its base URL, its controls and its task.
+async fn start_in_process(
+    config: std::path::PathBuf,
+    store: std::path::PathBuf,
+) -> (
+    String,
+    tokio::sync::mpsc::Sender<wardfeed::daemon::Control>,
+    tokio::task::JoinHandle<Result<(), wardfeed::daemon::DaemonError>>,
+) {
+    use std::sync::Arc;
+    use wardfeed::daemon::{self, DaemonOptions};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (controls, received) = tokio::sync::mpsc::channel(16);
+    let options = DaemonOptions {
+        load_config: Arc::new(move || wardfeed::config::load(&config, &|_| None)),
+        listen: None,
+        store: Some(store),
+        clock: Arc::new(wardfeed::clock::SystemClock),
+    };
+    let running = tokio::spawn(daemon::run(options, Some(listener), received));
+    (base, controls, running)
+}
+
+/// A value of one series of `/metrics` text (0 when absent).
+fn series(metrics: &str, name_and_labels: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+async fn stop_in_process(
+    controls: tokio::sync::mpsc::Sender<wardfeed::daemon::Control>,
+    running: tokio::task::JoinHandle<Result<(), wardfeed::daemon::DaemonError>>,
+) {
+    controls
+        .send(wardfeed::daemon::Control::Stop)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(60), running)
+        .await
+        .expect("the daemon drains within 60 s")
+        .unwrap()
+        .expect("a clean stop");
+}
+
+/// SIGHUP (the CLI forwards it as `Control::Reload`) while every source still waits out its
+/// start-up jitter: each first run still happens, now (before, the reload cancelled them and
+/// the feeds stayed empty until the next cron slot, 30 min later).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_during_the_start_up_jitter_keeps_every_first_run() {
+    let portal = serve("s1").await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = quick_config_file_with(
+        dir.path(),
+        &[
+            ("${FIXTURES_BASE}", &portal.base_url()),
+            ("jitter_secs = 0", "jitter_secs = 4"),
+        ],
+    );
+    let (base, controls, running) = start_in_process(config, dir.path().join("store")).await;
+    controls
+        .send(wardfeed::daemon::Control::Reload)
+        .await
+        .unwrap();
+    let client = http_client();
+    let metrics = get_text(&client, &format!("{base}/metrics")).await;
+    assert!(
+        !metrics.contains("wardfeed_refreshes_total{"),
+        "a source refreshed before the reload: the test proves nothing\n{metrics}"
+    );
+    let refreshed = await_first_refreshes(&client, &base, 600, Duration::from_millis(100)).await;
+    assert!(
+        refreshed,
+        "every source refreshed within 60 s of a reload during the jitter"
+    );
+    stop_in_process(controls, running).await;
+}
+
+/// Reloads while a source's refresh is running (bode's listing answers after 3 s; its
+/// schedule fires every second): never two refreshes of it at once, and the reloaded fetch
+/// settings are applied to the next refresh — a new User-Agent reaches the portal, a smaller
+/// body cap refuses bode's pages (before, the HTTP client was never rebuilt).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reloads_during_a_refresh_never_overlap_it_and_apply_fetch_settings() {
+    let portal = serve("s1").await;
+    let dir = tempfile::tempdir().unwrap();
+    let edits = |user_agent: &str, max_body: &str| {
+        quick_config_file_with(
+            dir.path(),
+            &[
+                ("${FIXTURES_BASE}", &portal.base_url()),
+                (
+                    "[sources.bode]\n",
+                    "[sources.bode]\nschedule = \"* * * * * *\"\n",
+                ),
+                (
+                    "jitter_secs = 0\n",
+                    &format!(
+                        "jitter_secs = 0\nuser_agent = \"{user_agent}\"\nmax_body_bytes = {max_body}\n"
+                    ),
+                ),
+            ],
+        )
+    };
+    let config = edits("wardfeed-test/1", "8388608");
+    let (base, controls, running) = start_in_process(config, dir.path().join("store")).await;
+    let client = http_client();
+    let in_flight = "wardfeed_source_refreshes_in_flight{source=\"bode\"}";
+    let metrics_now = || {
+        let (client, url) = (client.clone(), format!("{base}/metrics"));
+        async move { get_text(&client, &url).await }
+    };
+    let mut most = 0.0f64;
+    let mut seen_running = false;
+    for _ in 0..600 {
+        let value = series(&metrics_now().await, in_flight);
+        most = most.max(value);
+        if value >= 1.0 {
+            seen_running = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(seen_running, "bode never started refreshing");
+    let reloaded_at = std::time::Instant::now();
+    edits("wardfeed-reloaded/2", "1000");
+    for _ in 0..6 {
+        controls
+            .send(wardfeed::daemon::Control::Reload)
+            .await
+            .unwrap();
+        for _ in 0..6 {
+            most = most.max(series(&metrics_now().await, in_flight));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    // Watch until bode has refreshed with the new settings: a listing of 5,000 bytes (asked
+    // again unconditionally) is refused as too large.
+    portal
+        .set_override(
+            "bode",
+            "/tin-tuc/tin-moi-nhat",
+            wardfeed_portal::Override::Respond {
+                status: 200,
+                body: "<html><body>".repeat(420).into(),
+                headers: vec![("Content-Type".into(), "text/html; charset=utf-8".into())],
+            },
+        )
+        .unwrap();
+    let too_large = "wardfeed_fetches_total{outcome=\"too_large\",source=\"bode\"}";
+    let mut applied = false;
+    for _ in 0..1200 {
+        let metrics = metrics_now().await;
+        most = most.max(series(&metrics, in_flight));
+        if series(&metrics, too_large) >= 1.0 {
+            applied = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        applied,
+        "the reloaded max_body_bytes was never applied:\n{}",
+        metrics_now()
+            .await
+            .lines()
+            .filter(|l| l.contains("bode"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(most, 1.0, "two refreshes of bode ran at once");
+    let agents: Vec<(bool, Option<String>)> = portal
+        .request_log()
+        .into_iter()
+        .filter(|r| r.site == "bode")
+        .map(|r| (r.at > reloaded_at, r.user_agent))
+        .collect();
+    assert!(
+        agents
+            .iter()
+            .any(|(after, ua)| *after && ua.as_deref() == Some("wardfeed-reloaded/2")),
+        "the reloaded user_agent never reached the portal: {agents:?}"
+    );
+    stop_in_process(controls, running).await;
+}

@@ -143,14 +143,16 @@ struct KnownRobots {
 #[derive(Debug)]
 pub struct Crawler {
     fetcher: Fetcher,
-    gate: HostGate,
+    /// Shared with the crawler a reload builds (`reconfigured`): politeness and what robots.txt
+    /// said outlive a change of settings.
+    gate: Arc<HostGate>,
     min_host_interval: Duration,
     max_crawl_delay: Duration,
     retry: RetryPolicy,
     user_agent_token: String,
-    robots: Mutex<HashMap<String, KnownRobots>>,
+    robots: Arc<Mutex<HashMap<String, KnownRobots>>>,
     /// When each source last sent a request, for its site's Crawl-delay.
-    source_last: Mutex<HashMap<String, Instant>>,
+    source_last: Arc<Mutex<HashMap<String, Instant>>>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
@@ -158,7 +160,7 @@ impl Crawler {
     pub fn new(settings: &FetchSettings) -> Result<Crawler, FetchError> {
         Ok(Crawler {
             fetcher: Fetcher::new(settings)?,
-            gate: HostGate::default(),
+            gate: Arc::default(),
             min_host_interval: settings.min_host_interval,
             max_crawl_delay: settings.max_crawl_delay,
             retry: RetryPolicy {
@@ -167,10 +169,23 @@ impl Crawler {
                 cap: RETRY_CAP,
             },
             user_agent_token: "wardfeed".to_owned(),
-            robots: Mutex::new(HashMap::new()),
-            source_last: Mutex::new(HashMap::new()),
+            robots: Arc::default(),
+            source_last: Arc::default(),
             metrics: None,
         })
+    }
+
+    /// A crawler with new settings (a new HTTP client: user agent, body cap, timeouts,
+    /// redirects, retries, intervals) that shares this one's host slots, robots.txt answers
+    /// and Crawl-delay clocks, so that the old and the new crawler, both busy for a moment
+    /// after a reload, still send one request at a time per host.
+    pub fn reconfigured(&self, settings: &FetchSettings) -> Result<Crawler, FetchError> {
+        let mut crawler = Crawler::new(settings)?;
+        crawler.gate = Arc::clone(&self.gate);
+        crawler.robots = Arc::clone(&self.robots);
+        crawler.source_last = Arc::clone(&self.source_last);
+        crawler.metrics = self.metrics.clone();
+        Ok(crawler)
     }
 
     /// Counts every fetch in `metrics`.
