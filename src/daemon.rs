@@ -8,7 +8,10 @@
 //! never runs two refreshes of one source at once and never loses a pending first run.
 //! `Control::Stop` (SIGTERM/SIGINT), or the caller dropping its sender: STOPPING=1, stop
 //! accepting, let in-flight refreshes and requests finish within a deadline, flush the store,
-//! return. WATCHDOG=1 at half the interval systemd asks for. Only startup errors end the run.
+//! return. WATCHDOG=1 at half the interval systemd asks for, only while the scheduler shows
+//! it is alive (its pulse is fresh, every source has a task driving it); otherwise the ping
+//! is withheld, with an error in the log, and systemd restarts us. Only startup errors end
+//! the run.
 //!
 //! The caller gives the configuration (a loader, called again at each reload) and the
 //! controls, so tests run the daemon in-process on a listener of their own.
@@ -28,7 +31,7 @@ use crate::fetch::{Crawler, FetchError};
 use crate::metrics::Metrics;
 use crate::model::{SourceId, SourceStatus};
 use crate::normalize::date::in_zone;
-use crate::schedule::{self, PlanListener, Refresher, RunReport, Turn};
+use crate::schedule::{self, PlanListener, Pulse, Refresher, RunReport, Turn};
 use crate::serve::{self, AppState};
 use crate::store::{Store, StoreError};
 
@@ -185,8 +188,9 @@ struct Schedule {
     jitter: Duration,
     tasks: TaskTracker,
     running: HashMap<SourceId, CancellationToken>,
-    /// Per source, what outlives its task across reloads (`schedule::Turn`).
-    turns: HashMap<SourceId, Arc<Turn>>,
+    /// Per source, what outlives its task across reloads (`schedule::Turn`); the watchdog
+    /// reads it too.
+    turns: Turns,
     stop: CancellationToken,
 }
 
@@ -200,12 +204,17 @@ impl Schedule {
             token.cancel();
         }
         let previous: Vec<SourceId> = self.running.drain().map(|(id, _)| id).collect();
-        self.turns
-            .retain(|id, _| config.source(id.as_str()).is_some());
+        let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
+        // Only enabled sources have tasks; the watchdog expects one for each turn kept.
+        turns.retain(|id, _| {
+            config
+                .source(id.as_str())
+                .is_some_and(|source| source.enabled)
+        });
         self.jitter = config.fetch.jitter;
         for source in config.sources.iter().filter(|s| s.enabled) {
             let token = self.stop.child_token();
-            let turn = Arc::clone(self.turns.entry(source.id.clone()).or_default());
+            let turn = Arc::clone(turns.entry(source.id.clone()).or_default());
             self.tasks.spawn(schedule::drive_source(
                 Arc::clone(source),
                 turn,
@@ -222,6 +231,57 @@ impl Schedule {
             .filter(|id| config.source(id.as_str()).is_none())
         {
             self.runtime.metrics.forget_source(gone.as_str());
+        }
+    }
+}
+
+/// The scheduler's sources and their turns, shared with the watchdog.
+type Turns = Arc<std::sync::Mutex<HashMap<SourceId, Arc<Turn>>>>;
+
+/// Why the watchdog must not ping now, if it must not: the scheduler's pulse has been silent
+/// longer than `max_silence`, or a source has no task driving it.
+fn unwell(pulse: &Pulse, turns: &Turns, max_silence: Duration) -> Option<String> {
+    let silence = pulse.silence();
+    if silence > max_silence {
+        return Some(format!(
+            "the scheduler's pulse has been silent for {} ms",
+            silence.as_millis()
+        ));
+    }
+    let turns = turns.lock().unwrap_or_else(|p| p.into_inner());
+    let mut undriven: Vec<&str> = turns
+        .iter()
+        .filter(|(_, turn)| !turn.is_driven())
+        .map(|(id, _)| id.as_str())
+        .collect();
+    if undriven.is_empty() {
+        return None;
+    }
+    undriven.sort_unstable();
+    Some(format!("no scheduler task drives {}", undriven.join(", ")))
+}
+
+/// Pings (`ping`) every half `interval` while the scheduler is well; withholds the ping, with
+/// an error in the log, while it is not (systemd restarts us if that lasts `interval`).
+async fn watchdog(interval: Duration, pulse: Arc<Pulse>, turns: Turns, ping: impl Fn()) {
+    let mut ticks = tokio::time::interval(interval / 2);
+    let mut withheld = false;
+    loop {
+        ticks.tick().await;
+        match unwell(&pulse, &turns, interval / 2) {
+            None => {
+                if withheld {
+                    tracing::warn!("the scheduler is alive again: watchdog pings resume");
+                }
+                withheld = false;
+                ping();
+            }
+            Some(reason) => {
+                if !withheld {
+                    tracing::error!(reason = %reason, "watchdog ping withheld: systemd restarts the service if this lasts");
+                }
+                withheld = true;
+            }
         }
     }
 }
@@ -328,9 +388,17 @@ pub async fn run(
         jitter: config.fetch.jitter,
         tasks: TaskTracker::new(),
         running: HashMap::new(),
-        turns: HashMap::new(),
+        turns: Turns::default(),
         stop: CancellationToken::new(),
     };
+    let pulse = Arc::new(Pulse::default());
+    let watchdog_interval = sd_notify::watchdog_enabled();
+    let pulse_every = watchdog_interval.map_or(schedule::PULSE, |interval| {
+        (interval / 8).clamp(Duration::from_millis(10), schedule::PULSE)
+    });
+    schedule
+        .tasks
+        .spawn(Arc::clone(&pulse).run(pulse_every, schedule.stop.clone()));
     schedule.apply(&config);
     tracing::info!(listen = %bound, url = %public, sources = config.sources.len(), "serving");
     println!(
@@ -345,15 +413,14 @@ pub async fn run(
         ],
     );
 
-    let watchdog = sd_notify::watchdog_enabled().map(|interval| {
+    let watchdog = watchdog_interval.map(|interval| {
         let notifier = Arc::clone(&notifier);
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(interval / 2);
-            loop {
-                ticks.tick().await;
-                Notifier::send(&notifier, vec![sd_notify::NotifyState::Watchdog]);
-            }
-        })
+        tokio::spawn(watchdog(
+            interval,
+            Arc::clone(&pulse),
+            Arc::clone(&schedule.turns),
+            move || Notifier::send(&notifier, vec![sd_notify::NotifyState::Watchdog]),
+        ))
     });
 
     // Stop, or every sender gone, ends the loop.
@@ -411,6 +478,11 @@ pub async fn run(
 
     tracing::info!("stopping");
     Notifier::send(&notifier, vec![sd_notify::NotifyState::Stopping]);
+    // Stopping ends the source tasks the watchdog looks for; systemd does not expect pings
+    // once told STOPPING (its stop timeout applies instead).
+    if let Some(watchdog) = watchdog {
+        watchdog.abort();
+    }
     schedule.stop.cancel();
     server_stop.cancel();
     schedule.tasks.close();
@@ -424,9 +496,6 @@ pub async fn run(
             deadline_secs = DRAIN_DEADLINE.as_secs(),
             "in-flight work abandoned at the drain deadline"
         );
-    }
-    if let Some(watchdog) = watchdog {
-        watchdog.abort();
     }
     store.flush()?;
     tracing::info!("stopped");
@@ -442,6 +511,74 @@ mod tests {
             "[server]\n{server}\n[sources.bode]\nname = \"Bồ Đề\"\ngroup = \"longbien\"\nbase = \"http://127.0.0.1:9/bode\"\nfetch_articles = false\n[sources.bode.listing]\nitem = \"li\"\ntitle = \"a\"\n[[sources.bode.categories]]\nlabel = \"Tin\"\nlisting = \"/tin\"\n"
         );
         crate::config::parse(&text, "test.toml", &|_| None).unwrap()
+    }
+
+    /// The watchdog pings while the pulse beats and the source has its task; it stops when the
+    /// pulse goes silent (a runtime that no longer wakes the scheduler) or the source's task
+    /// is gone, and starts again when they are back.
+    #[tokio::test(start_paused = true)]
+    async fn the_watchdog_pings_only_while_the_scheduler_is_alive() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let source = Arc::clone(&config("").sources[0]);
+        let turns = Turns::default();
+        let turn = Arc::clone(turns.lock().unwrap().entry(source.id.clone()).or_default());
+        let clock: Arc<dyn Clock> = Arc::new(crate::clock::TokioClock::starting_at(
+            chrono::DateTime::<chrono::Utc>::from_timestamp(1_675_645_200, 0).unwrap(),
+        ));
+        let refresher: Refresher = Arc::new(|_| Box::pin(async { RunReport::default() }));
+        let drive = |cancel: &CancellationToken| {
+            tokio::spawn(schedule::drive_source(
+                Arc::clone(&source),
+                Arc::clone(&turn),
+                Duration::ZERO,
+                Arc::clone(&clock),
+                Arc::clone(&refresher),
+                Arc::new(|_, _| {}),
+                cancel.clone(),
+            ))
+        };
+        let pulse = Arc::new(Pulse::default());
+        let beating = |cancel: &CancellationToken| {
+            tokio::spawn(Arc::clone(&pulse).run(Duration::from_millis(100), cancel.clone()))
+        };
+        let pings = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&pings);
+        let interval = Duration::from_secs(1);
+        let source_task = CancellationToken::new();
+        let driving = drive(&source_task);
+        let pulse_task = CancellationToken::new();
+        let beat = beating(&pulse_task);
+        tokio::spawn(watchdog(interval, Arc::clone(&pulse), turns, move || {
+            count.fetch_add(1, Ordering::SeqCst);
+        }));
+        let pings_over = |span: Duration| {
+            let pings = Arc::clone(&pings);
+            async move {
+                let before = pings.load(Ordering::SeqCst);
+                tokio::time::sleep(span).await;
+                pings.load(Ordering::SeqCst) - before
+            }
+        };
+        // Alive: a ping every half interval.
+        assert!(pings_over(Duration::from_secs(5)).await >= 9);
+        // The pulse stops: at most the ping already due, then none.
+        pulse_task.cancel();
+        beat.await.unwrap();
+        assert!(pings_over(Duration::from_millis(600)).await <= 1);
+        assert_eq!(pings_over(Duration::from_secs(5)).await, 0);
+        // It beats again: pings again.
+        let pulse_task = CancellationToken::new();
+        let _beat = beating(&pulse_task);
+        assert!(pings_over(Duration::from_secs(5)).await >= 9);
+        // The source's task is gone: no ping.
+        source_task.cancel();
+        driving.await.unwrap();
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(pings_over(Duration::from_secs(5)).await, 0);
+        // A new task for it: pings again.
+        let _driving = drive(&CancellationToken::new());
+        assert!(pings_over(Duration::from_secs(5)).await >= 9);
+        pulse_task.cancel();
     }
 
     /// What a reload cannot apply is named (and logged); what it applies is not.

@@ -6,7 +6,7 @@
 //! first run, the back-off) lives in the source's `Turn`.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -48,11 +48,76 @@ pub struct Turn {
     first_run_begun: AtomicBool,
     /// The last run's report: a failing source keeps its back-off through a reload.
     last_report: Mutex<RunReport>,
+    /// Tasks driving the source now (1 normally; 2 for a moment after a reload).
+    drivers: AtomicUsize,
+    /// Its schedule never fires again: no task is meant to drive it.
+    retired: AtomicBool,
+}
+
+/// Counts a task as driving its source while it lives.
+struct Driving<'a>(&'a Turn);
+
+impl Drop for Driving<'_> {
+    fn drop(&mut self) {
+        self.0.drivers.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Turn {
+    /// Whether a task drives the source (or none is meant to): what the watchdog asks.
+    pub fn is_driven(&self) -> bool {
+        self.drivers.load(Ordering::Acquire) > 0 || self.retired.load(Ordering::Acquire)
+    }
+
     fn last_report(&self) -> RunReport {
         *self.last_report.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The scheduler's pulse: a task beside the source tasks, on the same runtime and timers,
+/// beats every `PULSE` while it runs. A stale pulse means the runtime no longer wakes the
+/// scheduler's tasks (workers blocked, timers stuck): the watchdog then stops pinging.
+#[derive(Debug)]
+pub struct Pulse {
+    origin: tokio::time::Instant,
+    /// Milliseconds after `origin` of the last beat.
+    last_beat_ms: AtomicU64,
+}
+
+/// How often the pulse beats.
+pub const PULSE: Duration = Duration::from_secs(1);
+
+impl Default for Pulse {
+    fn default() -> Pulse {
+        Pulse {
+            origin: tokio::time::Instant::now(),
+            last_beat_ms: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Pulse {
+    fn beat(&self) {
+        let now = self.origin.elapsed().as_millis() as u64;
+        self.last_beat_ms.store(now, Ordering::Release);
+    }
+
+    /// Time since the last beat.
+    pub fn silence(&self) -> Duration {
+        let last = Duration::from_millis(self.last_beat_ms.load(Ordering::Acquire));
+        self.origin.elapsed().saturating_sub(last)
+    }
+
+    /// Beats every `every` until `cancel`.
+    pub async fn run(self: Arc<Self>, every: Duration, cancel: CancellationToken) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => self.beat(),
+                _ = cancel.cancelled() => return,
+            }
+        }
     }
 }
 
@@ -129,6 +194,8 @@ pub async fn drive_source(
     planned: PlanListener,
     cancel: CancellationToken,
 ) {
+    turn.drivers.fetch_add(1, Ordering::AcqRel);
+    let _driving = Driving(&turn);
     let mut report = turn.last_report();
     let mut first = !turn.first_run_begun.load(Ordering::Acquire);
     loop {
@@ -140,6 +207,7 @@ pub async fn drive_source(
         };
         let Some(base) = base else {
             tracing::warn!(source = %source.id, "the schedule never fires again: not refreshed any more");
+            turn.retired.store(true, Ordering::Release);
             return;
         };
         let at = later(base, jitter(jitter_max.min(MAX_WAIT)));
