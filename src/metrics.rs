@@ -11,7 +11,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus::{
-    Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// The `Content-Type` a `/metrics` response carries.
@@ -44,6 +45,8 @@ pub struct Metrics {
     http_requests: IntCounterVec,
     http_dropped: IntCounterVec,
     in_flight: IntGaugeVec,
+    store_up: IntGauge,
+    store_errors: IntCounter,
     /// The fetch outcomes each source has had, so that forgetting a source can remove its
     /// `wardfeed_fetches_total` series (the crate removes series by their full label set).
     outcomes: Mutex<BTreeMap<String, BTreeSet<String>>>,
@@ -130,6 +133,15 @@ impl Metrics {
                 .expect("valid gauge"),
             )
             .set(start_time_unix);
+        let store_up = families.register(
+            IntGauge::new(
+                "wardfeed_store_up",
+                "1 while the store works, 0 while its reads or writes fail (a full disk, an I/O error).",
+            )
+            .expect("valid gauge"),
+        );
+        // A daemon only runs on a store that opened whole.
+        store_up.set(1);
         Metrics {
             fetches: families.counters(
                 "wardfeed_fetches_total",
@@ -210,6 +222,14 @@ impl Metrics {
                 "wardfeed_source_refreshes_in_flight",
                 "Refreshes of the source running now (never more than 1).",
                 source,
+            ),
+            store_up,
+            store_errors: families.register(
+                IntCounter::new(
+                    "wardfeed_store_errors_total",
+                    "Store reads and writes that failed since the process started.",
+                )
+                .expect("valid counter"),
             ),
             outcomes: Mutex::new(BTreeMap::new()),
             registry,
@@ -323,6 +343,16 @@ impl Metrics {
         self.http_dropped.with_label_values(&[reason]).inc();
     }
 
+    /// The store's condition: whether it works, and its failures since the start (a count the
+    /// store keeps; the counter is moved up to it).
+    pub fn set_store(&self, working: bool, errors_total: u64) {
+        self.store_up.set(i64::from(working));
+        let counted = self.store_errors.get();
+        if errors_total > counted {
+            self.store_errors.inc_by(errors_total - counted);
+        }
+    }
+
     /// Forget a source removed from the configuration (its series disappear). A refresh of it
     /// still in flight when it is forgotten brings its series back until the next forget.
     pub fn forget_source(&self, source: &str) {
@@ -400,6 +430,12 @@ wardfeed_build_info{{version=\"{version}\"}} 1
 # HELP wardfeed_process_start_time_seconds Start time of the process since the unix epoch, in seconds.
 # TYPE wardfeed_process_start_time_seconds gauge
 wardfeed_process_start_time_seconds 1700000000.5
+# HELP wardfeed_store_errors_total Store reads and writes that failed since the process started.
+# TYPE wardfeed_store_errors_total counter
+wardfeed_store_errors_total 0
+# HELP wardfeed_store_up 1 while the store works, 0 while its reads or writes fail (a full disk, an I/O error).
+# TYPE wardfeed_store_up gauge
+wardfeed_store_up 1
 ",
                 version = env!("CARGO_PKG_VERSION")
             )
@@ -418,6 +454,8 @@ wardfeed_process_start_time_seconds 1700000000.5
         metrics.record_http("feed", 200);
         metrics.record_http("feed", 200);
         metrics.record_http("dashboard", 200);
+        metrics.set_store(true, 1);
+        metrics.set_store(false, 3);
 
         let expected = format!(
             "\
@@ -499,6 +537,12 @@ wardfeed_source_status{{source=\"phucloi\",status=\"pending\"}} 0
 # HELP wardfeed_source_up 1 when the source's last refresh worked (status ok or empty), else 0.
 # TYPE wardfeed_source_up gauge
 wardfeed_source_up{{source=\"phucloi\"}} 0
+# HELP wardfeed_store_errors_total Store reads and writes that failed since the process started.
+# TYPE wardfeed_store_errors_total counter
+wardfeed_store_errors_total 3
+# HELP wardfeed_store_up 1 while the store works, 0 while its reads or writes fail (a full disk, an I/O error).
+# TYPE wardfeed_store_up gauge
+wardfeed_store_up 0
 ",
             version = env!("CARGO_PKG_VERSION")
         );

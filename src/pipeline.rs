@@ -948,6 +948,30 @@ fn category_labels(source: &Source, slugs: &[String], shown: &[String]) -> Vec<S
     labels
 }
 
+/// Records a scraped refresh in the ledger: the items (one transaction), the retention prune,
+/// the source's health.
+fn record(
+    store: &Store,
+    source: &crate::config::Source,
+    items: &mut [Item],
+    outcome: &RunOutcome,
+    now: DateTime<FixedOffset>,
+) -> Result<(IngestReport, Option<Incident>, Vec<String>), StoreError> {
+    // An item the store already holds under an earlier identity keeps it.
+    for item in items.iter_mut() {
+        item.settle_identity(|identity| {
+            let key = ItemKey::derive(&source.id, identity);
+            store.item(&key).map(|held| held.map(|stored| stored.item))
+        })?;
+    }
+    let ingest = store.ingest(&source.id, items, now)?;
+    let pruned = store.prune(&source.id, &source.retention, now)?;
+    // The article pages of pruned items are not needed again.
+    store.forget_pages(pruned.iter().map(String::as_str))?;
+    let incident = store.record_run(&source.id, outcome, now)?;
+    Ok((ingest, incident, pruned))
+}
+
 /// What one refresh (scrape and store) of a source did.
 #[derive(Debug)]
 pub struct Refresh {
@@ -998,18 +1022,18 @@ pub async fn refresh(
         let store = Arc::clone(store);
         let source = Arc::clone(source);
         tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
-            // An item the store already holds under an earlier identity keeps it.
-            for item in &mut scrape.items {
-                item.settle_identity(|identity| {
-                    let key = ItemKey::derive(&source.id, identity);
-                    store.item(&key).map(|held| held.map(|stored| stored.item))
-                })?;
-            }
-            let ingest = store.ingest(&source.id, &scrape.items, now)?;
-            let pruned = store.prune(&source.id, &source.retention, now)?;
-            // The article pages of pruned items are not needed again.
-            store.forget_pages(pruned.iter().map(String::as_str))?;
-            let incident = store.record_run(&source.id, &outcome, now)?;
+            let epoch = store.epoch();
+            let (ingest, incident, pruned) =
+                match record(&store, &source, &mut scrape.items, &outcome, now) {
+                    // sled keeps a write error (a full disk) for good: only a fresh opening
+                    // writes again. Each step is a transaction, so doing them again is safe.
+                    Err(error) if error.is_io() => {
+                        tracing::warn!(source = %source.id, error = %error, "storing the refresh failed; reopening the store and trying once more");
+                        store.recover(epoch)?;
+                        record(&store, &source, &mut scrape.items, &outcome, now)?
+                    }
+                    other => other?,
+                };
             Ok((ingest, incident, pruned, scrape))
         })
         .await

@@ -177,6 +177,17 @@ pub struct Dashboard {
     /// Monday of each week charted, oldest first (e.g. the last 12 weeks).
     pub weeks: Vec<NaiveDate>,
     pub groups: Vec<DashboardGroup>,
+    /// Set while the store fails (a full disk, an I/O error): nothing new is kept, and the
+    /// page says so above everything else.
+    pub store_failing: Option<StoreFailing>,
+}
+
+/// The store's failure, as the dashboard shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreFailing {
+    pub since: DateTime<FixedOffset>,
+    /// What failed, without the store's path.
+    pub error: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

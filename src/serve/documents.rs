@@ -9,9 +9,9 @@ use crate::model::{SourceId, SourceStatus};
 use crate::normalize::{date::in_zone, fold_case, text::search_key};
 use crate::render::{
     Dashboard, DashboardError, DashboardGroup, DashboardSource, Entry, EntrySource, Feed,
-    FeedLinks, Outline, OutlineFeed, OutlineGroup, OutlineSource,
+    FeedLinks, Outline, OutlineFeed, OutlineGroup, OutlineSource, StoreFailing,
 };
-use crate::store::{Incident, Items, Store, StoreError, StoredItem, Story};
+use crate::store::{Incident, Items, Store, StoreCondition, StoreError, StoredItem, Story};
 
 /// How many stored items a filtered request (`q`, `since`) may examine, newest first: keeps a
 /// flood of searches from walking the whole history.
@@ -647,5 +647,12 @@ pub fn dashboard(
         combined: site.links("all"),
         weeks,
         groups,
+        store_failing: match store.condition() {
+            StoreCondition::Working => None,
+            StoreCondition::Failing { since, error } => Some(StoreFailing {
+                since: since.with_timezone(local_now.offset()),
+                error,
+            }),
+        },
     })
 }

@@ -17,7 +17,7 @@ use super::representation::Effort;
 use super::{AppState, scope_exists};
 use crate::config::Config;
 use crate::model::{SourceId, SourceStatus};
-use crate::store::StoreError;
+use crate::store::{StoreCondition, StoreError};
 
 /// The router over every route; nothing else is reachable.
 pub fn router(state: Arc<AppState>) -> Router {
@@ -66,6 +66,10 @@ async fn count_request(
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    state.metrics.set_store(
+        state.store.condition() == StoreCondition::Working,
+        state.store.failures(),
+    );
     (
         [
             (header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE),
@@ -324,8 +328,20 @@ async fn status(State(state): State<Arc<AppState>>) -> Response {
             "warnings": warnings,
         }));
     }
+    let store = match state.store.condition() {
+        StoreCondition::Working => serde_json::json!({ "status": "working" }),
+        StoreCondition::Failing { since, error } => {
+            degraded = true;
+            serde_json::json!({
+                "status": "failing",
+                "since": since.to_rfc3339(),
+                "error": error,
+            })
+        }
+    };
     let body = serde_json::json!({
         "status": if degraded { "degraded" } else { "ok" },
+        "store": store,
         "sources": sources,
     });
     (
@@ -338,9 +354,23 @@ async fn status(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// `ok`, or `degraded` with the sources whose last refresh failed (wholly or in part). The
-/// process itself is healthy either way: 200, unless the store cannot be read.
+/// `ok`, or `degraded` with the sources whose last refresh failed (wholly or in part): 200,
+/// the process is healthy either way. A failing store (its writes fail: nothing new is kept)
+/// is `degraded: store failing since …` with 503, whatever the sources do.
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    if let StoreCondition::Failing { since, error } = state.store.condition() {
+        let mut response = plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "degraded: store failing since {} ({error})",
+                since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return response;
+    }
     let config = state.config();
     let mut failing = Vec::new();
     for source in config.sources.iter().filter(|s| s.enabled) {

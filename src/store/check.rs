@@ -178,9 +178,14 @@ fn check(handles: &Handles, dir: &Path) -> Result<(), StoreError> {
                         )));
                     }
                 }
-                // It crashed between a flush and the manifest's rewrite: bring it up to date.
-                Ok(_) => integrity::write_manifest(dir, SCHEMA_VERSION, &recorded)
-                    .map_err(|e| write_error("write its manifest", e.to_string()))?,
+                // It crashed (or its disk filled) between a flush and the manifest's rewrite:
+                // bring it up to date. If that fails too (the disk is still full), the store is
+                // still whole and opens: the manifest is rewritten after the next flush.
+                Ok(_) => {
+                    if let Err(error) = integrity::write_manifest(dir, SCHEMA_VERSION, &recorded) {
+                        tracing::warn!(path = %path, error = %error, "the store's manifest is behind its database and cannot be brought up to date yet");
+                    }
+                }
             }
         }
         Some(found) => {
@@ -322,6 +327,15 @@ pub(super) fn renamed(error: StoreError, copy: &Path, original: &Path) -> StoreE
             message: fix(message),
         },
         StoreError::Reopening { .. } => StoreError::Reopening { path: original },
+        StoreError::NoRoom {
+            free_mib,
+            reserve_mib,
+            ..
+        } => StoreError::NoRoom {
+            path: original,
+            free_mib,
+            reserve_mib,
+        },
         other @ StoreError::Task(_) => other,
     }
 }

@@ -76,10 +76,47 @@ pub enum StoreError {
     Io { path: String, message: String },
     #[error("store {path}: unreadable record: {message}")]
     Unreadable { path: String, message: String },
+    /// The store's file system is nearly full: nothing is written, so that sled never meets a
+    /// full disk (it keeps such an error for good, and has been seen to spin reading after it).
+    #[error(
+        "store {path}: no room to write: {free_mib} MiB free on its file system, and wardfeed keeps {reserve_mib} MiB free so that the database is never cut short; free some space (nothing is lost meanwhile: refreshes are stored again once there is room)"
+    )]
+    NoRoom {
+        path: String,
+        free_mib: u64,
+        reserve_mib: u64,
+    },
     #[error("store {path}: closed while it is reopened after a failure; try again shortly")]
     Reopening { path: String },
     #[error("store: background task failed: {0}")]
     Task(String),
+}
+
+impl StoreError {
+    /// What went wrong, without the store's path: what `/healthz` and the dashboard show.
+    pub fn reason(&self) -> String {
+        match self {
+            StoreError::Io { message, .. } | StoreError::Unreadable { message, .. } => {
+                message.clone()
+            }
+            StoreError::Reopening { .. } => "being reopened after a failure".to_owned(),
+            StoreError::NoRoom {
+                free_mib,
+                reserve_mib,
+                ..
+            } => format!(
+                "no room to write: {free_mib} MiB free on its file system, {reserve_mib} MiB kept in reserve"
+            ),
+            StoreError::Damaged { problem, .. } => format!("damaged: {problem}"),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether reopening the store may cure it: a failed read or write (a full disk, an I/O
+    /// error), not damage or a mistake.
+    pub fn is_io(&self) -> bool {
+        matches!(self, StoreError::Io { .. } | StoreError::Reopening { .. })
+    }
 }
 
 /// A failure inside the store, before it is named with the store's path.
@@ -265,6 +302,17 @@ impl Handles {
             TransactionError::Storage(error) => Fault::Sled(error),
         })
     }
+}
+
+/// Space kept free on the store's file system: no write starts below it. A refresh writes at
+/// most a few MiB (`pipeline`'s caps: 32 MiB of article text at the very most, compressed by
+/// sled), and sled needs room to open.
+pub const FREE_SPACE_RESERVE: u64 = 32 * 1024 * 1024;
+
+/// Bytes free (to an unprivileged writer) on the file system that holds `dir`.
+fn free_space(dir: &Path) -> std::io::Result<u64> {
+    let stat = rustix::fs::statvfs(dir)?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
 const GENERATION_KEY: &str = "generation";
@@ -471,16 +519,31 @@ impl Store {
                 message: format!("write {}: {error}", integrity::MANIFEST_FILE),
             },
         };
+        self.failing(&error);
+        error
+    }
+
+    /// Records a failure: counted, and the store is failing (since now, unless it already
+    /// was) until a write succeeds.
+    fn failing(&self, error: &StoreError) {
         self.failures.fetch_add(1, Ordering::Relaxed);
         let mut condition = self.condition.lock().unwrap_or_else(|p| p.into_inner());
         if *condition == StoreCondition::Working {
             tracing::error!(error = %error, "the store is failing");
             *condition = StoreCondition::Failing {
                 since: Utc::now(),
-                error: error.to_string(),
+                error: error.reason(),
             };
+            drop(condition);
+            self.condition_changed();
         }
-        error
+    }
+
+    /// The dashboard and `/status.json` show the store's condition: their caches must see
+    /// a change of it.
+    fn condition_changed(&self) {
+        self.health_generation.fetch_add(1, Ordering::AcqRel);
+        self.any_generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Runs a read against the open database, naming and recording any fault.
@@ -494,6 +557,7 @@ impl Store {
     /// Returns the work's value and whether it changed anything. The caller holds the write
     /// lock.
     fn commit<T>(&self, work: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<(T, bool), StoreError> {
+        self.ensure_room()?;
         let handles = self.handles()?;
         let durable = || -> Result<(T, bool), Fault> {
             let (value, changed) = handles.transaction(&work)?;
@@ -518,6 +582,8 @@ impl Store {
         if let StoreCondition::Failing { since, .. } = &*condition {
             tracing::warn!(since = %since.to_rfc3339(), "the store works again");
             *condition = StoreCondition::Working;
+            drop(condition);
+            self.condition_changed();
         }
     }
 
@@ -549,9 +615,13 @@ impl Store {
         {
             std::thread::sleep(Duration::from_millis(20));
         }
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        // sled writes as it opens: on a disk still full it would fail. Until there is room,
+        // reads answer "being reopened" at once (a sled that met a write error has been seen
+        // to spin reading).
+        self.ensure_room()?;
         let reopened = check::open_checked(self.work_dir(), self.cache_bytes)
             .map_err(|error| check::renamed(error, self.work_dir(), &self.path));
-        self.epoch.fetch_add(1, Ordering::AcqRel);
         match reopened {
             Ok(handles) => {
                 *self.handles.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(handles));
@@ -561,16 +631,26 @@ impl Store {
                 Ok(())
             }
             Err(error) => {
-                self.failures.fetch_add(1, Ordering::Relaxed);
-                let mut condition = self.condition.lock().unwrap_or_else(|p| p.into_inner());
-                if *condition == StoreCondition::Working {
-                    *condition = StoreCondition::Failing {
-                        since: Utc::now(),
-                        error: error.to_string(),
-                    };
-                }
+                self.failing(&error);
                 Err(error)
             }
+        }
+    }
+
+    /// Refuses to write when the store's file system has less than `FREE_SPACE_RESERVE` free.
+    /// (When the free space cannot be read, the write goes ahead and tells.)
+    fn ensure_room(&self) -> Result<(), StoreError> {
+        match free_space(self.work_dir()) {
+            Ok(free) if free < FREE_SPACE_RESERVE => {
+                let error = StoreError::NoRoom {
+                    path: self.path.display().to_string(),
+                    free_mib: free / (1024 * 1024),
+                    reserve_mib: FREE_SPACE_RESERVE / (1024 * 1024),
+                };
+                self.failing(&error);
+                Err(error)
+            }
+            _ => Ok(()),
         }
     }
 

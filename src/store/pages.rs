@@ -15,6 +15,7 @@ impl Store {
     /// Keeps `page` under `key`; `None` forgets what was kept (an answer without validators
     /// cannot be revalidated).
     pub fn set_page(&self, key: &str, page: Option<&CachedPage>) -> Result<(), StoreError> {
+        self.ensure_room()?;
         self.read(|h| {
             match page {
                 Some(page) => h.pages.insert(key, encode(page)?)?,
@@ -29,6 +30,7 @@ impl Store {
         &self,
         keys: impl IntoIterator<Item = &'a str>,
     ) -> Result<(), StoreError> {
+        self.ensure_room()?;
         self.read(|h| {
             for key in keys {
                 h.pages.remove(key)?;

@@ -33,6 +33,7 @@ pub fn render(dashboard: &Dashboard) -> String {
     head(&mut out, dashboard);
     header(&mut out, dashboard);
     out.push_str("<main id=\"main\" class=\"wrap\">\n");
+    store_banner(&mut out, dashboard);
     overview(&mut out, dashboard);
     if dashboard.groups.is_empty() {
         out.push_str("<p class=\"empty-state\">Chưa có nguồn tin nào được cấu hình.</p>\n");
@@ -85,6 +86,8 @@ h2 { font-size: 1.25rem; margin: 0; }
 .stats .stat-quiet { border-top-color: #b7791f; }
 .stats .stat-posts { border-top-color: var(--brand); }
 .stats .stat-pending { border-top-color: #8c959f; border-top-style: dashed; }
+.store-failing { margin: 0 0 16px; padding: 10px 14px; background: #fbe9eb; color: #8f1d2c;
+  border-left: 6px solid #b02a37; border-radius: 3px; }
 .pending-note { margin: 0 0 8px; padding: 8px 12px; background: #eef3f9; border-left: 4px solid
   var(--brand); border-radius: 3px; }
 .attention h2 { margin-bottom: 8px; }
@@ -248,6 +251,18 @@ fn is_failing(status: SourceStatus) -> bool {
 
 /// The counts and the short list of sources needing attention, so the office sees at a glance
 /// what the tables below say in detail.
+/// The store failing is above everything: every other figure on the page may be stale.
+fn store_banner(out: &mut String, dashboard: &Dashboard) {
+    if let Some(failing) = &dashboard.store_failing {
+        let _ = writeln!(
+            out,
+            "<div class=\"store-failing\" role=\"alert\"><strong>Kho dữ liệu đang lỗi từ {}:</strong> tin mới không được lưu cho đến khi sửa xong (wardfeed tự thử lại). <span class=\"detail\">{}</span></div>",
+            datetime(&failing.since),
+            esc(&truncate(&failing.error, 300))
+        );
+    }
+}
+
 fn overview(out: &mut String, dashboard: &Dashboard) {
     let sources = || dashboard.groups.iter().flat_map(|group| &group.sources);
     let total = sources().count();

@@ -141,6 +141,7 @@ fn sample() -> Dashboard {
                 thach_ban,
             ],
         }],
+        store_failing: None,
     }
 }
 
@@ -620,4 +621,36 @@ fn writes_sample_page_when_asked() {
     if let Some(path) = std::env::var_os("WARDFEED_DASHBOARD_SAMPLE") {
         std::fs::write(path, render(&sample())).unwrap();
     }
+}
+
+/// A failing store is said first, in words, with its error escaped; a working one says nothing.
+#[test]
+fn a_failing_store_is_a_banner_above_everything() {
+    let working = Html::parse_document(&render(&sample()));
+    assert!(
+        select(&working, ".store-failing").is_empty(),
+        "no banner while the store works"
+    );
+    let mut dashboard = sample();
+    dashboard.store_failing = Some(crate::render::StoreFailing {
+        since: at(21, 8, 5),
+        error: "write wardfeed.manifest: No space left on device (os error 28) <b>".to_owned(),
+    });
+    let page = render(&dashboard);
+    let html = Html::parse_document(&page);
+    let banner = select(&html, "main > div.store-failing[role=alert]");
+    assert_eq!(banner.len(), 1, "{page}");
+    let text: String = banner[0].text().collect();
+    assert!(text.contains("Kho dữ liệu đang lỗi"), "{text}");
+    assert!(
+        text.contains("No space left on device (os error 28) <b>"),
+        "{text}"
+    );
+    let main = select(&html, "main")[0];
+    let first = main
+        .children()
+        .filter_map(scraper::ElementRef::wrap)
+        .next()
+        .unwrap();
+    assert_eq!(first.value().attr("class"), Some("store-failing"));
 }
