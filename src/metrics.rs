@@ -47,6 +47,7 @@ pub struct Metrics {
     in_flight: IntGaugeVec,
     store_up: IntGauge,
     store_errors: IntCounter,
+    feed_cuts: IntCounterVec,
     /// The fetch outcomes each source has had, so that forgetting a source can remove its
     /// `wardfeed_fetches_total` series (the crate removes series by their full label set).
     outcomes: Mutex<BTreeMap<String, BTreeSet<String>>>,
@@ -231,6 +232,12 @@ impl Metrics {
                 )
                 .expect("valid counter"),
             ),
+            feed_cuts: families.counters(
+                "wardfeed_feed_budget_cuts_total",
+                "Feed entries cut to fit a document's byte budget, per what was left out \
+                 (body: replaced by a link note; summary; entry: left out of the feed).",
+                &["left_out"],
+            ),
             outcomes: Mutex::new(BTreeMap::new()),
             registry,
         }
@@ -335,6 +342,18 @@ impl Metrics {
         let gauge = self.in_flight.with_label_values(&[source]);
         gauge.inc();
         InFlight(gauge)
+    }
+
+    /// A feed render cut to its byte budget: how many bodies, summaries and entries it left
+    /// out (nothing is counted for a render that fitted).
+    pub fn record_feed_cut(&self, bodies: usize, summaries: usize, entries: usize) {
+        for (left_out, count) in [("body", bodies), ("summary", summaries), ("entry", entries)] {
+            if count > 0 {
+                self.feed_cuts
+                    .with_label_values(&[left_out])
+                    .inc_by(count as u64);
+            }
+        }
     }
 
     /// A client connection closed with its response unfinished: `reason` is "write_timeout"

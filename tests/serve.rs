@@ -841,6 +841,80 @@ async fn last_modified_follows_the_ledger_not_publisher_dates() {
     app.stop().await;
 }
 
+/// Ten stored 5 MB bodies (a store written before bodies were capped at ingest, or a portal
+/// that sends them) once made every feed that holds them a 52 MB document, kept in three
+/// encodings. Each feed document now carries at most `FEED_TEXT_BUDGET` of entry text: every
+/// entry stays, those past the budget with a note linking to the article instead of their
+/// body; the cut is counted in /metrics.
+#[tokio::test]
+async fn a_feed_of_huge_bodies_is_cut_to_its_byte_budget() {
+    let world = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&world.store_dir, dir.path());
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let phucloi = wardfeed::model::SourceId::parse("phucloi").unwrap();
+    let template = store.source_items(&phucloi).next().unwrap().unwrap().item;
+    let huge: Vec<_> = (0..10)
+        .map(|n| {
+            let mut item = template.clone();
+            item.url = format!("{}-huge-{n}", template.url);
+            item.identity = Default::default();
+            item.title = format!("Bài rất dài {n}");
+            item.published = Some(snapshot_time("s2") + chrono::Duration::minutes(n));
+            item.content_html = Some(format!("<p>{}</p>", "Nội dung rất dài. ".repeat(250_000)));
+            item
+        })
+        .collect();
+    assert!(huge[0].content_html.as_ref().unwrap().len() > 5_000_000);
+    let report = store
+        .ingest(
+            &phucloi,
+            &huge,
+            snapshot_time("s2") + chrono::Duration::hours(1),
+        )
+        .unwrap();
+    assert_eq!(report.new.len(), 10);
+    let app = App::start(config_for(world), Arc::clone(&store), snapshot_time("s2")).await;
+    let client = http_client();
+    // The budget (2 MiB of entry text) plus markup: far from 52 MB.
+    let limit = 3 * 1024 * 1024;
+    for path in [
+        "/feeds/phucloi.rss",
+        "/feeds/phucloi.atom",
+        "/feeds/phucloi.json",
+        "/feeds/all.rss",
+        "/feeds/group/longbien.atom",
+        "/feeds/phucloi.json?limit=20",
+    ] {
+        let body = get_text(&client, &app.url(path)).await;
+        assert!(
+            body.len() <= limit,
+            "{path}: {} bytes, over the budget",
+            body.len()
+        );
+        for n in 0..10 {
+            assert!(
+                body.contains(&format!("Bài rất dài {n}")),
+                "{path}: entry {n} kept"
+            );
+        }
+        assert!(
+            body.contains("không kèm trong nguồn tin vì nguồn tin đã đủ dung lượng"),
+            "{path}: the cut is said in the feed"
+        );
+    }
+    let metrics = get_text(&client, &app.url("/metrics")).await;
+    let cut = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("wardfeed_feed_budget_cuts_total{left_out=\"body\"} "))
+        .map(|v| v.trim().parse::<u64>().unwrap());
+    assert!(
+        cut.is_some_and(|n| n >= 10),
+        "the cuts are counted:\n{metrics}"
+    );
+    app.stop().await;
+}
+
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap().flatten() {

@@ -258,11 +258,19 @@ impl AppState {
         let now = self.clock.now();
         Ok(match document {
             Document::Feed(scope, format) => {
-                let Some(feed) =
-                    documents::content_feed(config, &self.store, &self.site, scope, filter)?
+                let Some((feed, cut)) = documents::budgeted_feed(
+                    config,
+                    &self.store,
+                    &self.site,
+                    scope,
+                    filter,
+                    documents::FEED_TEXT_BUDGET,
+                )?
                 else {
                     return Ok(None);
                 };
+                self.metrics
+                    .record_feed_cut(cut.bodies, cut.summaries, cut.entries);
                 let body = match format {
                     Format::Rss => render::rss(&feed),
                     Format::Atom => render::atom(&feed),

@@ -20,6 +20,82 @@ pub const SEARCH_SCAN_LIMIT: usize = 5000;
 /// Weeks charted on the dashboard.
 pub const DASHBOARD_WEEKS: usize = 12;
 
+/// The most entry text (titles, summaries, bodies, in bytes) one feed document carries: ten
+/// stored 5 MB bodies once made a 52 MB document, kept in three encodings per feed. Entries
+/// past the budget keep their title and link, and a note in place of their body (then their
+/// summary; the feed ends if even titles do not fit).
+pub const FEED_TEXT_BUDGET: usize = 2 * 1024 * 1024;
+
+/// Bytes counted per entry besides its texts: ids, dates, author, markup.
+const ENTRY_OVERHEAD: usize = 512;
+
+/// What fitting a feed into its text budget left out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BudgetCut {
+    /// Entries whose body was replaced by a note linking to the article.
+    pub bodies: usize,
+    /// Entries whose summary was left out too.
+    pub summaries: usize,
+    /// Entries left out of the feed.
+    pub entries: usize,
+}
+
+impl BudgetCut {
+    pub fn is_empty(&self) -> bool {
+        *self == BudgetCut::default()
+    }
+}
+
+/// What stands in for a body left out of a feed: says so, and where to read it.
+fn left_out_note(url: &str) -> String {
+    format!(
+        "<p><em>Toàn văn bài này không kèm trong nguồn tin vì nguồn tin đã đủ dung lượng; \
+         đọc tại <a href=\"{}\">trang gốc</a>.</em></p>",
+        crate::normalize::xml::escape_xml_text(url)
+    )
+}
+
+/// Cuts `entries` (newest first) to `budget` bytes of text: the newest keep everything.
+pub fn fit_to_budget(entries: &mut Vec<Entry>, budget: usize) -> BudgetCut {
+    let mut used = 0usize;
+    let mut cut = BudgetCut::default();
+    let mut kept = entries.len();
+    for (index, entry) in entries.iter_mut().enumerate() {
+        let base = ENTRY_OVERHEAD
+            + entry.title.len()
+            + entry.url.len()
+            + entry.categories.iter().map(String::len).sum::<usize>()
+            + entry.image.as_ref().map_or(0, String::len);
+        let summary = entry.summary.as_ref().map_or(0, String::len);
+        let body = entry.content_html.as_ref().map_or(0, String::len);
+        if used + base + summary + body <= budget {
+            used += base + summary + body;
+            continue;
+        }
+        let note = left_out_note(&entry.url);
+        if used + base + summary + note.len() <= budget {
+            used += base + summary + note.len();
+            entry.content_html = Some(note);
+            cut.bodies += 1;
+            continue;
+        }
+        if used + base + note.len() <= budget {
+            used += base + note.len();
+            entry.content_html = Some(note);
+            cut.bodies += 1;
+            if entry.summary.take().is_some() {
+                cut.summaries += 1;
+            }
+            continue;
+        }
+        kept = index;
+        break;
+    }
+    cut.entries = entries.len() - kept;
+    entries.truncate(kept);
+    cut
+}
+
 /// What a feed covers.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Scope {
@@ -229,8 +305,43 @@ fn epoch() -> DateTime<FixedOffset> {
     DateTime::<Utc>::UNIX_EPOCH.fixed_offset()
 }
 
-/// Builds a content feed. `None` when the scope names something that does not exist.
+/// Builds a content feed, within `FEED_TEXT_BUDGET`. `None` when the scope names something
+/// that does not exist.
 pub fn content_feed(
+    config: &Config,
+    store: &Store,
+    site: &Site,
+    scope: &Scope,
+    filter: &Filter,
+) -> Result<Option<Feed>, StoreError> {
+    Ok(budgeted_feed(config, store, site, scope, filter, FEED_TEXT_BUDGET)?.map(|(feed, _)| feed))
+}
+
+/// `content_feed` within `budget` bytes of entry text, with what the budget left out (also
+/// logged: a warning for a kept document, a debug line for a reader's filtered view).
+pub fn budgeted_feed(
+    config: &Config,
+    store: &Store,
+    site: &Site,
+    scope: &Scope,
+    filter: &Filter,
+    budget: usize,
+) -> Result<Option<(Feed, BudgetCut)>, StoreError> {
+    let Some(mut feed) = unbudgeted_feed(config, store, site, scope, filter)? else {
+        return Ok(None);
+    };
+    let cut = fit_to_budget(&mut feed.entries, budget);
+    if !cut.is_empty() {
+        if filter.is_empty() {
+            tracing::warn!(scope = ?scope, budget_bytes = budget, bodies_left_out = cut.bodies, summaries_left_out = cut.summaries, entries_left_out = cut.entries, "feed cut to its byte budget");
+        } else {
+            tracing::debug!(scope = ?scope, budget_bytes = budget, bodies_left_out = cut.bodies, summaries_left_out = cut.summaries, entries_left_out = cut.entries, "filtered feed cut to its byte budget");
+        }
+    }
+    Ok(Some((feed, cut)))
+}
+
+fn unbudgeted_feed(
     config: &Config,
     store: &Store,
     site: &Site,
@@ -655,4 +766,64 @@ pub fn dashboard(
             }),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(n: usize, summary: usize, body: usize) -> Entry {
+        Entry {
+            id: format!("https://x.vn/{n}"),
+            url: format!("https://x.vn/{n}?a=1&b=\"2\""),
+            title: format!("Bài {n}"),
+            published: None,
+            updated: epoch(),
+            author: EntrySource {
+                id: "x".into(),
+                name: "X".into(),
+                home_url: "https://x.vn/".into(),
+                feed_url: String::new(),
+                url: String::new(),
+            },
+            categories: Vec::new(),
+            summary: Some("s".repeat(summary)),
+            content_html: Some("b".repeat(body)),
+            image: None,
+            also_published_by: Vec::new(),
+        }
+    }
+
+    /// The newest entries keep everything; then bodies give way to a note, then summaries,
+    /// then entries; what was cut is reported.
+    #[test]
+    fn feeds_are_cut_to_their_budget_newest_kept_whole() {
+        let mut entries: Vec<Entry> = (0..6).map(|n| entry(n, 1000, 10_000)).collect();
+        let cut = fit_to_budget(&mut entries, 30_000);
+        assert!(
+            entries[..2]
+                .iter()
+                .all(|e| e.content_html.as_ref().unwrap().len() == 10_000)
+        );
+        let note = entries[2].content_html.as_ref().unwrap();
+        assert!(note.contains("đã đủ dung lượng"), "{note}");
+        assert!(
+            note.contains("href=\"https://x.vn/2?a=1&amp;b=&quot;2&quot;\""),
+            "{note}"
+        );
+        assert_eq!(
+            cut,
+            BudgetCut {
+                bodies: 4,
+                summaries: 0,
+                entries: 0
+            }
+        );
+        let mut entries: Vec<Entry> = (0..100).map(|n| entry(n, 5000, 10_000)).collect();
+        let cut = fit_to_budget(&mut entries, 30_000);
+        assert!(cut.summaries > 0 && cut.entries > 0, "{cut:?}");
+        assert_eq!(entries.len(), 100 - cut.entries);
+        let mut small: Vec<Entry> = (0..3).map(|n| entry(n, 10, 10)).collect();
+        assert!(fit_to_budget(&mut small, 30_000).is_empty());
+    }
 }

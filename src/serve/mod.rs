@@ -29,7 +29,10 @@ use crate::model::SourceId;
 use crate::store::Store;
 pub use cache::Format;
 use cache::{Document, Hot, Rendered};
-pub use documents::{Filter, Scope, Site, content_feed, urn_uuid};
+pub use documents::{
+    BudgetCut, FEED_TEXT_BUDGET, Filter, Scope, Site, budgeted_feed, content_feed, fit_to_budget,
+    urn_uuid,
+};
 pub use listen::{bind, raise_open_file_limit, run};
 pub use routes::{route_label, router};
 
