@@ -378,3 +378,97 @@ fn the_read_only_opening_writes_nothing_and_is_refused_while_a_daemon_writes() {
     assert!(error.to_string().contains("no store here"), "{error}");
     assert!(!nowhere.exists());
 }
+
+/// The child of `a_refresh_killed_mid_ingest_is_in_the_ledger_whole_or_not_at_all`: ingests
+/// `WARDFEED_INGEST_ITEMS` items of source `WARDFEED_INGEST_SOURCE` into the store in
+/// `WARDFEED_INGEST_STORE`, saying "ingesting" first. Does nothing when run on its own.
+#[test]
+#[ignore = "run by a_refresh_killed_mid_ingest_is_in_the_ledger_whole_or_not_at_all"]
+fn ingest_child() {
+    let (Ok(dir), Ok(source), Ok(count)) = (
+        std::env::var("WARDFEED_INGEST_STORE"),
+        std::env::var("WARDFEED_INGEST_SOURCE"),
+        std::env::var("WARDFEED_INGEST_ITEMS"),
+    ) else {
+        return;
+    };
+    let store = Store::open(Path::new(&dir)).unwrap();
+    let batch = items(&source, count.parse().unwrap(), 600);
+    println!("ingesting");
+    std::io::Write::flush(&mut std::io::stdout()).unwrap();
+    store
+        .ingest(&SourceId::parse(&source).unwrap(), &batch, at(0))
+        .unwrap();
+    println!("ingested");
+}
+
+/// A refresh is one transaction (issue 12, finding 9: it was batches of 256, and 7 of 20
+/// kill -9s mid-ingest left one half applied): a process killed at any moment of a 3,000-item
+/// ingest leaves all of it or none of it, and the store opens whole after every kill.
+#[test]
+fn a_refresh_killed_mid_ingest_is_in_the_ledger_whole_or_not_at_all() {
+    use std::io::BufRead;
+    const ITEMS: usize = 3_000;
+    let dir = tempfile::tempdir().unwrap();
+    let mut partial = Vec::new();
+    let mut outcomes = Vec::new();
+    // How long an ingest takes here: a first child is left to finish.
+    let spawn = |source: &str| {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "store::damage_tests::ingest_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("WARDFEED_INGEST_STORE", dir.path())
+            .env("WARDFEED_INGEST_SOURCE", source)
+            .env("WARDFEED_INGEST_ITEMS", ITEMS.to_string())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        // libtest may put its own "test … " before the child's line.
+        assert!(
+            lines
+                .by_ref()
+                .map_while(Result::ok)
+                .any(|l| l.ends_with("ingesting")),
+            "the child never started ingesting"
+        );
+        (child, lines, std::time::Instant::now())
+    };
+    let (mut child, mut lines, started) = spawn("nguonmau");
+    assert!(
+        lines
+            .by_ref()
+            .map_while(Result::ok)
+            .any(|l| l == "ingested")
+    );
+    let took = started.elapsed();
+    eprintln!("an ingest of {ITEMS} items took {took:?}");
+    child.wait().unwrap();
+    for round in 0..10u32 {
+        let source = format!("nguon{round}");
+        let (mut child, _lines, started) = spawn(&source);
+        // Kill points spread over the ingest and a little past it.
+        let at = took * round / 7;
+        std::thread::sleep(at.saturating_sub(started.elapsed()));
+        let finished = child.try_wait().unwrap().is_some();
+        let _ = child.kill();
+        child.wait().unwrap();
+        let store = Store::open(dir.path()).unwrap_or_else(|e| panic!("round {round}: {e}"));
+        let held = store.source_len(&SourceId::parse(&source).unwrap());
+        outcomes.push((held, finished));
+        if held != 0 && held != ITEMS {
+            partial.push((round, held));
+        }
+    }
+    eprintln!("items held after each kill (and whether the child had ended): {outcomes:?}");
+    assert!(
+        outcomes.iter().any(|(_, finished)| !finished),
+        "no kill landed before the ingest ended"
+    );
+    assert_eq!(partial, Vec::new(), "refreshes half applied (round, items)");
+}
