@@ -1,6 +1,6 @@
 //! A portal whose feeds and pages go wrong the ways real ones do (`tests/data/realworld`):
-//! every loss or guess leaves a warning the store keeps for the dashboard (`/status.json`
-//! shows them) and that `wardfeed probe` prints; a document that is no feed is an
+//! every loss or guess leaves a warning the store keeps, that the dashboard (`/`) and
+//! `/status.json` show and that `wardfeed probe` prints; a document that is no feed is an
 //! `unsupported_feed` failure, never an empty source.
 
 use std::path::{Path, PathBuf};
@@ -13,6 +13,8 @@ use wardfeed::model::{ErrorKind, ItemWarning};
 use wardfeed::pipeline;
 use wardfeed::store::Store;
 use wardfeed_portal::{PortalServer, Snapshot};
+
+mod common;
 
 fn data() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/realworld")
@@ -94,6 +96,40 @@ async fn every_problem_is_a_warning_the_store_keeps() {
     );
 
     assert_warned(&store.warnings(&source.id).unwrap());
+
+    // The office sees them on the dashboard: the source's row folds each warning (its field in
+    // Vietnamese, its message), and `/status.json` carries them too.
+    let app = common::App::start(config.clone(), Arc::clone(&store), now).await;
+    let client = common::http_client();
+    let page = client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let kept = store.warnings(&source.id).unwrap().len();
+    assert!(
+        page.contains(&format!("<summary>{kept} cảnh báo</summary>")),
+        "the dashboard does not show the {kept} warnings"
+    );
+    for needle in ["ngày đăng", "hôm nào đó", "trang tiếp theo", "bảng mã"] {
+        assert!(page.contains(needle), "the dashboard lacks {needle:?}");
+    }
+    let status = client
+        .get(app.url("/status.json"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let listed = serde_json::from_slice::<serde_json::Value>(&status)
+        .unwrap()
+        .to_string();
+    assert!(listed.contains("hôm nào đó"), "{listed}");
+    app.stop().await;
 
     let item = |title: &str| {
         store

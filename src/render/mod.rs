@@ -12,7 +12,7 @@ mod rss;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
-use crate::model::{ErrorKind, SourceStatus};
+use crate::model::{ErrorKind, ItemWarning, SourceStatus};
 pub use crate::normalize::xml::escape_xml_text;
 use crate::normalize::xml::{is_xml_char, xml_safe_nfc};
 
@@ -227,6 +227,10 @@ pub struct DashboardSource {
     pub empty_listings: Vec<String>,
     /// Posts per charted week, aligned with `Dashboard::weeks`.
     pub weekly_posts: Vec<u32>,
+    /// What the last refresh could not read right (a date it did not understand, a feed
+    /// recovered from a break, an encoding it could not decode…): each is something a reader
+    /// of the feeds may be missing, so the office sees them, not only the log.
+    pub warnings: Vec<ItemWarning>,
 }
 
 impl DashboardSource {

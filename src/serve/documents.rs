@@ -738,6 +738,7 @@ pub fn dashboard(
                 .map(|slug| category_label(Some(source), slug))
                 .collect(),
             weekly_posts,
+            warnings: store.warnings(&source.id)?,
         };
         match groups.iter_mut().find(|g| g.id == source.group) {
             Some(group) => group.sources.push(entry),

@@ -115,6 +115,11 @@ td.status { min-width: 210px; max-width: 290px; }
   margin-top: 2px; overflow-wrap: anywhere; }
 .error { display: block; color: #8f1d2c; font-weight: 600; margin-top: 4px; }
 .error.past { color: var(--muted); font-weight: 400; }
+.warnings { margin-top: 4px; font-size: 13px; }
+.warnings summary { cursor: pointer; color: #6e3b00; font-weight: 600; }
+.warnings ul { margin: 4px 0 0; padding-left: 16px; }
+.warnings li { overflow-wrap: anywhere; }
+.warnings .field { font-weight: 600; }
 .badge { display: inline-block; padding: 0 9px; border-radius: 999px; font-size: 13px;
   font-weight: 600; border: 1px solid; white-space: nowrap; }
 .badge-ok { color: #0f5132; background: #e3f4ea; border-color: #9fd3b3; }
@@ -311,7 +316,7 @@ fn overview(out: &mut String, dashboard: &Dashboard) {
         );
     }
     let needing: Vec<&DashboardSource> = sources()
-        .filter(|s| s.is_quiet() || is_failing(s.status))
+        .filter(|s| s.is_quiet() || is_failing(s.status) || !s.warnings.is_empty())
         .collect();
     if needing.is_empty() && pending == 0 {
         out.push_str(
@@ -346,6 +351,9 @@ fn overview(out: &mut String, dashboard: &Dashboard) {
             if source.is_quiet() {
                 reasons.push(quiet_phrase(source));
             }
+            if !source.warnings.is_empty() {
+                reasons.push(warnings_phrase(source.warnings.len()));
+            }
             let _ = writeln!(
                 out,
                 "<li><a href=\"#{}\">{}</a> — {}</li>",
@@ -357,6 +365,31 @@ fn overview(out: &mut String, dashboard: &Dashboard) {
         out.push_str("</ul>\n");
     }
     out.push_str("</section>\n");
+}
+
+/// How the attention panel names a source's warnings.
+fn warnings_phrase(count: usize) -> String {
+    format!("{count} cảnh báo ở lần lấy tin gần nhất (có thể thiếu hoặc sai dữ liệu)")
+}
+
+/// The field a warning concerns, as an officer says it. The technical message beside it stays
+/// as the log has it (English), like the failures' details.
+fn warning_field_words(field: &str) -> &str {
+    match field {
+        "date" => "ngày đăng",
+        "title" => "tiêu đề",
+        "summary" => "tóm tắt",
+        "body" => "nội dung",
+        "article" | "articles" => "bài viết",
+        "views" => "lượt xem",
+        "encoding" => "bảng mã",
+        "feed" => "nguồn tin RSS/Atom",
+        "listing" | "page" => "trang danh sách",
+        "next_page" => "trang tiếp theo",
+        "warnings" => "cảnh báo khác",
+        "link" => "đường dẫn",
+        other => other,
+    }
 }
 
 fn quiet_phrase(source: &DashboardSource) -> String {
@@ -606,6 +639,35 @@ fn status_cell(out: &mut String, source: &DashboardSource) {
             esc(&source.empty_listings.join(", "))
         );
     }
+    warnings_list(out, source);
+}
+
+/// The last refresh's warnings, folded under a count so a long list never hides the table; each
+/// names the field, the page (a link) and the technical message.
+fn warnings_list(out: &mut String, source: &DashboardSource) {
+    if source.warnings.is_empty() {
+        return;
+    }
+    let _ = write!(
+        out,
+        "<details class=\"warnings\"><summary>{} cảnh báo</summary><ul>",
+        source.warnings.len()
+    );
+    for warning in &source.warnings {
+        let page = if warning.url.is_empty() {
+            String::new()
+        } else {
+            format!(" <a href=\"{}\">trang</a>", safe_href(&warning.url))
+        };
+        let _ = write!(
+            out,
+            "<li><span class=\"field\">{}</span>{page}: <span lang=\"en\" title=\"{}\">{}</span></li>",
+            esc(warning_field_words(&warning.field)),
+            esc(&warning.message),
+            esc(&truncate(&warning.message, 200)),
+        );
+    }
+    out.push_str("</ul></details>");
 }
 
 /// A status as a badge says it.

@@ -5,7 +5,7 @@ use chrono::{Duration, NaiveDate, TimeZone};
 use scraper::{Html, Selector};
 
 use super::*;
-use crate::model::ErrorKind;
+use crate::model::{ErrorKind, ItemWarning};
 use crate::render::DashboardError;
 
 const PUBLIC: &str = "http://127.0.0.1:8080";
@@ -57,6 +57,7 @@ fn source(id: &str, name: &str, weekly: [u32; 12]) -> DashboardSource {
         last_error: None,
         empty_listings: Vec::new(),
         weekly_posts: weekly.to_vec(),
+        warnings: Vec::new(),
     }
 }
 
@@ -486,6 +487,11 @@ fn hostile_strings_render_as_text() {
     group.sources[3].failures[0].message = "<img src=x onerror=alert(1)>".to_owned();
     group.sources[3].failures[1].category = "</td><script>alert(2)</script>".to_owned();
     group.sources[4].id = "\"><script>alert(3)</script>".to_owned();
+    group.sources[4].warnings = vec![ItemWarning {
+        url: "javascript:alert(4)".to_owned(),
+        field: "<script>alert(5)</script>".to_owned(),
+        message: "<img src=x onerror=alert(6)>".to_owned(),
+    }];
     dashboard.opml_url = "data:text/html,<script>alert(1)</script>".to_owned();
 
     let html = render(&dashboard);
@@ -653,4 +659,60 @@ fn a_failing_store_is_a_banner_above_everything() {
         .next()
         .unwrap();
     assert_eq!(first.value().attr("class"), Some("store-failing"));
+}
+
+#[test]
+fn the_last_refreshs_warnings_are_on_the_row_and_in_the_attention_panel() {
+    let mut dashboard = sample();
+    let quiet_free = render(&dashboard);
+    assert!(
+        !quiet_free.contains("cảnh báo"),
+        "the sample has no warnings"
+    );
+
+    let source = &mut dashboard.groups[0].sources[0];
+    let name = source.name.clone();
+    let row = format!("source-{}", source.id);
+    source.warnings = vec![
+        ItemWarning {
+            url: "https://phucdong.example/tin/1.html".to_owned(),
+            field: "date".to_owned(),
+            message: "date \"Thứ Hai lúc trưa\" not understood; the item takes the time it was first seen".to_owned(),
+        },
+        ItemWarning {
+            url: String::new(),
+            field: "feed".to_owned(),
+            message: "recovered 3 entries from an ill-formed feed".to_owned(),
+        },
+    ];
+    let html = render(&dashboard);
+    let page = Html::parse_document(&html);
+
+    // The attention panel names the source, links its row and counts its warnings.
+    let attention = text(&select(&page, "section.attention")[0]);
+    assert!(
+        attention.contains(&format!("{name} — 2 cảnh báo ở lần lấy tin gần nhất")),
+        "{attention}"
+    );
+    let links: Vec<_> = select(&page, "section.attention a")
+        .iter()
+        .filter_map(|a| a.value().attr("href").map(str::to_owned))
+        .collect();
+    assert!(links.contains(&format!("#{row}")), "{links:?}");
+
+    // The row lists each warning: the field in Vietnamese, the page linked, the message.
+    let row = &select(&page, &format!("tr#{row}"))[0];
+    let list = select_in(row, "details.warnings");
+    assert_eq!(list.len(), 1);
+    let list_text = text(&list[0]);
+    assert!(list_text.contains("2 cảnh báo"), "{list_text}");
+    assert!(list_text.contains("ngày đăng"), "{list_text}");
+    assert!(list_text.contains("Thứ Hai lúc trưa"), "{list_text}");
+    assert!(list_text.contains("nguồn tin RSS/Atom"), "{list_text}");
+    assert!(list_text.contains("recovered 3 entries"), "{list_text}");
+    let hrefs: Vec<_> = select_in(&list[0], "a")
+        .iter()
+        .filter_map(|a| a.value().attr("href").map(str::to_owned))
+        .collect();
+    assert_eq!(hrefs, ["https://phucdong.example/tin/1.html"]);
 }
