@@ -1,7 +1,9 @@
 //! Crash safety: a `wardfeed scrape --once` child, and the whole daemon (scheduler, ingest,
-//! renders for readers), are killed with SIGKILL at many points, restarted, and the ledger
-//! checked every time: it opens, nothing a completed ingest reported is missing, nothing is
-//! doubled, the story index covers every item once.
+//! renders for readers, reloads), are killed with SIGKILL at many points — during start-up,
+//! scrapes, ingests, renders and SIGHUP reloads — restarted, and the ledger checked every
+//! time: it opens, nothing a completed ingest reported is missing, nothing is doubled, the
+//! story index covers every item once, and every source's refresh is whole or absent (a
+//! refresh's ingest is one transaction: a kill never leaves part of its new items).
 
 mod common;
 
@@ -102,6 +104,51 @@ async fn run_cycle(
     }
 }
 
+/// Per site, the URL paths the ledger holds.
+fn held(server: &PortalServer, dir: &std::path::Path) -> BTreeMap<String, BTreeSet<String>> {
+    let store = Store::open(dir).expect("the store opens after SIGKILL");
+    SITES
+        .iter()
+        .map(|site| {
+            let paths = store
+                .source_items(&SourceId::parse(site).unwrap())
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap()
+                .iter()
+                .map(|i| url_path(server, site, &i.item.url))
+                .collect();
+            (site.to_string(), paths)
+        })
+        .collect()
+}
+
+/// Every source's refresh of `snapshot` is whole or absent: of the items it would add (the
+/// snapshot's, less what the ledger held `before`), the ledger holds all or none — a kill
+/// mid-ingest never leaves part of one. Returns what the ledger holds now.
+fn check_whole_or_absent(
+    server: &PortalServer,
+    dir: &std::path::Path,
+    snapshot: &str,
+    before: &BTreeMap<String, BTreeSet<String>>,
+) -> BTreeMap<String, BTreeSet<String>> {
+    let after = held(server, dir);
+    for site in SITES {
+        let new: BTreeSet<String> = truth(snapshot, site)
+            .into_iter()
+            .map(|t| t.url_path)
+            .filter(|path| !before[*site].contains(path))
+            .collect();
+        let got: BTreeSet<&String> = new.iter().filter(|p| after[*site].contains(*p)).collect();
+        assert!(
+            got.is_empty() || got.len() == new.len(),
+            "{site}: a refresh of {snapshot} was half applied: {} of its {} new items",
+            got.len(),
+            new.len()
+        );
+    }
+    after
+}
+
 /// Checks the ledger after a (possibly killed) cycle of `snapshot`.
 fn check_ledger(
     server: &PortalServer,
@@ -180,6 +227,7 @@ async fn sigkill_at_any_point_loses_and_doubles_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut random = Lcg(0x5eed_1234);
     let mut killed_mid_cycle = 0;
+    let mut before = BTreeMap::from_iter(SITES.iter().map(|s| (s.to_string(), BTreeSet::new())));
     const ROUNDS: usize = 24;
     for round in 0..ROUNDS {
         // Alternate the snapshots so that every cycle has something to write.
@@ -201,6 +249,7 @@ async fn sigkill_at_any_point_loses_and_doubles_nothing() {
             killed_mid_cycle += 1;
         }
         check_ledger(&server, dir.path(), snapshot, &cycle.reported);
+        before = check_whole_or_absent(&server, dir.path(), snapshot, &before);
     }
     eprintln!(
         "{ROUNDS} kill points over 0-{} ms (ingests at {first_ingest}-{last_ingest} ms): {killed_mid_cycle} between two sources' ingests",
@@ -234,7 +283,7 @@ async fn sigkill_at_any_point_loses_and_doubles_nothing() {
 }
 
 /// When a daemon of `run_daemon` is killed.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum KillPoint {
     /// This long after it was started: start-up, a first scrape, an ingest, a render.
     AfterStart(Duration),
@@ -242,6 +291,23 @@ enum KillPoint {
     /// renders of a ledger that has items. Counted from an event, not from the clock, so a
     /// slow machine still kills after a refresh.
     AfterFirstRefresh(Duration),
+    /// Once it serves, SIGHUP after each of these gaps (the configuration file rewritten
+    /// before each, so every reload has something to apply), then SIGKILL this long after
+    /// the last: kills while a reload replaces the source tasks, mid-refresh too.
+    DuringReloads(Vec<Duration>, Duration),
+}
+
+/// Rewrites `config` (atomically, as an admin's editor does) with its title toggled.
+fn toggle_title(config: &std::path::Path) {
+    let text = std::fs::read_to_string(config).unwrap();
+    let text = if text.contains("fixture world (reloaded)") {
+        text.replace("fixture world (reloaded)", "fixture world")
+    } else {
+        text.replace("fixture world", "fixture world (reloaded)")
+    };
+    let scratch = config.with_extension("toml.new");
+    std::fs::write(&scratch, text).unwrap();
+    std::fs::rename(&scratch, config).unwrap();
 }
 
 /// How long a daemon may take to report its first refresh before the test gives up on it:
@@ -250,13 +316,13 @@ enum KillPoint {
 const FIRST_REFRESH_CAP: Duration = Duration::from_secs(120);
 
 /// The daemon (scheduler, ingest and serving together) killed at a moment of its life:
-/// start-up, a scrape, an ingest, a render for a reader. Returns the sources whose refresh it
-/// reported complete before it died.
+/// start-up, a scrape, an ingest, a render for a reader, a reload. Returns the sources whose
+/// refresh it reported complete before it died, and how many reloads it reported done.
 async fn run_daemon(
     config: &std::path::Path,
     store: &std::path::Path,
     kill: KillPoint,
-) -> BTreeSet<String> {
+) -> (BTreeSet<String>, usize) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_wardfeed"))
         .args(["run", "--listen", "127.0.0.1:0", "--config"])
         .arg(config)
@@ -271,11 +337,13 @@ async fn run_daemon(
     let started = tokio::time::Instant::now();
     // A reader who keeps asking for feeds, so renders are in flight too.
     let stdout = child.stdout.take().unwrap();
+    let (serving, serves) = tokio::sync::oneshot::channel::<()>();
     let reader = tokio::spawn(async move {
         let mut lines = BufReader::new(stdout).lines();
         let Some(base) = dashboard_base(&mut lines).await else {
             return;
         };
+        let _ = serving.send(());
         let client = http_client();
         loop {
             for path in [
@@ -291,32 +359,79 @@ async fn run_daemon(
             }
         }
     });
+    // The reloads, sent by a task of their own; it says when the kill is due.
+    let (due, kill_due) = tokio::sync::oneshot::channel::<()>();
+    let reloader = match &kill {
+        KillPoint::DuringReloads(gaps, after_last) => {
+            let (gaps, after_last) = (gaps.clone(), *after_last);
+            let (pid, config) = (child.id().unwrap().to_string(), config.to_owned());
+            tokio::spawn(async move {
+                if serves.await.is_err() {
+                    return;
+                }
+                for gap in gaps {
+                    tokio::time::sleep(gap).await;
+                    toggle_title(&config);
+                    let sent = std::process::Command::new("kill")
+                        .args(["-s", "HUP", &pid])
+                        .status()
+                        .unwrap();
+                    assert!(sent.success(), "SIGHUP to the daemon");
+                }
+                tokio::time::sleep(after_last).await;
+                let _ = due.send(());
+            })
+        }
+        _ => tokio::spawn(async move {
+            let _keep = (serves, due);
+            std::future::pending::<()>().await
+        }),
+    };
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     let mut reported = BTreeSet::new();
+    let mut reloads = 0;
     let mut deadline = match kill {
         KillPoint::AfterStart(after) => started + after,
-        KillPoint::AfterFirstRefresh(_) => started + FIRST_REFRESH_CAP,
+        KillPoint::AfterFirstRefresh(_) | KillPoint::DuringReloads(..) => {
+            started + FIRST_REFRESH_CAP
+        }
     };
-    while let Ok(Ok(Some(line))) = tokio::time::timeout_at(deadline, lines.next_line()).await {
+    tokio::pin!(kill_due);
+    loop {
+        let line = tokio::select! {
+            line = tokio::time::timeout_at(deadline, lines.next_line()) => line,
+            _ = &mut kill_due => break,
+        };
+        let Ok(Ok(Some(line))) = line else { break };
+        reloads += usize::from(line.contains("configuration reloaded"));
         if let Some(source) = refreshed_source(&line) {
-            if let (KillPoint::AfterFirstRefresh(after), true) = (kill, reported.is_empty()) {
-                deadline = tokio::time::Instant::now() + after;
+            if let (KillPoint::AfterFirstRefresh(after), true) = (&kill, reported.is_empty()) {
+                deadline = tokio::time::Instant::now() + *after;
             }
             reported.insert(source);
         }
     }
+    let timed_out = tokio::time::Instant::now() >= started + FIRST_REFRESH_CAP;
     child.kill().await.unwrap();
     while let Ok(Some(line)) = lines.next_line().await {
+        reloads += usize::from(line.contains("configuration reloaded"));
         reported.extend(refreshed_source(&line));
     }
     reader.abort();
+    reloader.abort();
+    if let KillPoint::DuringReloads(..) = kill {
+        assert!(
+            !timed_out,
+            "the reloads were not sent within {FIRST_REFRESH_CAP:?}"
+        );
+    }
     if let KillPoint::AfterFirstRefresh(_) = kill {
         assert!(
             !reported.is_empty(),
             "the daemon reported no completed refresh within {FIRST_REFRESH_CAP:?}"
         );
     }
-    reported
+    (reported, reloads)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -343,22 +458,38 @@ async fn the_daemon_killed_anywhere_loses_and_doubles_nothing() {
     );
     let dir = tempfile::tempdir().unwrap();
     let mut random = Lcg(0xdae0_0001);
-    // Half the kills at any moment from start-up on, half after the daemon has completed a
-    // refresh (so the ledger it is checked against holds what it reported): by count, whatever
-    // the machine's speed.
-    const ROUNDS: usize = 50;
+    // By count, whatever the machine's speed: a third of the kills at any moment from
+    // start-up on; a third after the daemon has completed a refresh (so the ledger it is
+    // checked against holds what it reported), half of those within 40 ms of it, when the
+    // other sources' ingests are running; a third while SIGHUP reloads come in.
+    const ROUNDS: usize = 60;
     let mut after_refresh = 0;
+    let mut reloads = 0;
+    let mut before = held(&server, dir.path());
     for round in 0..ROUNDS {
         let snapshot = if round % 2 == 0 { "s1" } else { "s2" };
         server.switch(common::snapshot(snapshot));
-        let kill = if round % 2 == 0 {
-            KillPoint::AfterStart(Duration::from_millis(50 + random.next() % 4000))
-        } else {
-            KillPoint::AfterFirstRefresh(Duration::from_millis(random.next() % 2500))
+        let kill = match round % 3 {
+            0 => KillPoint::AfterStart(Duration::from_millis(50 + random.next() % 4000)),
+            1 if round % 4 == 1 => {
+                KillPoint::AfterFirstRefresh(Duration::from_millis(random.next() % 40))
+            }
+            1 => KillPoint::AfterFirstRefresh(Duration::from_millis(random.next() % 2500)),
+            _ => KillPoint::DuringReloads(
+                (0..1 + random.next() % 4)
+                    .map(|_| Duration::from_millis(20 + random.next() % 600))
+                    .collect(),
+                Duration::from_millis(random.next() % 150),
+            ),
         };
-        let reported = run_daemon(&config, dir.path(), kill).await;
+        let (reported, reloaded) = run_daemon(&config, dir.path(), kill).await;
         after_refresh += usize::from(!reported.is_empty());
+        reloads += reloaded;
         check_ledger(&server, dir.path(), snapshot, &reported);
+        before = check_whole_or_absent(&server, dir.path(), snapshot, &before);
     }
-    eprintln!("{ROUNDS} daemon kills, {after_refresh} after at least one completed refresh");
+    eprintln!(
+        "{ROUNDS} daemon kills, {after_refresh} after at least one completed refresh, {reloads} reloads done in the {} rounds that sent SIGHUPs",
+        ROUNDS / 3
+    );
 }
