@@ -167,7 +167,17 @@ async fn a_full_disk_is_visible_while_it_lasts_and_the_store_recovers_without_a_
     let (status, feed) = get(&client, &app.url("/feeds/all.rss")).await;
     assert_eq!(status, 200, "{feed}");
 
-    // Space freed: the next refresh is stored by this very process.
+    // Had sled itself met the full disk, the pipeline would reopen the store: that lets go of
+    // the database and, with no room yet, leaves it closed. Reads then fail at once (never a
+    // hang on a sled that met a write error), and the next refresh reopens it.
+    let error = store.recover(store.epoch()).unwrap_err();
+    assert!(error.to_string().contains("no room to write"), "{error}");
+    let (status, _) = get(&client, &app.url("/feeds/bode.rss")).await;
+    assert_eq!(status, 500, "a closed store served a feed");
+    let (status, body) = get(&client, &app.url("/healthz")).await;
+    assert_eq!(status, 503, "{body}");
+
+    // Space freed: the next refresh is stored by this very process (reopening the store).
     std::fs::remove_file(filler).unwrap();
     assert_eq!(
         refresh_every_source(&config, &store, snapshot_time("s2")).await,

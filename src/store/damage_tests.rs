@@ -472,3 +472,38 @@ fn a_refresh_killed_mid_ingest_is_in_the_ledger_whole_or_not_at_all() {
     );
     assert_eq!(partial, Vec::new(), "refreshes half applied (round, items)");
 }
+
+/// Reopening (what the pipeline does after a write error) waits for readers, checks the store
+/// again and keeps everything; a second reopen for the same failure is skipped.
+#[test]
+fn a_reopened_store_keeps_everything_and_writes_again() {
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path());
+    let store = Store::open(dir.path()).unwrap();
+    let seen = store.epoch();
+    let mut reader = store.items();
+    let newest = reader.next().unwrap().unwrap();
+    std::thread::scope(|scope| {
+        let reopening = scope.spawn(|| store.recover(seen));
+        // The reopening waits for this reader to let go of the database.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        assert_eq!(reader.count(), 157);
+        reopening.join().unwrap().unwrap();
+    });
+    assert_eq!(store.epoch(), seen + 1);
+    assert_eq!(store.items().next().unwrap().unwrap().key, newest.key);
+    store
+        .ingest(
+            &SourceId::parse("thachban").unwrap(),
+            &items("thachban", 2, 100),
+            at(9),
+        )
+        .unwrap();
+    assert_eq!(store.len(), 160);
+    // Writers that failed together reopen once.
+    store.recover(seen).unwrap();
+    assert_eq!(store.epoch(), seen + 1);
+    assert_eq!(store.condition(), StoreCondition::Working);
+    drop(store);
+    assert_eq!(Store::open(dir.path()).unwrap().len(), 160);
+}
