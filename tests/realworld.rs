@@ -117,6 +117,32 @@ async fn every_problem_is_a_warning_the_store_keeps() {
     for needle in ["ngày đăng", "hôm nào đó", "trang tiếp theo", "bảng mã"] {
         assert!(page.contains(needle), "the dashboard lacks {needle:?}");
     }
+    // Each stored warning is listed on the source's row: its item or page, its message.
+    let html = scraper::Html::parse_document(&page);
+    let listed: Vec<String> = html
+        .select(
+            &scraper::Selector::parse(&format!("tr#source-{} details.warnings li", source.id))
+                .unwrap(),
+        )
+        .map(|li| {
+            // A long message is cut on the page and whole in its tooltip.
+            let whole = li
+                .select(&scraper::Selector::parse("span[title]").unwrap())
+                .filter_map(|span| span.value().attr("title"))
+                .collect::<String>();
+            format!("{} {whole}", li.text().collect::<String>())
+        })
+        .collect();
+    let stored = store.warnings(&source.id).unwrap();
+    assert_eq!(listed.len(), stored.len(), "{listed:#?}");
+    for warning in &stored {
+        assert!(
+            listed
+                .iter()
+                .any(|li| li.contains(&warning.url) && li.contains(&warning.message)),
+            "{warning} is not on the dashboard: {listed:#?}"
+        );
+    }
     let status = client
         .get(app.url("/status.json"))
         .send()

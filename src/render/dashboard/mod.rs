@@ -384,9 +384,11 @@ fn warning_field_words(field: &str) -> &str {
         "views" => "lượt xem",
         "encoding" => "bảng mã",
         "feed" => "nguồn tin RSS/Atom",
-        "listing" | "page" => "trang danh sách",
+        "listing" => "trang danh sách",
+        // What was cut to the bounds of a page read (a listing's or an item's article).
+        "page" => "phần bị cắt bớt",
         "next_page" => "trang tiếp theo",
-        "warnings" => "cảnh báo khác",
+        OVERFLOW_FIELD => "cảnh báo khác",
         "link" => "đường dẫn",
         other => other,
     }
@@ -643,21 +645,41 @@ fn status_cell(out: &mut String, source: &DashboardSource) {
 }
 
 /// The last refresh's warnings, folded under a count so a long list never hides the table; each
-/// names the field, the page (a link) and the technical message.
+/// names the field, the item or page it is about (its address, linked) and the technical message.
 fn warnings_list(out: &mut String, source: &DashboardSource) {
     if source.warnings.is_empty() {
         return;
     }
+    // Past its limit the store keeps the first warnings and one more saying how many it left
+    // out: the count says "more than", not a figure that is too small.
+    let kept = source
+        .warnings
+        .iter()
+        .filter(|w| w.field != OVERFLOW_FIELD)
+        .count();
+    let more = if kept < source.warnings.len() {
+        "Hơn "
+    } else {
+        ""
+    };
     let _ = write!(
         out,
-        "<details class=\"warnings\"><summary>{} cảnh báo</summary><ul>",
-        source.warnings.len()
+        "<details class=\"warnings\"><summary>{more}{kept} cảnh báo</summary><ul>"
     );
     for warning in &source.warnings {
         let page = if warning.url.is_empty() {
             String::new()
         } else {
-            format!(" <a href=\"{}\">trang</a>", safe_href(&warning.url))
+            format!(
+                " ({} <a href=\"{}\">{}</a>)",
+                if is_item_field(&warning.field) {
+                    "bài"
+                } else {
+                    "trang"
+                },
+                safe_href(&warning.url),
+                esc(&truncate(&warning.url, 120)),
+            )
         };
         let _ = write!(
             out,
@@ -668,6 +690,18 @@ fn warnings_list(out: &mut String, source: &DashboardSource) {
         );
     }
     out.push_str("</ul></details>");
+}
+
+/// The field of the store's "N more warnings not kept" entry.
+const OVERFLOW_FIELD: &str = "warnings";
+
+/// Whether a warning of this field is about one item (its URL is the item's), not about a
+/// listing, a feed or the portal. (A cut, `page`, may be either: its URL is a page anyway.)
+fn is_item_field(field: &str) -> bool {
+    matches!(
+        field,
+        "date" | "title" | "summary" | "body" | "article" | "views"
+    )
 }
 
 /// A status as a badge says it.

@@ -715,4 +715,40 @@ fn the_last_refreshs_warnings_are_on_the_row_and_in_the_attention_panel() {
         .filter_map(|a| a.value().attr("href").map(str::to_owned))
         .collect();
     assert_eq!(hrefs, ["https://phucdong.example/tin/1.html"]);
+    // Which item, in words: the officer reads its address without opening it.
+    assert!(
+        list_text.contains("ngày đăng (bài https://phucdong.example/tin/1.html)"),
+        "{list_text}"
+    );
+}
+
+/// Past the store's limit its last warning says how many it left out: the count is "more
+/// than" the kept ones, never a figure that is too small.
+#[test]
+fn warnings_the_store_left_out_make_the_count_more_than() {
+    let mut dashboard = sample();
+    let warning = |i: usize| ItemWarning {
+        url: format!("https://phucloi.example/tin/{i}.html"),
+        field: "date".to_owned(),
+        message: "no publication date".to_owned(),
+    };
+    let source = &mut dashboard.groups[0].sources[1];
+    source.warnings = (0..3).map(warning).collect();
+    source.warnings.push(ItemWarning {
+        url: String::new(),
+        field: "warnings".to_owned(),
+        message: "250 more warnings not kept (the log has them all)".to_owned(),
+    });
+    let row = format!("tr#source-{}", source.id);
+    let page = Html::parse_document(&render(&dashboard));
+    let summary = text(&select(&page, &format!("{row} details.warnings summary"))[0]);
+    assert_eq!(summary, "Hơn 3 cảnh báo");
+    let last = select(&page, &format!("{row} details.warnings li"))
+        .last()
+        .map(text)
+        .unwrap();
+    assert_eq!(
+        last,
+        "cảnh báo khác: 250 more warnings not kept (the log has them all)"
+    );
 }
