@@ -641,3 +641,99 @@ async fn a_damaged_store_stops_every_command_and_verify_repairs_it() {
     );
     assert!(verify(&salvaged).await.status.success());
 }
+
+/// `wardfeed sources --json` lists every configured source with its group, categories and the
+/// feed addresses under the configured public URL.
+#[tokio::test]
+async fn sources_lists_ids_names_groups_categories_and_feed_urls() {
+    let config = wardfeed_portal_free_config();
+    let output = wardfeed()
+        .args(["sources", "--json", "--config"])
+        .arg(&config)
+        .env("WARDFEED_PUBLIC_URL", "https://tin.example.vn")
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let listed = listed.as_array().unwrap();
+    let loaded = wardfeed::config::load(&config, &|name| {
+        (name == "WARDFEED_PUBLIC_URL").then(|| "https://tin.example.vn".to_owned())
+    })
+    .unwrap();
+    assert_eq!(listed.len(), loaded.sources.len());
+    assert!(!listed.is_empty());
+    for (json, source) in listed.iter().zip(&loaded.sources) {
+        assert_eq!(json["id"], source.id.as_str());
+        assert_eq!(json["name"], source.name.as_str());
+        assert_eq!(json["group"], source.group.as_str());
+        assert_eq!(
+            json["feeds"]["rss"],
+            format!("https://tin.example.vn/feeds/{}.rss", source.id)
+        );
+        let slugs: Vec<&str> = json["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["slug"].as_str().unwrap())
+            .collect();
+        let configured: Vec<&str> = source.categories.iter().map(|c| c.slug.as_str()).collect();
+        assert_eq!(slugs, configured);
+        let first = &json["categories"][0];
+        assert_eq!(
+            first["feeds"]["atom"],
+            format!(
+                "https://tin.example.vn/feeds/{}/{}.atom",
+                source.id, configured[0]
+            )
+        );
+    }
+
+    let text = wardfeed()
+        .args(["sources", "--config"])
+        .arg(&config)
+        .output()
+        .await
+        .unwrap();
+    assert!(text.status.success(), "{}", stderr(&text));
+    let text = String::from_utf8(text.stdout).unwrap();
+    for source in &loaded.sources {
+        assert!(
+            text.contains(source.id.as_str()) && text.contains(&source.name),
+            "{text}"
+        );
+    }
+}
+
+fn wardfeed_portal_free_config() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("config/example.toml")
+}
+
+/// A one-shot command whose reader has gone (`wardfeed sources | head -0`) ends quietly: no
+/// "Broken pipe" panic on stderr; success or SIGPIPE's death, as `cat` does.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wardfeed"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("RUST_LOG", "error")
+        .args(["sources", "--config"])
+        .arg(wardfeed_portal_free_config())
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.is_empty(), "{stderr}");
+    assert!(
+        output.status.success() || output.status.signal() == Some(libc_sigpipe()),
+        "{:?}",
+        output.status
+    );
+}
+
+fn libc_sigpipe() -> i32 {
+    13
+}

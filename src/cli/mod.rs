@@ -5,6 +5,7 @@ mod ledger;
 mod probe;
 mod scrape;
 mod serve;
+mod sources;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -97,6 +98,15 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         articles: usize,
     },
+    /// List the configured sources: ids, names, groups, categories and their feed addresses.
+    Sources {
+        /// The configuration file (TOML; config/example.toml documents every key).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Print JSON (one array of sources, each with its categories and feed URLs).
+        #[arg(long)]
+        json: bool,
+    },
     /// Check that the store is whole (every record read, checked against its manifest);
     /// with --repair, salvage what is readable of a damaged store into a new one. Writes
     /// nothing to the store itself.
@@ -121,7 +131,8 @@ impl Command {
             | Command::Scrape { config, .. }
             | Command::Items { config, .. }
             | Command::Run { config, .. }
-            | Command::Probe { config, .. } => Some(config),
+            | Command::Probe { config, .. }
+            | Command::Sources { config, .. } => Some(config),
             Command::Verify { config, .. } => config.as_deref(),
         }
     }
@@ -190,6 +201,7 @@ pub async fn run(command: Command) -> ExitCode {
                 )),
             }
         }
+        Command::Sources { config, json } => sources::sources(&config, json),
         Command::Verify {
             config,
             store,

@@ -46,6 +46,12 @@ fn main() -> ExitCode {
         Command::Demo(demo) => demo.config.as_deref(),
     };
     init_tracing(cli::log_format(args.log_format, config));
+    if !matches!(
+        args.command,
+        Command::Demo(_) | Command::Library(cli::Command::Run { .. })
+    ) {
+        end_quietly_on_a_closed_pipe();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -62,6 +68,17 @@ fn main() -> ExitCode {
             Command::Demo(demo) => demo::run(demo).await,
         }
     })
+}
+
+/// A one-shot command whose reader went away (`wardfeed items | head`) ends at once and quietly,
+/// as `cat` does (killed by SIGPIPE, status 141 in a shell), instead of panicking on the write
+/// with "Broken pipe". Rust ignores SIGPIPE by default; the daemon keeps ignoring it, so that
+/// a closed log pipe or socket is an error it handles, never its end.
+fn end_quietly_on_a_closed_pipe() {
+    // SAFETY: called once, before any other thread exists (the runtime is not built yet).
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// Logs go to stderr: plain text without colours unless stderr is a terminal (the journal
