@@ -56,6 +56,24 @@ pub struct AppState {
     metrics: Arc<crate::metrics::Metrics>,
     /// Turns for filtered renders (`server.max_searches` of them).
     searches: Arc<tokio::sync::Semaphore>,
+    /// `/status.json` as last built, with the change it shows: built once per change of the
+    /// store or the configuration (at 10,000 sources a build reads 20,000 records and writes
+    /// megabytes), compressed with it. An async mutex: concurrent requests after a change
+    /// wait for one build instead of each building.
+    status_document: tokio::sync::Mutex<Option<(ChangeStamp, Arc<representation::Representation>)>>,
+    /// `/healthz`'s answer for the change it shows (its sources' part; the store's condition
+    /// is read on every request).
+    health_answer: Mutex<Option<(ChangeStamp, String)>>,
+    /// `/status.json` and `/healthz` builds since start (tests tell a cached answer by it).
+    status_builds: AtomicU64,
+}
+
+/// What status answers depend on: any change in the store (items, health, warnings, its
+/// condition) and the configuration's generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ChangeStamp {
+    store: u64,
+    config: u64,
 }
 
 /// Whether a document's scope names something the configuration has.
@@ -89,6 +107,24 @@ impl AppState {
             next_runs: Mutex::new(HashMap::new()),
             metrics: Arc::new(crate::metrics::Metrics::new()),
             searches: Arc::new(tokio::sync::Semaphore::new(config_searches)),
+            status_document: tokio::sync::Mutex::new(None),
+            health_answer: Mutex::new(None),
+            status_builds: AtomicU64::new(0),
+        }
+    }
+
+    /// How many times `/status.json` or `/healthz` was built from the store since start: an
+    /// unchanged store and configuration answer from the last build.
+    pub fn status_builds(&self) -> u64 {
+        self.status_builds.load(Ordering::Relaxed)
+    }
+
+    /// Read before a build, so that a change during the build makes the next request build
+    /// again.
+    fn change_stamp(&self) -> ChangeStamp {
+        ChangeStamp {
+            store: self.store.any_generation(),
+            config: self.config_generation.load(Ordering::Acquire),
         }
     }
 

@@ -3,17 +3,18 @@
 //! message; internals go to the log, never to a client.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::cache::{Document, Format, MAX_AGE_CAP};
 use super::documents::{Filter, Scope};
-use super::representation::Effort;
+use super::representation::{Effort, Representation};
 use super::{AppState, scope_exists};
 use crate::config::Config;
 use crate::model::{SourceId, SourceStatus};
@@ -276,8 +277,43 @@ async fn current_document(state: &Arc<AppState>, request: &Parts) -> Response {
 }
 
 /// Every source's health, for the district office's tools: status, when it last worked, and
-/// each failure of its last refresh with its kind.
-async fn status(State(state): State<Arc<AppState>>) -> Response {
+/// each failure of its last refresh with its kind. Built once per change (store or
+/// configuration) and kept with its compressed forms; a client revalidates with its ETag.
+async fn status(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let stamp = state.change_stamp();
+    let representation = {
+        let mut kept = state.status_document.lock().await;
+        match &*kept {
+            Some((at, representation)) if *at == stamp => Arc::clone(representation),
+            _ => {
+                let body = match status_body(&state) {
+                    Ok(body) => body,
+                    Err(error) => return internal(&error),
+                };
+                state.status_builds.fetch_add(1, Ordering::Relaxed);
+                let representation = Arc::new(Representation::new(
+                    "application/json; charset=utf-8",
+                    body.into_bytes(),
+                    state.clock.now().fixed_offset(),
+                    // Rebuilt at every change during a cycle: cheap compression.
+                    Effort::Fast,
+                ));
+                *kept = Some((stamp, Arc::clone(&representation)));
+                representation
+            }
+        }
+    };
+    // Only the ETag decides: two builds within one second share a Last-Modified.
+    let mut headers = headers;
+    headers.remove(header::IF_MODIFIED_SINCE);
+    let mut response = representation.respond(&headers, 0);
+    let h = response.headers_mut();
+    h.remove(header::LAST_MODIFIED);
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+fn status_body(state: &AppState) -> Result<String, StoreError> {
     #[derive(serde::Serialize)]
     struct Failure<'a> {
         kind: &'static str,
@@ -289,19 +325,13 @@ async fn status(State(state): State<Arc<AppState>>) -> Response {
     let mut sources = Vec::new();
     let mut degraded = false;
     for source in &config.sources {
-        let health = match state.store.health(&source.id) {
-            Ok(health) => health,
-            Err(error) => return internal(&error),
-        };
+        let health = state.store.health(&source.id)?;
         degraded |= source.enabled
             && matches!(
                 health.status,
                 SourceStatus::Failing | SourceStatus::Degraded
             );
-        let warnings = match state.store.warnings(&source.id) {
-            Ok(warnings) => warnings,
-            Err(error) => return internal(&error),
-        };
+        let warnings = state.store.warnings(&source.id)?;
         let failures: Vec<Failure> = health
             .failures
             .iter()
@@ -344,19 +374,13 @@ async fn status(State(state): State<Arc<AppState>>) -> Response {
         "store": store,
         "sources": sources,
     });
-    (
-        [
-            (header::CONTENT_TYPE, "application/json; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        body.to_string(),
-    )
-        .into_response()
+    Ok(body.to_string())
 }
 
 /// `ok`, or `degraded` with the sources whose last refresh failed (wholly or in part): 200,
 /// the process is healthy either way. A failing store (its writes fail: nothing new is kept)
-/// is `degraded: store failing since …` with 503, whatever the sources do.
+/// is `degraded: store failing since …` with 503, whatever the sources do. The sources' part
+/// is kept per change, so a probe between changes costs two atomic loads and a copy.
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     if let StoreCondition::Failing { since, error } = state.store.condition() {
         let mut response = plain(
@@ -371,32 +395,53 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return response;
     }
-    let config = state.config();
-    let mut failing = Vec::new();
-    for source in config.sources.iter().filter(|s| s.enabled) {
-        match state.store.health(&source.id) {
-            Ok(health)
-                if matches!(
-                    health.status,
-                    SourceStatus::Failing | SourceStatus::Degraded
-                ) =>
-            {
-                failing.push(format!("{} ({})", source.id, health.status.as_str()));
-            }
-            Ok(_) => {}
-            Err(error) => return internal(&error),
+    let stamp = state.change_stamp();
+    let kept = state
+        .health_answer
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .filter(|(at, _)| *at == stamp)
+        .map(|(_, body)| body.clone());
+    let body = match kept {
+        Some(body) => body,
+        None => {
+            let body = match health_body(&state) {
+                Ok(body) => body,
+                Err(error) => return internal(&error),
+            };
+            state.status_builds.fetch_add(1, Ordering::Relaxed);
+            *state
+                .health_answer
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = Some((stamp, body.clone()));
+            body
         }
-    }
-    let body = if failing.is_empty() {
-        "ok".to_owned()
-    } else {
-        format!("degraded: {}", failing.join(", "))
     };
     let mut response = plain(StatusCode::OK, &body);
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+fn health_body(state: &AppState) -> Result<String, StoreError> {
+    let config = state.config();
+    let mut failing = Vec::new();
+    for source in config.sources.iter().filter(|s| s.enabled) {
+        let health = state.store.health(&source.id)?;
+        if matches!(
+            health.status,
+            SourceStatus::Failing | SourceStatus::Degraded
+        ) {
+            failing.push(format!("{} ({})", source.id, health.status.as_str()));
+        }
+    }
+    Ok(if failing.is_empty() {
+        "ok".to_owned()
+    } else {
+        format!("degraded: {}", failing.join(", "))
+    })
 }
 
 #[cfg(test)]
