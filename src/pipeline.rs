@@ -11,6 +11,7 @@ use chrono::{DateTime, FixedOffset};
 use indexmap::IndexMap;
 use url::Url;
 
+use crate::charset::Charset;
 use crate::config::{CategoryKind, Source};
 use crate::extract::{self, Article, ExtractError, FieldWarning, ListingPage};
 use crate::fetch::{Crawler, FetchError, Fetched};
@@ -345,17 +346,17 @@ pub struct PageText {
     pub html: String,
     /// The page declared an encoding it is not in, or one that cannot be decoded.
     pub warning: Option<String>,
+    /// The encoding it was read in (a form posted back from it goes in the same).
+    pub charset: Charset,
 }
 
-fn decoded_page(
-    fetched: &Fetched,
-    charset: Option<crate::charset::Charset>,
-) -> Result<PageText, StageError> {
+fn decoded_page(fetched: &Fetched, charset: Option<Charset>) -> Result<PageText, StageError> {
     let page = fetched.html(charset);
     extract::check_page(&page.text, &fetched.url, page.charset.name())?;
     Ok(PageText {
         html: page.text,
         warning: page.warning,
+        charset: page.charset,
     })
 }
 
@@ -365,7 +366,7 @@ async fn extract_listing(
     source: &Source,
     format: ListingFormat,
     dates: DateContext<'static>,
-) -> Result<ListingPage, StageError> {
+) -> Result<(ListingPage, Charset), StageError> {
     let source = source.clone();
     off_runtime(move || {
         let text = decoded_page(&fetched, source.charset)?;
@@ -376,7 +377,7 @@ async fn extract_listing(
                 message,
             });
         }
-        Ok(page)
+        Ok((page, text.charset))
     })
     .await
 }
@@ -451,6 +452,33 @@ pub fn listing_page(
     }
 }
 
+/// How a listing page is asked for: a link, or an ASP.NET form posted back.
+#[derive(Debug, Clone)]
+enum PageRequest {
+    Get(Url),
+    Post(extract::postback::Postback),
+}
+
+impl PageRequest {
+    fn url(&self) -> &Url {
+        match self {
+            PageRequest::Get(url) => url,
+            PageRequest::Post(form) => &form.action,
+        }
+    }
+
+    /// Whether two requests ask for the same page. Posts never are: a pager's "next" posts
+    /// the same event (`Page$Next`, or an empty argument) on every page, and only the hidden
+    /// state, which changes anyway, says where it leads; a postback walk ends on a page that
+    /// adds nothing new, or at `max_pages`.
+    fn same_page(&self, other: &PageRequest) -> bool {
+        match (self, other) {
+            (PageRequest::Get(a), PageRequest::Get(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
 /// One category's listing: its slug, first page and format.
 #[derive(Debug, Clone, Copy)]
 struct Listing<'a> {
@@ -475,10 +503,20 @@ async fn scrape_listing(
         format,
     } = listing;
     let mut report = ListingReport::new(slug);
-    let mut seen_pages = vec![first.clone()];
-    let mut next = Some(first.clone());
-    while let Some(page_url) = next.take() {
-        let fetched = match pages.fetch(source, &page_url).await {
+    let mut seen_pages = vec![PageRequest::Get(first.clone())];
+    let mut next = Some(PageRequest::Get(first.clone()));
+    let mut charset = Charset::UTF_8;
+    while let Some(request) = next.take() {
+        let answer = match &request {
+            PageRequest::Get(url) => pages.fetch(source, url).await,
+            // A postback is never conditional and never kept: its answer depends on the form.
+            PageRequest::Post(form) => {
+                let body = crate::fetch::form_body(&form.fields, charset);
+                pages.crawler.post_form(source, &form.action, &body).await
+            }
+        };
+        let page_url = request.url().clone();
+        let fetched = match answer {
             Ok(fetched) => fetched,
             // Counting pages up by parameter, a missing page is the end of the listing.
             Err(error)
@@ -491,7 +529,10 @@ async fn scrape_listing(
             Err(error) => return Err((report, error.into())),
         };
         let page = match extract_listing(fetched, source, format, clock.dates(source)).await {
-            Ok(page) => page,
+            Ok((page, page_charset)) => {
+                charset = page_charset;
+                page
+            }
             Err(error) => return Err((report, error)),
         };
         report.pages += 1;
@@ -559,12 +600,29 @@ async fn scrape_listing(
         if new_entries == 0 || full || report.pages >= source.max_pages as usize {
             break;
         }
-        if let Some(candidate) = page.next
-            && !seen_pages.contains(&candidate)
+        if let Some(problem) = page.next_problem {
+            let message = format!("{problem}: the listing's later pages are not read");
+            tracing::warn!(source = %source.id, url = %page_url, "{message}");
+            warnings.push(ItemWarning {
+                url: page_url.to_string(),
+                field: "next_page".to_owned(),
+                message,
+            });
+            break;
+        }
+        let candidate = match (page.next, page.postback) {
+            (Some(url), _) => Some(PageRequest::Get(url)),
+            (None, Some(form)) => Some(PageRequest::Post(form)),
+            (None, None) => None,
+        };
+        if let Some(candidate) = candidate
+            && !seen_pages.iter().any(|seen| seen.same_page(&candidate))
         {
-            if !source.may_fetch(&candidate) {
-                let message =
-                    format!("next page {candidate} is outside the source's sites: not followed");
+            if !source.may_fetch(candidate.url()) {
+                let message = format!(
+                    "next page {} is outside the source's sites: not followed",
+                    candidate.url()
+                );
                 tracing::warn!(source = %source.id, url = %page_url, "{message}");
                 warnings.push(ItemWarning {
                     url: page_url.to_string(),

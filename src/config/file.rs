@@ -290,11 +290,14 @@ impl OneOrMany {
 }
 
 /// The link to the next listing page: a selector, optionally narrowed to the link whose text is
-/// `text` (pagers list every page number; only "Trang sau" / "Tiếp >>" is the next one).
+/// `text` (pagers list every page number; only "Trang sau" / "Tiếp >>" is the next one). With
+/// `postback`, the link is an ASP.NET `javascript:__doPostBack(…)` one: the next page is the
+/// page's own form posted back with the link's event target and argument.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NextPageSpec {
     pub selector: String,
     pub text: Option<String>,
+    pub postback: bool,
 }
 
 impl<'de> Deserialize<'de> for NextPageSpec {
@@ -302,26 +305,38 @@ impl<'de> Deserialize<'de> for NextPageSpec {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Table {
-            selector: String,
+            selector: Option<String>,
+            postback: Option<String>,
             text: Option<String>,
         }
         struct NextVisitor;
         impl<'de> Visitor<'de> for NextVisitor {
             type Value = NextPageSpec;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a CSS selector string or a table { selector, text }")
+                f.write_str("a CSS selector string or a table { selector | postback, text }")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
                 Ok(NextPageSpec {
                     selector: v.to_owned(),
                     text: None,
+                    postback: false,
                 })
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 let table = Table::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                let (selector, postback) = match (table.selector, table.postback) {
+                    (Some(selector), None) => (selector, false),
+                    (None, Some(selector)) => (selector, true),
+                    _ => {
+                        return Err(de::Error::custom(
+                            "set exactly one of `selector` (a link to follow) and `postback` (a __doPostBack link whose form is posted back)",
+                        ));
+                    }
+                };
                 Ok(NextPageSpec {
-                    selector: table.selector,
+                    selector,
                     text: table.text,
+                    postback,
                 })
             }
         }

@@ -332,6 +332,8 @@ pub fn listing(
         skipped: 0,
         next: None,
         warnings: Vec::new(),
+        postback: None,
+        next_problem: None,
     };
     for item in items {
         match entry(item, page_url, base, rules, dates) {

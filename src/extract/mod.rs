@@ -5,6 +5,7 @@
 pub mod body;
 pub mod bounds;
 pub mod json;
+pub mod postback;
 pub mod rules;
 
 use scraper::{ElementRef, Html, Selector};
@@ -132,6 +133,11 @@ pub struct ListingPage {
     /// `next_page` selector that matches links none of which reads as the configured text
     /// (so page 2 would be silently lost).
     pub warnings: Vec<FieldWarning>,
+    /// The next page of a WebForms listing: its form, to post back.
+    pub postback: Option<postback::Postback>,
+    /// Why a next-page control that is there cannot be followed (a link that is no
+    /// `__doPostBack`, a form too big): the listing stops there, and says why.
+    pub next_problem: Option<String>,
 }
 
 /// What an article page adds to its entry.
@@ -188,9 +194,18 @@ pub fn listing(
     let mut page = ListingPage {
         entries: Vec::new(),
         skipped: 0,
-        next: next_page(&doc, &base, page_url, rules, &mut warnings),
-        warnings,
+        next: None,
+        warnings: Vec::new(),
+        postback: None,
+        next_problem: None,
     };
+    match next_page(&doc, &base, page_url, rules, &mut warnings) {
+        Ok(Some(postback::PostbackNext::Get(url))) => page.next = Some(url),
+        Ok(Some(postback::PostbackNext::Post(form))) => page.postback = Some(form),
+        Ok(None) => {}
+        Err(problem) => page.next_problem = Some(problem),
+    }
+    page.warnings = warnings;
     let Some(item_selector) = &rules.item else {
         return Ok(page);
     };
@@ -297,7 +312,8 @@ fn next_page(
     page_url: &Url,
     rules: &ListingRules,
     warnings: &mut Vec<FieldWarning>,
-) -> Option<Url> {
+) -> Result<Option<postback::PostbackNext>, String> {
+    use postback::PostbackNext;
     if let Some(next) = &rules.next_page {
         let matched: Vec<ElementRef<'_>> = doc.select(&next.selector).collect();
         let link = matched.iter().find(|a| match &next.text {
@@ -321,8 +337,11 @@ fn next_page(
                     ),
                 });
             }
-            return None;
+            return Ok(None);
         };
+        if next.postback {
+            return postback::follow(doc, *link, base, page_url).map(Some);
+        }
         let href = link.value().attr("href");
         let next_url = href.and_then(|href| resolve_link(base, href));
         if next_url.is_none() {
@@ -333,10 +352,12 @@ fn next_page(
                 ),
             });
         }
-        return next_url;
+        return Ok(next_url.map(PostbackNext::Get));
     }
-    let param = rules.page_param.as_deref()?;
-    Some(with_page_param(page_url, param))
+    Ok(rules
+        .page_param
+        .as_deref()
+        .map(|param| PostbackNext::Get(with_page_param(page_url, param))))
 }
 
 /// `page_url` with its page parameter incremented (absent counts as page 1).
@@ -476,6 +497,7 @@ mod tests {
             next_page: Some(NextPageSpec {
                 selector: "div.pager a".into(),
                 text: Some("Trang sau".into()),
+                postback: false,
             }),
             ..ListingRulesFile::default()
         })

@@ -125,6 +125,8 @@ pub struct NextPage {
     pub selector: Selector,
     /// Only links whose normalised text equals this (case-insensitively) are "next".
     pub text: Option<String>,
+    /// The link is an ASP.NET `__doPostBack` one: the page's form is posted back.
+    pub postback: bool,
 }
 
 /// Rules for listing pages. Every field is optional so that a source can override a template's
@@ -187,9 +189,11 @@ impl ListingRules {
             Some(NextPageSpec {
                 selector: css,
                 text,
+                postback,
             }) => Some(NextPage {
                 selector: compile_selector(css).map_err(|e| ("next_page".to_owned(), e))?,
                 text: text.as_deref().map(crate::normalize::fold_case),
+                postback: *postback,
             }),
         };
         if file.page_param.is_some() && file.next_page.is_some() {

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::time::Instant;
 use url::Url;
 
@@ -203,6 +204,30 @@ impl Crawler {
         url: &Url,
         validators: Option<&Validators>,
     ) -> Result<Fetched, FetchError> {
+        self.fetch_chain(source, url, validators, None).await
+    }
+
+    /// POSTs the form `body` (`application/x-www-form-urlencoded`, see `form_body`) to `url`
+    /// for `source`, as politely as `get`: the source's sites only, robots.txt, the host's
+    /// spacing and Crawl-delay, retries, the size cap. A 301/302/303 answer is followed with a
+    /// GET, as browsers do; 307/308 post again. Never conditional, never kept.
+    pub async fn post_form(
+        &self,
+        source: &Source,
+        url: &Url,
+        body: &Bytes,
+    ) -> Result<Fetched, FetchError> {
+        self.fetch_chain(source, url, None, Some(body.clone()))
+            .await
+    }
+
+    async fn fetch_chain(
+        &self,
+        source: &Source,
+        url: &Url,
+        validators: Option<&Validators>,
+        mut form: Option<Bytes>,
+    ) -> Result<Fetched, FetchError> {
         let mut chain = RedirectChain::new(url, self.fetcher.max_redirects());
         loop {
             let hop = chain.current().clone();
@@ -214,16 +239,21 @@ impl Crawler {
             }
             let crawl_delay = self.admit(source, &hop).await?;
             let answer = with_retries(self.retry, || {
-                let hop = &hop;
+                let (hop, form) = (&hop, form.as_ref());
                 async move {
                     self.wait_crawl_delay(source, crawl_delay).await;
-                    self.fetch_once(source, hop, validators).await
+                    self.fetch_once(source, hop, validators, form).await
                 }
             })
             .await?;
             match answer {
                 Hop::Answer(fetched) => return Ok(fetched),
-                Hop::Redirect { to, .. } => chain.follow(to)?,
+                Hop::Redirect { status, to } => {
+                    if !matches!(status, 307 | 308) {
+                        form = None;
+                    }
+                    chain.follow(to)?
+                }
             }
         }
     }
@@ -256,6 +286,7 @@ impl Crawler {
         source: &Source,
         url: &Url,
         validators: Option<&Validators>,
+        form: Option<&Bytes>,
     ) -> Result<Hop, FetchError> {
         let host = url
             .host_str()
@@ -265,7 +296,7 @@ impl Crawler {
         let started = std::time::Instant::now();
         let result = self
             .fetcher
-            .get_once(url, Some(source.timeout), validators)
+            .request_once(url, Some(source.timeout), validators, form)
             .await;
         self.source_last
             .lock()
