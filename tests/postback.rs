@@ -87,6 +87,15 @@ async fn serve() -> (String, Log) {
     let app = Router::new()
         .route("/TinTuc.aspx", get(first).post(post_back))
         .route("/tin/{name}", get(article))
+        .route(
+            "/Loi.aspx",
+            get(|| async {
+                Html(listing(1).replace(
+                    "javascript:__doPostBack('ctl00$gv','Page$Next')",
+                    "javascript:void(0)",
+                ))
+            }),
+        )
         .with_state(Arc::clone(&log));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -95,6 +104,10 @@ async fn serve() -> (String, Log) {
 }
 
 fn config(base: &str, max_pages: usize) -> wardfeed::config::Config {
+    config_at(base, max_pages, "/TinTuc.aspx")
+}
+
+fn config_at(base: &str, max_pages: usize, listing: &str) -> wardfeed::config::Config {
     let text = format!(
         r#"[defaults]
 min_host_interval_ms = 0
@@ -115,7 +128,7 @@ next_page = {{ postback = "div.pager a", text = "Trang sau" }}
 body = "div.body"
 [[sources.webforms.categories]]
 label = "Tin tức"
-listing = "/TinTuc.aspx"
+listing = "{listing}"
 "#
     );
     wardfeed::config::parse(&text, "postback.toml", &|_| None).unwrap()
@@ -169,4 +182,26 @@ async fn a_postback_walk_stops_at_max_pages() {
 
 fn wardfeed_now() -> chrono::DateTime<chrono::FixedOffset> {
     wardfeed::normalize::date::in_zone(chrono::Utc::now(), chrono_tz::Asia::Ho_Chi_Minh)
+}
+
+/// A pager link that is no postback stops the walk, and says so on the listing page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pager_link_that_does_not_post_back_is_a_warning() {
+    let (base, log) = serve().await;
+    let config = config_at(&base, 10, "/Loi.aspx");
+    let crawler = Crawler::new(&config.fetch).unwrap();
+    let scrape = pipeline::scrape_source(&crawler, &config.sources[0], wardfeed_now()).await;
+    assert_eq!(scrape.items.len(), 3);
+    let warning = scrape
+        .warnings
+        .iter()
+        .find(|w| w.field == "next_page")
+        .expect("a next_page warning");
+    assert!(warning.url.ends_with("/Loi.aspx"), "{warning:?}");
+    assert!(
+        warning.message.contains("not a __doPostBack link")
+            && warning.message.contains("later pages are not read"),
+        "{warning:?}"
+    );
+    assert!(!log.lock().unwrap().iter().any(|l| l.starts_with("POST")));
 }
