@@ -36,6 +36,16 @@ pub(super) fn open_checked(dir: &Path, cache_bytes: u64) -> Result<Handles, Stor
                 describe(&error)
             )));
         }
+        // sled's own words ("could not acquire lock on …/db: Os { code: 11, … }") tell an admin
+        // nothing about what holds it or what to do.
+        Err(sled::Error::Io(error)) if error.to_string().contains("could not acquire lock") => {
+            return Err(StoreError::Open {
+                path: dir.display().to_string(),
+                message: "it is in use by a running wardfeed (stop the daemon first, \
+                          e.g. systemctl stop wardfeed)"
+                    .into(),
+            });
+        }
         Err(error) => {
             return Err(StoreError::Open {
                 path: dir.display().to_string(),

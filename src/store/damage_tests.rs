@@ -507,3 +507,19 @@ fn a_reopened_store_keeps_everything_and_writes_again() {
     drop(store);
     assert_eq!(Store::open(dir.path()).unwrap().len(), 160);
 }
+
+/// A second writer (`scrape --once` while the daemon runs) is told the store is in use and
+/// what to do, not sled's "could not acquire lock".
+#[test]
+fn a_store_held_by_a_writer_is_refused_as_in_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let _daemon = Store::open(dir.path()).unwrap();
+    let error = Store::open_with_cache(dir.path(), 1 << 20)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(error.contains("in use by a running wardfeed"), "{error}");
+    assert!(error.contains("stop the daemon first"), "{error}");
+    assert!(error.contains(&dir.path().display().to_string()), "{error}");
+    assert!(!error.contains("acquire lock"), "{error}");
+}
