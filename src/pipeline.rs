@@ -1006,6 +1006,47 @@ fn category_labels(source: &Source, slugs: &[String], shown: &[String]) -> Vec<S
     labels
 }
 
+/// Finds each item's stored identity before it is recorded. An item the store already holds
+/// under an earlier identity keeps it (`model::identity`, rule 4). An item found under the
+/// source's base that the store holds under the same place on the other scheme or on one of
+/// its `previous_bases` (the portal moved) is that item: it keeps its key (so its first_seen
+/// and its feed id) and takes the new URL. Returns how many items were found moved, so the
+/// refresh can say so.
+fn settle_identities(
+    store: &Store,
+    source: &crate::config::Source,
+    items: &mut [Item],
+) -> Result<usize, StoreError> {
+    let held = |identity: &str| -> Result<Option<Item>, StoreError> {
+        let key = ItemKey::derive(&source.id, identity);
+        store.item(&key).map(|held| held.map(|stored| stored.item))
+    };
+    let mut moved = 0;
+    for item in items.iter_mut() {
+        item.settle_identity(held)?;
+        let current = item.identity();
+        if held(&current)?.is_some() {
+            continue;
+        }
+        let candidates = std::iter::once(current.as_str())
+            .chain(item.identity.earlier.iter().map(String::as_str))
+            .flat_map(|identity| source.earlier_locations(identity))
+            .collect::<Vec<_>>();
+        for candidate in candidates {
+            if held(&candidate)?.is_some() {
+                tracing::debug!(source = %source.id, url = %item.url, "item found again at its moved address: {candidate}");
+                item.identity = crate::model::Identity {
+                    current: candidate,
+                    earlier: Vec::new(),
+                };
+                moved += 1;
+                break;
+            }
+        }
+    }
+    Ok(moved)
+}
+
 /// Records a scraped refresh in the ledger: the items (one transaction), the retention prune,
 /// the source's health.
 fn record(
@@ -1015,13 +1056,6 @@ fn record(
     outcome: &RunOutcome,
     now: DateTime<FixedOffset>,
 ) -> Result<(IngestReport, Option<Incident>, Vec<String>), StoreError> {
-    // An item the store already holds under an earlier identity keeps it.
-    for item in items.iter_mut() {
-        item.settle_identity(|identity| {
-            let key = ItemKey::derive(&source.id, identity);
-            store.item(&key).map(|held| held.map(|stored| stored.item))
-        })?;
-    }
     let ingest = store.ingest(&source.id, items, now)?;
     let pruned = store.prune(&source.id, &source.retention, now)?;
     // The article pages of pruned items are not needed again.
@@ -1079,8 +1113,26 @@ pub async fn refresh(
     let (ingest, incident, pruned, scrape) = {
         let store = Arc::clone(store);
         let source = Arc::clone(source);
+        let mut outcome = outcome;
         tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             let epoch = store.epoch();
+            let moved = settle_identities(&store, &source, &mut scrape.items)?;
+            if moved > 0 {
+                // A move is a guess from addresses: said where the admin looks.
+                let message = format!(
+                    "{moved} items found at a new address are the items stored under an earlier \
+                     one (http/https or previous_bases): same items, links now under {}",
+                    source.base
+                );
+                tracing::warn!(source = %source.id, "{message}");
+                let warning = ItemWarning {
+                    url: source.base.to_string(),
+                    field: "previous_bases".to_owned(),
+                    message,
+                };
+                outcome.warnings.push(warning.clone());
+                scrape.warnings.push(warning);
+            }
             let (ingest, incident, pruned) =
                 match record(&store, &source, &mut scrape.items, &outcome, now) {
                     // sled keeps a write error (a full disk) for good: only a fresh opening

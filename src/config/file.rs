@@ -106,6 +106,10 @@ pub struct SourceFile {
     pub name: String,
     pub group: String,
     pub base: String,
+    /// Where the portal lived before (a move to a new domain): its items stored there are
+    /// found again under `base`.
+    #[serde(default)]
+    pub previous_bases: Vec<String>,
     pub home: Option<String>,
     pub template: Option<String>,
     pub enabled: Option<bool>,

@@ -228,6 +228,9 @@ pub struct Source {
     pub name: String,
     pub group: String,
     pub base: Url,
+    /// Bases the portal had before it moved (`previous_bases`), parsed: an item stored under
+    /// one of them is the item found at the same place under `base`.
+    pub previous_bases: Vec<Url>,
     pub home: Url,
     pub enabled: bool,
     /// Forced encoding of pages and feeds, for portals that declare the wrong one.
@@ -246,6 +249,44 @@ pub struct Source {
 }
 
 impl Source {
+    /// Where an item found at `location` (a URL, or an identity that starts with one) may
+    /// have been stored before: the same place under the other scheme (http and https are
+    /// always the same site), and under each of `previous_bases` (either scheme).
+    pub fn earlier_locations(&self, location: &str) -> Vec<String> {
+        fn other_scheme(url: &str) -> Option<String> {
+            url.strip_prefix("https://")
+                .map(|rest| format!("http://{rest}"))
+                .or_else(|| {
+                    url.strip_prefix("http://")
+                        .map(|rest| format!("https://{rest}"))
+                })
+        }
+        let prefix = |url: &Url| url.as_str().trim_end_matches('/').to_owned();
+        let mut found: Vec<String> = other_scheme(location).into_iter().collect();
+        let current = prefix(&self.base);
+        let olds: Vec<String> = self
+            .previous_bases
+            .iter()
+            .map(prefix)
+            .flat_map(|old| other_scheme(&old).into_iter().chain(std::iter::once(old)))
+            .collect();
+        for here in other_scheme(&current)
+            .into_iter()
+            .chain(std::iter::once(current.clone()))
+        {
+            let Some(rest) = location.strip_prefix(&here) else {
+                continue;
+            };
+            if !(rest.is_empty() || rest.starts_with(['/', '?', '#'])) {
+                continue;
+            }
+            found.extend(olds.iter().map(|old| format!("{old}{rest}")));
+        }
+        found.retain(|l| l != location);
+        found.dedup();
+        found
+    }
+
     /// Whether `url` is on one of the sites this source fetches from: the origin (scheme, host
     /// and port) of its base, its home page or one of its listings and feeds. Links, redirects
     /// and next pages anywhere else are not followed.
@@ -320,6 +361,7 @@ impl Config {
             group: "probe".to_owned(),
             home: base.clone(),
             base,
+            previous_bases: Vec::new(),
             enabled: true,
             charset: None,
             timezone: chrono_tz::Asia::Ho_Chi_Minh,

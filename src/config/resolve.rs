@@ -432,6 +432,15 @@ impl Context<'_> {
             .map_err(|m| self.error(&at.key("group"), false, m.replace("source id", "group"))));
         let base = self
             .ok(parse_http_url(&source.base).map_err(|m| self.error(&at.key("base"), false, m)));
+        let mut previous_bases = Vec::new();
+        for (i, previous) in source.previous_bases.iter().enumerate() {
+            let at_previous = at.key("previous_bases").index(i);
+            if let Some(url) =
+                self.ok(parse_http_url(previous).map_err(|m| self.error(&at_previous, false, m)))
+            {
+                previous_bases.push(url);
+            }
+        }
         let home = base.as_ref().and_then(|base| match &source.home {
             Some(home) => {
                 self.ok(join_base(base, home).map_err(|m| self.error(&at.key("home"), false, m)))
@@ -655,6 +664,7 @@ impl Context<'_> {
             name: source.name.trim().to_owned(),
             group: source.group.clone(),
             base: base?,
+            previous_bases,
             home: home?,
             enabled: source.enabled.unwrap_or(true),
             charset: charset?,

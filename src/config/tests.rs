@@ -483,3 +483,36 @@ fn paging_is_set_one_way_and_a_source_replaces_its_templates() {
             .is_some()
     );
 }
+
+#[test]
+fn a_moved_portal_names_where_its_items_were_stored_before() {
+    let text = good_with(
+        "base = \"${BASE}/phucloi\"",
+        "base = \"${BASE}/phucloi\"\nprevious_bases = [\"http://phucloi.old.vn\"]",
+    );
+    let config = parse(&text, "wardfeed.toml", &env).unwrap();
+    let source = config.source("phucloi").unwrap();
+    assert_eq!(
+        source.earlier_locations("http://127.0.0.1:9/phucloi/tin/a-1.html#x"),
+        [
+            "https://127.0.0.1:9/phucloi/tin/a-1.html#x",
+            "https://phucloi.old.vn/tin/a-1.html#x",
+            "http://phucloi.old.vn/tin/a-1.html#x",
+        ]
+    );
+    // Elsewhere on the host, only the other scheme: http and https are one site.
+    assert_eq!(
+        source.earlier_locations("http://127.0.0.1:9/phucloiX/a"),
+        ["https://127.0.0.1:9/phucloiX/a"]
+    );
+    assert!(source.earlier_locations("guid:917").is_empty());
+
+    let error = parse_err(&good_with(
+        "base = \"${BASE}/phucloi\"",
+        "base = \"${BASE}/phucloi\"\nprevious_bases = [\"ftp://old\"]",
+    ));
+    assert!(
+        error.contains("sources.phucloi.previous_bases[0]"),
+        "{error}"
+    );
+}

@@ -252,7 +252,15 @@ fn item_entry(config: &Config, site: &Site, stored: &StoredItem) -> Entry {
         // Entries that share a URL (told apart by guid) each need an id of their own.
         id: match stored.key.entry_id(&item.source, &item.url) {
             Some(url) => url.to_owned(),
-            None => urn_uuid("item", &stored.key.0),
+            // An item of a portal that moved keeps the id it had at its first address.
+            None => source
+                .and_then(|source| {
+                    source
+                        .earlier_locations(&item.url)
+                        .into_iter()
+                        .find(|old| stored.key.entry_id(&item.source, old).is_some())
+                })
+                .unwrap_or_else(|| urn_uuid("item", &stored.key.0)),
         },
         url: if item.url.is_empty() {
             source.map_or_else(|| site.index(), |s| s.home.to_string())
