@@ -1116,7 +1116,16 @@ pub async fn refresh(
         let mut outcome = outcome;
         tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             let epoch = store.epoch();
-            let moved = settle_identities(&store, &source, &mut scrape.items)?;
+            // Settling reads the store; a store closed by a failure (a full disk) is reopened
+            // here like before a write, or the refresh would never get to reopen it.
+            let moved = match settle_identities(&store, &source, &mut scrape.items) {
+                Err(error) if error.is_io() => {
+                    tracing::warn!(source = %source.id, error = %error, "reading the store failed; reopening it and trying once more");
+                    store.recover(epoch)?;
+                    settle_identities(&store, &source, &mut scrape.items)?
+                }
+                other => other?,
+            };
             if moved > 0 {
                 // A move is a guess from addresses: said where the admin looks.
                 let message = format!(
