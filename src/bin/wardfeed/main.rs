@@ -39,6 +39,21 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
+/// Turns transparent huge pages off for this process (what `MIMALLOC_ALLOW_THP=0` does): with
+/// them, the transient buffers of a big page (a 5 MB article, a 190,000-entry listing) stay
+/// resident as 2 MiB pages. Measured on tests/hostile.rs in release: peak 266 MiB with them,
+/// 160 MiB without (TESTING.md). A kernel that refuses is said in the log, nothing else changes.
+fn no_transparent_huge_pages() {
+    // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory of ours.
+    let result = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+    if result != 0 {
+        tracing::warn!(
+            error = %std::io::Error::last_os_error(),
+            "could not turn transparent huge pages off; peak memory may be higher"
+        );
+    }
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
     let config = match &args.command {
@@ -46,6 +61,7 @@ fn main() -> ExitCode {
         Command::Demo(demo) => demo.config.as_deref(),
     };
     init_tracing(cli::log_format(args.log_format, config));
+    no_transparent_huge_pages();
     if !matches!(
         args.command,
         Command::Demo(_) | Command::Library(cli::Command::Run { .. })
