@@ -10,7 +10,10 @@ use serde_json::Value;
 use url::Url;
 
 use super::rules::RuleError;
-use super::{ExtractError, FieldWarning, ListingEntry, ListingPage, date_warning, with_page_param};
+use super::{
+    ExtractError, FieldWarning, ListingEntry, ListingPage, date_warning, query_number,
+    with_page_param, with_query_param,
+};
 use crate::config::file::{JsonFieldSpec, JsonRulesFile};
 use crate::normalize::date::{
     DateContext, DateError, FUTURE_TOLERANCE, ParsedDate, in_zone, parse_date, validate_format,
@@ -370,26 +373,8 @@ fn kind_of(value: Option<&Value>) -> &'static str {
 
 /// `page_url` with `param` advanced by `step` (absent counts as 0).
 fn with_offset_param(page_url: &Url, param: &str, step: usize) -> Url {
-    let current = page_url
-        .query_pairs()
-        .find(|(k, _)| k == param)
-        .and_then(|(_, v)| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    let kept: Vec<(String, String)> = page_url
-        .query_pairs()
-        .filter(|(k, _)| k != param)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let mut next = page_url.clone();
-    {
-        let mut query = next.query_pairs_mut();
-        query.clear();
-        for (k, v) in &kept {
-            query.append_pair(k, v);
-        }
-        query.append_pair(param, &current.saturating_add(step).to_string());
-    }
-    next
+    let current: usize = query_number(page_url, param).unwrap_or(0);
+    with_query_param(page_url, param, &current.saturating_add(step).to_string())
 }
 
 /// A URL-valued field: a template's text is a site location, a value read from the answer a

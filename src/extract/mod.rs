@@ -362,11 +362,21 @@ fn next_page(
 
 /// `page_url` with its page parameter incremented (absent counts as page 1).
 pub(crate) fn with_page_param(page_url: &Url, param: &str) -> Url {
-    let current = page_url
+    let current: u32 = query_number(page_url, param).unwrap_or(1);
+    with_query_param(page_url, param, &current.saturating_add(1).to_string())
+}
+
+/// The number `param` holds in `page_url`'s query, if it holds one.
+pub(crate) fn query_number<N: std::str::FromStr>(page_url: &Url, param: &str) -> Option<N> {
+    page_url
         .query_pairs()
         .find(|(k, _)| k == param)
-        .and_then(|(_, v)| v.parse::<u32>().ok())
-        .unwrap_or(1);
+        .and_then(|(_, v)| v.parse::<N>().ok())
+}
+
+/// `page_url` with `param` set to `value` (moved to the end of the query, the other pairs kept
+/// in their order).
+pub(crate) fn with_query_param(page_url: &Url, param: &str, value: &str) -> Url {
     let kept: Vec<(String, String)> = page_url
         .query_pairs()
         .filter(|(k, _)| k != param)
@@ -379,7 +389,7 @@ pub(crate) fn with_page_param(page_url: &Url, param: &str) -> Url {
         for (k, v) in &kept {
             query.append_pair(k, v);
         }
-        query.append_pair(param, &(current + 1).to_string());
+        query.append_pair(param, value);
     }
     next
 }
