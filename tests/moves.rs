@@ -32,16 +32,9 @@ fn ledger(store: &Store) -> BTreeMap<String, (String, String)> {
 /// The combined JSON Feed's entry ids, as a reader keys them.
 async fn feed_ids(config: &Config, store: &Arc<Store>) -> BTreeSet<String> {
     let app = App::start(config.clone(), Arc::clone(store), snapshot_time("s1")).await;
-    let body = http_client()
-        .get(app.url("/feeds/all.json"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let body = get_text(&http_client(), &app.url("/feeds/all.json")).await;
     app.stop().await;
-    let feed: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let feed: serde_json::Value = serde_json::from_str(&body).unwrap();
     let ids: BTreeSet<String> = feed["items"]
         .as_array()
         .unwrap()

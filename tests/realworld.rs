@@ -101,14 +101,7 @@ async fn every_problem_is_a_warning_the_store_keeps() {
     // Vietnamese, its message), and `/status.json` carries them too.
     let app = common::App::start(config.clone(), Arc::clone(&store), now).await;
     let client = common::http_client();
-    let page = client
-        .get(app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = common::get_text(&client, &app.url("/")).await;
     let kept = store.warnings(&source.id).unwrap().len();
     assert!(
         page.contains(&format!("<summary>{kept} cảnh báo</summary>")),
@@ -143,15 +136,8 @@ async fn every_problem_is_a_warning_the_store_keeps() {
             "{warning} is not on the dashboard: {listed:#?}"
         );
     }
-    let status = client
-        .get(app.url("/status.json"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
-    let listed = serde_json::from_slice::<serde_json::Value>(&status)
+    let status = common::get_text(&client, &app.url("/status.json")).await;
+    let listed = serde_json::from_str::<serde_json::Value>(&status)
         .unwrap()
         .to_string();
     assert!(listed.contains("hôm nào đó"), "{listed}");
