@@ -68,9 +68,11 @@ fn replace(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 
 fn bench(c: &mut Criterion) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fixtures.toml");
-    let config = config::load(&path, &|name| {
-        (name == "FIXTURES_BASE").then(|| BASE.to_owned())
-    })
+    let config = config::load(
+        &path,
+        &|name| (name == "FIXTURES_BASE").then(|| BASE.to_owned()),
+        extract::check_rules,
+    )
     .unwrap();
     let pages = load_pages(&config);
     let bytes: u64 = pages.iter().map(|p| p.text.len() as u64).sum();
@@ -91,14 +93,13 @@ fn bench(c: &mut Criterion) {
             let mut produced = 0usize;
             for page in &pages {
                 let source = config.source(&page.site).unwrap();
+                let rules = extract::SiteRules::of(&source.rules);
                 let dates = DateContext::new(source.timezone, now);
                 if page.is_listing {
-                    let listing =
-                        extract::listing(&page.text, &page.url, &source.rules.listing, &dates);
+                    let listing = extract::listing(&page.text, &page.url, &rules.listing, &dates);
                     produced += listing.map(|l| l.entries.len()).unwrap_or(0);
                 } else {
-                    let article =
-                        extract::article(&page.text, &page.url, &source.rules.article, &dates);
+                    let article = extract::article(&page.text, &page.url, &rules.article, &dates);
                     if let Some(body) = article.body_html {
                         produced += sanitize::article_html(&body, &page.url).len();
                     }

@@ -3,6 +3,7 @@
 //!
 //! Run: `cargo bench --bench store` (WARDFEED_BENCH_ITEMS overrides the 1 M; WARDFEED_BENCH_DIR
 //! the scratch directory). It measures once, at full size: the figures go to BENCHMARKS.md.
+//! `WARDFEED_BENCH_SIZES_OF=DIR` only prints where the bytes of the store in DIR go.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -108,6 +109,23 @@ fn dir_size(path: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Each tree's records and key/value bytes, per item of `items` (`with_empty`: also the trees
+/// that hold nothing).
+fn print_tree_sizes(store: &Store, items: u64, with_empty: bool) {
+    for tree in store.tree_sizes().unwrap() {
+        if with_empty || tree.records > 0 {
+            println!(
+                "    {:<11} {:>9} records, keys {:>8.1} MB, values {:>8.1} MB ({:.0} B/item)",
+                tree.name,
+                tree.records,
+                tree.key_bytes as f64 / 1e6,
+                tree.value_bytes as f64 / 1e6,
+                (tree.key_bytes + tree.value_bytes) as f64 / items as f64
+            );
+        }
+    }
+}
+
 fn main() {
     // `cargo bench` passes --bench; any other invocation (a test run) only smoke-tests.
     let full = std::env::args().any(|a| a == "--bench");
@@ -118,6 +136,23 @@ fn main() {
     let scratch = std::env::var("WARDFEED_BENCH_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| std::env::temp_dir());
+    if let Ok(existing) = std::env::var("WARDFEED_BENCH_SIZES_OF") {
+        // Where the bytes of an existing store go (e.g. a run stopped part way).
+        let store = Store::open_checking(
+            std::path::Path::new(&existing),
+            wardfeed::config::DEFAULT_CACHE_BYTES,
+            0,
+        )
+        .unwrap();
+        let items = store.len().max(1) as u64;
+        println!(
+            "{existing}: {} items, {:.1} MB on disk",
+            store.len(),
+            dir_size(std::path::Path::new(&existing)) as f64 / 1e6
+        );
+        print_tree_sizes(&store, items, true);
+        return;
+    }
     let dir = tempfile::tempdir_in(scratch).unwrap();
     let now = base_time() + chrono::Duration::days(4000);
 
@@ -205,10 +240,58 @@ fn main() {
     let search = started.elapsed();
     let search_decoded = (store.decoded_items() - decoded_before) / searches as u64;
 
+    // The indexed search (`?q=`, /search): a common word's newest 20, then a word no item
+    // holds, which walks every item's word filter and should decode (almost) nothing.
+    let folded =
+        |q: &str| -> Vec<String> { wardfeed::store::search::words(q).into_iter().collect() };
+    store.search(&folded("x")).unwrap().count(); // the index exists already: no build timed
+    let common = folded(&word);
+    let started = Instant::now();
+    let decoded_before = store.decoded_items();
+    for _ in 0..searches {
+        let hits = store.search(&common).unwrap().take(20).count();
+        assert_eq!(hits, 20);
+    }
+    let indexed = started.elapsed();
+    let indexed_decoded = (store.decoded_items() - decoded_before) / searches as u64;
+    let absent = folded("zzkhongcotuaynaozz");
+    let started = Instant::now();
+    let decoded_before = store.decoded_items();
+    assert_eq!(store.search(&absent).unwrap().count(), 0);
+    let absent_walk = started.elapsed();
+    let absent_decoded = store.decoded_items() - decoded_before;
+
+    println!(
+        "  sled:         size_on_disk {:.1} MB; live keys + values per tree:",
+        store.size_on_disk().unwrap() as f64 / 1e6
+    );
+    print_tree_sizes(&store, total as u64, false);
     drop(store);
+    // The daemon's opening: O(1) checks (manifest, tallies, both ends of each tree) for a
+    // store past OPEN_SCAN_RECORDS, then the whole read, which the daemon runs in the
+    // background while serving, before the first write.
     let started = Instant::now();
     let reopened = Store::open(dir.path()).unwrap();
     let open = started.elapsed();
+    let deferred = reopened.is_unverified();
+    let started = Instant::now();
+    reopened.finish_verification().unwrap();
+    let whole_read = started.elapsed();
+    assert_eq!(reopened.len(), total);
+    drop(reopened);
+    // Every tree read whole at open, as every opening did before.
+    let started = Instant::now();
+    let reopened =
+        Store::open_checking(dir.path(), wardfeed::config::DEFAULT_CACHE_BYTES, u64::MAX).unwrap();
+    let open_whole = started.elapsed();
+    assert_eq!(reopened.len(), total);
+    drop(reopened);
+    // sled 0.34 writes its snapshot only while opening (after replaying its log from the
+    // last one): the first opening above replayed everything the ingest wrote, the later
+    // ones only what came after. The daemon's opening again, now with that snapshot.
+    let started = Instant::now();
+    let reopened = Store::open(dir.path()).unwrap();
+    let open_again = started.elapsed();
     assert_eq!(reopened.len(), total);
 
     let per_sec = |count: usize, took: Duration| count as f64 / took.as_secs_f64();
@@ -231,6 +314,14 @@ fn main() {
         "  search:       newest 20 titles holding {word:?}, {:.2} ms each, {search_decoded} records decoded",
         search.as_secs_f64() * 1000.0 / searches as f64
     );
+    println!(
+        "  indexed:      newest 20 holding {common:?}, {:.2} ms each, {indexed_decoded} records decoded",
+        indexed.as_secs_f64() * 1000.0 / searches as f64
+    );
+    println!(
+        "  indexed:      a word no item holds, {:.1} ms (every filter walked), {absent_decoded} records decoded (false positives)",
+        absent_walk.as_secs_f64() * 1000.0
+    );
     if let Some((count, at_100k)) = at_100k {
         println!(
             "  on disk:      {:.1} MB after {count} items ({:.0} bytes/item)",
@@ -239,12 +330,27 @@ fn main() {
         );
     }
     println!(
-        "  on disk:      {:.1} MB after {total} items, {:.1} MB per 100 k",
+        "  on disk:      {:.1} MB after {total} items, {:.1} MB per 100 k ({:.0} bytes/item)",
         bytes as f64 / 1e6,
-        bytes as f64 / 1e6 / (total as f64 / 1e5)
+        bytes as f64 / 1e6 / (total as f64 / 1e5),
+        bytes as f64 / total as f64
     );
     println!(
-        "  open:         {:.2} s to open the store of {total} items",
-        open.as_secs_f64()
+        "  open:         {:.2} s to open the store of {total} items ({}), then {:.2} s to read it whole",
+        open.as_secs_f64(),
+        if deferred {
+            "whole read deferred"
+        } else {
+            "read whole at open"
+        },
+        whole_read.as_secs_f64()
+    );
+    println!(
+        "  open whole:   {:.2} s to open it reading every tree at open",
+        open_whole.as_secs_f64()
+    );
+    println!(
+        "  open again:   {:.2} s to open it as the daemon does, sled's snapshot now taken by the openings before",
+        open_again.as_secs_f64()
     );
 }

@@ -7,8 +7,8 @@
 //! except the few settings a running process cannot change, which the log names. A reload
 //! never runs two refreshes of one source at once and never loses a pending first run.
 //! `Control::Stop` (SIGTERM/SIGINT), or the caller dropping its sender: STOPPING=1, stop
-//! accepting, let in-flight refreshes and requests finish within a deadline, flush the store,
-//! return. WATCHDOG=1 at half the interval systemd asks for, only while the scheduler shows
+//! accepting, cancel the refreshes still fetching, let refreshes already recording and
+//! requests being answered finish within a deadline, flush the store, return. WATCHDOG=1 at half the interval systemd asks for, only while the scheduler shows
 //! it is alive (its pulse is fresh, every source has a task driving it); otherwise the ping
 //! is withheld, with an error in the log, and systemd restarts us. Only startup errors end
 //! the run.
@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -35,9 +36,11 @@ use crate::schedule::{self, PlanListener, Pulse, Refresher, RunReport, Turn};
 use crate::serve::{self, AppState};
 use crate::store::{Store, StoreError};
 
-/// How long stopping waits for in-flight refreshes and requests before it abandons them.
-/// Nothing is lost by abandoning: every ingest is one transaction.
-pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
+/// How long stopping waits at most for what it cannot cancel — a refresh already recording
+/// its items, responses being written (`serve::STOP_GRACE`, 5 s) — before it abandons them.
+/// Refreshes still fetching are cancelled at once. Nothing is lost by abandoning: every
+/// ingest is one transaction.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -52,6 +55,118 @@ pub enum DaemonError {
     },
     #[error("start the fetcher: {0}")]
     Fetch(#[from] FetchError),
+}
+
+/// The daemon's control socket, in the store's directory (owner-only): `wardfeed backup`
+/// asks the daemon that holds the store for a consistent copy of it there.
+pub const CONTROL_SOCKET: &str = "control.sock";
+
+/// How long a client of the control socket may take to say what it wants.
+const CONTROL_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Listens on `dir`/`CONTROL_SOCKET` until `stop`; the socket is removed when it ends. A
+/// socket that cannot be made is a warning (the daemon still serves; `backup` then says it
+/// cannot reach it). A file left there by a daemon that was killed is replaced: the store's
+/// lock, which this process holds, shows none runs.
+fn control_socket(
+    dir: &std::path::Path,
+    store: Arc<Store>,
+    stop: CancellationToken,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let path = dir.join(CONTROL_SOCKET);
+    let _ = std::fs::remove_file(&path);
+    let listener = match tokio::net::UnixListener::bind(&path) {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::warn!(path = %path.display(), error = %error, "cannot make the control socket: `wardfeed backup` cannot reach this daemon");
+            return None;
+        }
+    };
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(error) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        {
+            tracing::warn!(path = %path.display(), error = %error, "cannot make the control socket owner-only");
+        }
+    }
+    Some(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        tokio::spawn(answer_control(stream, Arc::clone(&store)));
+                    }
+                    Err(error) => {
+                        tracing::warn!(error = %error, "control socket: accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                () = stop.cancelled() => break,
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    }))
+}
+
+/// One client of the control socket: `backup\n` is answered `ok BYTES\n` and the backup (taken
+/// into an unnamed temporary file under the store's write lock, then sent outside it, so a
+/// slow reader never holds refreshes up), or `error: …\n`.
+async fn answer_control(stream: tokio::net::UnixStream, store: Arc<Store>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut stream = tokio::io::BufReader::new(stream);
+    let mut request = String::new();
+    let read = tokio::time::timeout(
+        CONTROL_REQUEST_TIMEOUT,
+        (&mut stream).take(64).read_line(&mut request),
+    )
+    .await;
+    if !matches!(read, Ok(Ok(1..))) {
+        return;
+    }
+    let mut stream = stream.into_inner();
+    if request.trim_end() != "backup" {
+        let _ = stream
+            .write_all(format!("error: unknown request {:?}\n", request.trim_end()).as_bytes())
+            .await;
+        return;
+    }
+    let taken = tokio::task::spawn_blocking(move || -> Result<_, String> {
+        use std::io::Seek;
+        let mut file = tempfile::tempfile().map_err(|e| format!("make a temporary file: {e}"))?;
+        let summary = store.backup(&mut file).map_err(|e| e.to_string())?;
+        file.rewind().map_err(|e| e.to_string())?;
+        Ok((file, summary))
+    })
+    .await
+    .map_err(|e| e.to_string())
+    .and_then(|taken| taken);
+    match taken {
+        Ok((file, summary)) => {
+            tracing::info!(
+                items = summary.items,
+                records = summary.records,
+                bytes = summary.bytes,
+                "backup taken for wardfeed backup"
+            );
+            let mut file = tokio::fs::File::from_std(file);
+            let sent = async {
+                stream
+                    .write_all(format!("ok {}\n", summary.bytes).as_bytes())
+                    .await?;
+                tokio::io::copy(&mut file, &mut stream).await?;
+                stream.shutdown().await
+            };
+            if let Err(error) = sent.await {
+                tracing::warn!(error = %error, "backup: the client went away before it had it all");
+            }
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "backup failed");
+            let _ = stream
+                .write_all(format!("error: {error}\n").as_bytes())
+                .await;
+        }
+    }
 }
 
 /// What the caller tells a running daemon.
@@ -114,6 +229,53 @@ struct Runtime {
     crawler: std::sync::RwLock<Arc<Crawler>>,
     metrics: Arc<Metrics>,
     clock: Arc<dyn Clock>,
+    /// Cancelled when the daemon stops: refreshes still fetching are abandoned.
+    stopping: CancellationToken,
+    first_cycle: FirstCycle,
+}
+
+/// The progress of the first cycle after start (the long one: every source fetched whole), as
+/// log lines: `first cycle: 3/5 sources refreshed`, then how long it took.
+struct FirstCycle {
+    pending: std::sync::Mutex<std::collections::HashSet<SourceId>>,
+    total: usize,
+    started: std::time::Instant,
+}
+
+impl FirstCycle {
+    fn new(config: &Config) -> FirstCycle {
+        let pending: std::collections::HashSet<SourceId> = config
+            .sources
+            .iter()
+            .filter(|s| s.enabled)
+            .map(|s| s.id.clone())
+            .collect();
+        FirstCycle {
+            total: pending.len(),
+            pending: std::sync::Mutex::new(pending),
+            started: std::time::Instant::now(),
+        }
+    }
+
+    /// `source` finished a refresh.
+    fn refreshed(&self, source: &SourceId) {
+        let left = {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if !pending.remove(source) {
+                return;
+            }
+            pending.len()
+        };
+        let (done, total) = (self.total - left, self.total);
+        tracing::info!(source = %source, done, total, "first cycle: {done}/{total} sources refreshed");
+        if left == 0 {
+            tracing::info!(
+                sources = total,
+                elapsed_ms = self.started.elapsed().as_millis() as u64,
+                "first cycle finished"
+            );
+        }
+    }
 }
 
 impl Runtime {
@@ -134,8 +296,15 @@ impl Runtime {
         let now = in_zone(self.clock.now(), source.timezone);
         let crawler = Arc::clone(&self.crawler.read().unwrap_or_else(|p| p.into_inner()));
         let _in_flight = self.metrics.refresh_in_flight(source.id.as_str());
-        let refresh = match crate::pipeline::refresh(&crawler, &self.store, source, now).await {
-            Ok(refresh) => refresh,
+        let refreshed =
+            crate::pipeline::refresh_until(&crawler, &self.store, source, now, &self.stopping)
+                .await;
+        let refresh = match refreshed {
+            Ok(Some(refresh)) => refresh,
+            Ok(None) => {
+                tracing::info!(source = %source.id, elapsed_ms = started.elapsed().as_millis() as u64, "refresh cancelled: stopping (its fetches in flight were dropped, nothing of it recorded)");
+                return RunReport::default();
+            }
             Err(error) => {
                 // The store failing is the one thing a refresh cannot survive; the source
                 // is tried again on schedule.
@@ -153,6 +322,7 @@ impl Runtime {
             refresh.scrape.failures.len() as u64,
             started.elapsed(),
         );
+        self.first_cycle.refreshed(&source.id);
         let health = self.store.health(&source.id).unwrap_or_default();
         self.publish_health(source, &health);
         RunReport {
@@ -186,6 +356,9 @@ struct Schedule {
     runtime: Arc<Runtime>,
     planned: PlanListener,
     jitter: Duration,
+    /// How many refreshes run at once (`max_refreshes`, `max_refreshes_per_host`); made again
+    /// when a reload changes them (refreshes still running keep their old places).
+    slots: Arc<schedule::RefreshSlots>,
     tasks: TaskTracker,
     running: HashMap<SourceId, CancellationToken>,
     /// Per source, what outlives its task across reloads (`schedule::Turn`); the watchdog
@@ -212,12 +385,20 @@ impl Schedule {
                 .is_some_and(|source| source.enabled)
         });
         self.jitter = config.fetch.jitter;
+        let limits = (
+            config.fetch.max_refreshes,
+            config.fetch.max_refreshes_per_host,
+        );
+        if self.slots.limits() != limits {
+            self.slots = schedule::RefreshSlots::new(limits.0, limits.1);
+        }
         for source in config.sources.iter().filter(|s| s.enabled) {
             let token = self.stop.child_token();
             let turn = Arc::clone(turns.entry(source.id.clone()).or_default());
             self.tasks.spawn(schedule::drive_source(
                 Arc::clone(source),
                 turn,
+                Arc::clone(&self.slots),
                 self.jitter,
                 Arc::clone(&self.runtime.clock),
                 self.runtime.refresher(),
@@ -336,6 +517,17 @@ pub async fn run(
         &store_path,
         config.store.cache_bytes,
     )?);
+    if store.is_unverified() {
+        // A large store opened after O(1) checks: read it whole now, in the background, while
+        // feeds are served; refreshes queue for the store until it is done (and a damaged
+        // store fails loudly and takes no write).
+        let store = Arc::clone(&store);
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = store.finish_verification() {
+                tracing::error!(error = %error, "the store failed its whole read after opening");
+            }
+        });
+    }
     let listener = match listener {
         Some(listener) => listener,
         None => {
@@ -367,11 +559,15 @@ pub async fn run(
         crawler: std::sync::RwLock::new(crawler),
         metrics: Arc::clone(&metrics),
         clock: Arc::clone(&options.clock),
+        stopping: CancellationToken::new(),
+        first_cycle: FirstCycle::new(&config),
     });
     for source in &config.sources {
         runtime.publish_health(source, &store.health(&source.id)?);
     }
 
+    let control_stop = CancellationToken::new();
+    let control = control_socket(&store_path, Arc::clone(&store), control_stop.clone());
     let server_stop = CancellationToken::new();
     let server = tokio::spawn(serve::run(
         listener,
@@ -386,6 +582,10 @@ pub async fn run(
         runtime: Arc::clone(&runtime),
         planned,
         jitter: config.fetch.jitter,
+        slots: schedule::RefreshSlots::new(
+            config.fetch.max_refreshes,
+            config.fetch.max_refreshes_per_host,
+        ),
         tasks: TaskTracker::new(),
         running: HashMap::new(),
         turns: Turns::default(),
@@ -483,6 +683,9 @@ pub async fn run(
     if let Some(watchdog) = watchdog {
         watchdog.abort();
     }
+    // Refreshes still fetching are cancelled (a refresh already recording finishes: each
+    // step is a transaction, and the store is flushed below).
+    runtime.stopping.cancel();
     schedule.stop.cancel();
     server_stop.cancel();
     schedule.tasks.close();
@@ -497,6 +700,10 @@ pub async fn run(
             "in-flight work abandoned at the drain deadline"
         );
     }
+    control_stop.cancel();
+    if let Some(control) = control {
+        let _ = control.await;
+    }
     store.flush()?;
     tracing::info!("stopped");
     Ok(())
@@ -510,7 +717,7 @@ mod tests {
         let text = format!(
             "[server]\n{server}\n[sources.bode]\nname = \"Bồ Đề\"\ngroup = \"longbien\"\nbase = \"http://127.0.0.1:9/bode\"\nfetch_articles = false\n[sources.bode.listing]\nitem = \"li\"\ntitle = \"a\"\n[[sources.bode.categories]]\nlabel = \"Tin\"\nlisting = \"/tin\"\n"
         );
-        crate::config::parse(&text, "test.toml", &|_| None).unwrap()
+        crate::config::parse(&text, "test.toml", &|_| None, crate::extract::check_rules).unwrap()
     }
 
     /// The watchdog pings while the pulse beats and the source has its task; it stops when the
@@ -530,6 +737,7 @@ mod tests {
             tokio::spawn(schedule::drive_source(
                 Arc::clone(&source),
                 Arc::clone(&turn),
+                schedule::RefreshSlots::new(8, 8),
                 Duration::ZERO,
                 Arc::clone(&clock),
                 Arc::clone(&refresher),

@@ -8,9 +8,20 @@
 //! `config` → `fetch` → `extract` (HTML pages) / `ingest` (source feeds) → `sanitize` →
 //! `store` → `render` → `serve`
 //!
+//! Extraction rules show how an earlier stage checks what a later one owns: `config` keeps a
+//! template's or source's rules as written (`config::Rules`), and whoever loads a
+//! configuration hands `config::parse` the checker (`extract::check_rules`), so a bad selector
+//! fails at load with its file:line:col while config names no later stage. `extract` compiles
+//! the rules (`extract::SiteRules::of`) once per `Rules`, kept beside them and shared by every
+//! source holding the same `Arc` (all the sources that take a template's rules unchanged).
+//!
 //! The drivers chain them: `pipeline` (the only place where stages are chained, one refresh
 //! of one source) and `schedule` (when each source refreshes), then `daemon` (scheduler and
 //! server in one process, its configuration and signals given by the caller), then `cli`.
+//!
+//! Beside the chain, `suggest` proposes a source for a new portal from its pages: it reads
+//! them through `fetch` and `extract`'s page bounds, and the cli checks what it proposes with
+//! `config`.
 //!
 //! Every stage shares these leaves, which name no stage:
 //! - `model`: the domain types that cross stage boundaries (items, ids, failures, validators);
@@ -41,3 +52,4 @@ pub mod sanitize;
 pub mod schedule;
 pub mod serve;
 pub mod store;
+pub mod suggest;

@@ -7,7 +7,8 @@
 //! `&'static str`), and source statuses are the five the model knows.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus::{
@@ -29,6 +30,14 @@ const STATUSES: [&str; 5] = ["degraded", "empty", "failing", "ok", "pending"];
 /// (the crate's atomics, one short std `Mutex` section for a fetch), safe from any thread.
 pub struct Metrics {
     registry: Registry,
+    /// The per-source families, rendered once per change of them.
+    per_source: Registry,
+    /// Bumped by every change to a per-source family.
+    source_changes: Arc<AtomicU64>,
+    /// The per-source families' exposition as last rendered, by family name, with the
+    /// `source_changes` it shows.
+    source_text: Mutex<Option<(u64, Arc<FamilyBlocks>)>>,
+    source_renders: AtomicU64,
     fetches: IntCounterVec,
     fetch_duration: HistogramVec,
     fetched_bytes: IntCounterVec,
@@ -48,6 +57,8 @@ pub struct Metrics {
     store_up: IntGauge,
     store_errors: IntCounter,
     feed_cuts: IntCounterVec,
+    document_cache_bytes: IntGauge,
+    document_cache_evictions: IntCounter,
     /// The fetch outcomes each source has had, so that forgetting a source can remove its
     /// `wardfeed_fetches_total` series (the crate removes series by their full label set).
     outcomes: Mutex<BTreeMap<String, BTreeSet<String>>>,
@@ -93,11 +104,12 @@ impl Families<'_> {
 
 /// A refresh counted in `wardfeed_source_refreshes_in_flight` until dropped (a panicking
 /// refresh included).
-pub struct InFlight(prometheus::IntGauge);
+pub struct InFlight(prometheus::IntGauge, Arc<AtomicU64>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.dec();
+        self.1.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -116,6 +128,11 @@ impl Metrics {
     pub fn with_start_time(start_time_unix: f64) -> Metrics {
         let registry = Registry::new();
         let families = Families(&registry);
+        // The per-source families (about 40 series a source: 400,000 lines at 10,000
+        // sources) change only when a source is fetched, refreshed or forgotten: their text is
+        // kept between those changes (`render`).
+        let per_source = Registry::new();
+        let source_families = Families(&per_source);
         let source = &["source"];
         families
             .gauges(
@@ -144,65 +161,65 @@ impl Metrics {
         // A daemon only runs on a store that opened whole.
         store_up.set(1);
         Metrics {
-            fetches: families.counters(
+            fetches: source_families.counters(
                 "wardfeed_fetches_total",
                 "Fetch attempts, per source and outcome (HTTP status or failure kind).",
                 &["source", "outcome"],
             ),
-            fetch_duration: families.durations(
+            fetch_duration: source_families.durations(
                 "wardfeed_fetch_duration_seconds",
                 "Time taken by fetch attempts, per source.",
             ),
-            fetched_bytes: families.counters(
+            fetched_bytes: source_families.counters(
                 "wardfeed_fetched_bytes_total",
                 "Response body bytes fetched, per source.",
                 source,
             ),
-            refreshes: families.counters(
+            refreshes: source_families.counters(
                 "wardfeed_refreshes_total",
                 "Refreshes finished, per source.",
                 source,
             ),
-            refresh_duration: families.durations(
+            refresh_duration: source_families.durations(
                 "wardfeed_refresh_duration_seconds",
                 "Time taken by refreshes (scrape and store), per source.",
             ),
-            items_new: families.counters(
+            items_new: source_families.counters(
                 "wardfeed_items_new_total",
                 "Items stored for the first time, per source.",
                 source,
             ),
-            items_updated: families.counters(
+            items_updated: source_families.counters(
                 "wardfeed_items_updated_total",
                 "Stored items whose content changed, per source.",
                 source,
             ),
-            listing_failures: families.counters(
+            listing_failures: source_families.counters(
                 "wardfeed_listing_failures_total",
                 "Listings that failed during refreshes, per source.",
                 source,
             ),
-            consecutive_failures: families.gauges(
+            consecutive_failures: source_families.gauges(
                 "wardfeed_source_consecutive_failures",
                 "Refreshes that failed in a row, per source.",
                 source,
             ),
-            source_items: families.gauges(
+            source_items: source_families.gauges(
                 "wardfeed_source_items",
                 "Items held in the store, per source.",
                 source,
             ),
-            last_success: families.gauges(
+            last_success: source_families.gauges(
                 "wardfeed_source_last_success_timestamp_seconds",
                 "When the source last refreshed successfully, since the unix epoch, in seconds.",
                 source,
             ),
-            status: families.gauges(
+            status: source_families.gauges(
                 "wardfeed_source_status",
                 "1 for the source's current status, 0 for the others.",
                 &["source", "status"],
             ),
-            up: families.gauges(
+            up: source_families.gauges(
                 "wardfeed_source_up",
                 "1 when the source's last refresh worked (status ok or empty), else 0.",
                 source,
@@ -219,7 +236,7 @@ impl Metrics {
                  shutdown: still unfinished when stopping's grace ended).",
                 &["reason"],
             ),
-            in_flight: families.gauges(
+            in_flight: source_families.gauges(
                 "wardfeed_source_refreshes_in_flight",
                 "Refreshes of the source running now (never more than 1).",
                 source,
@@ -238,8 +255,27 @@ impl Metrics {
                  (body: replaced by a link note; summary; entry: left out of the feed).",
                 &["left_out"],
             ),
+            document_cache_bytes: families.register(
+                IntGauge::new(
+                    "wardfeed_document_cache_bytes",
+                    "Bytes of rendered documents kept for serving (every encoding built so far).",
+                )
+                .expect("valid gauge"),
+            ),
+            document_cache_evictions: families.register(
+                IntCounter::new(
+                    "wardfeed_document_cache_evictions_total",
+                    "Rendered documents dropped, least recently served first, to keep the \
+                     document cache within its byte budget (rendered again when asked).",
+                )
+                .expect("valid counter"),
+            ),
             outcomes: Mutex::new(BTreeMap::new()),
             registry,
+            per_source,
+            source_changes: Arc::new(AtomicU64::new(0)),
+            source_text: Mutex::new(None),
+            source_renders: AtomicU64::new(0),
         }
     }
 
@@ -247,6 +283,7 @@ impl Metrics {
     /// "404", "500"…) or the failure's kind (`model::ErrorKind::as_str`: "timeout",
     /// "network", "too_large", "redirects", "robots", "off_site").
     pub fn record_fetch(&self, source: &str, outcome: &str, duration: Duration, bytes: u64) {
+        self.source_changed();
         {
             let mut outcomes = lock(&self.outcomes);
             // Look up before inserting: the strings are only copied the first time.
@@ -278,6 +315,7 @@ impl Metrics {
         failed_listings: u64,
         duration: Duration,
     ) {
+        self.source_changed();
         let labels = &[source];
         self.refreshes.with_label_values(labels).inc();
         self.refresh_duration
@@ -305,6 +343,7 @@ impl Metrics {
         items_stored: u64,
         last_success_unix: Option<i64>,
     ) {
+        self.source_changed();
         let labels = &[source];
         self.consecutive_failures
             .with_label_values(labels)
@@ -339,9 +378,10 @@ impl Metrics {
 
     /// Counts a refresh of `source` as running until the returned guard is dropped.
     pub fn refresh_in_flight(&self, source: &str) -> InFlight {
+        self.source_changed();
         let gauge = self.in_flight.with_label_values(&[source]);
         gauge.inc();
-        InFlight(gauge)
+        InFlight(gauge, Arc::clone(&self.source_changes))
     }
 
     /// A feed render cut to its byte budget: how many bodies, summaries and entries it left
@@ -354,6 +394,13 @@ impl Metrics {
                     .inc_by(count as u64);
             }
         }
+    }
+
+    /// The document cache now holds `bytes`, after `evicted` more documents were dropped to
+    /// keep it within its budget.
+    pub fn record_document_cache(&self, bytes: usize, evicted: usize) {
+        self.document_cache_bytes.set(bytes as i64);
+        self.document_cache_evictions.inc_by(evicted as u64);
     }
 
     /// A client connection closed with its response unfinished: `reason` is "write_timeout"
@@ -375,6 +422,7 @@ impl Metrics {
     /// Forget a source removed from the configuration (its series disappear). A refresh of it
     /// still in flight when it is forgotten brings its series back until the next forget.
     pub fn forget_source(&self, source: &str) {
+        self.source_changed();
         let labels = &[source];
         // Removing a series that was never created is an error the crate reports and we
         // ignore: forgetting is idempotent.
@@ -409,13 +457,82 @@ impl Metrics {
         }
     }
 
+    fn source_changed(&self) {
+        self.source_changes.fetch_add(1, Ordering::Release);
+    }
+
+    /// Per-source family renders since start (a test tells a kept one by it).
+    pub fn source_renders(&self) -> u64 {
+        self.source_renders.load(Ordering::Relaxed)
+    }
+
     /// The exposition text: families by name, series by label values (the crate's order).
+    /// The per-source families' text is kept until one of them changes; the others (HTTP
+    /// requests, the store, the caches: a few dozen lines) are rendered each time.
     pub fn render(&self) -> String {
-        let mut text = String::new();
-        // Encoding cannot fail: every family has a type and a name the registry accepted.
-        let _ = TextEncoder::new().encode_utf8(&self.registry.gather(), &mut text);
+        // Read before rendering: a change during the render makes the next one render again.
+        let changes = self.source_changes.load(Ordering::Acquire);
+        let kept = lock(&self.source_text)
+            .as_ref()
+            .filter(|(at, _)| *at == changes)
+            .map(|(_, blocks)| Arc::clone(blocks));
+        let per_source = match kept {
+            Some(blocks) => blocks,
+            None => {
+                let blocks = Arc::new(family_blocks(&encode(&self.per_source)));
+                self.source_renders.fetch_add(1, Ordering::Relaxed);
+                *lock(&self.source_text) = Some((changes, Arc::clone(&blocks)));
+                blocks
+            }
+        };
+        let process = family_blocks(&encode(&self.registry));
+        let mut text = String::with_capacity(
+            per_source.iter().map(|(_, b)| b.len()).sum::<usize>()
+                + process.iter().map(|(_, b)| b.len()).sum::<usize>(),
+        );
+        // Both lists are in name order (the crate sorts families): merged, the text is what
+        // one registry would give.
+        let (mut a, mut b) = (per_source.iter().peekable(), process.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) if x.0 <= y.0 => a.next(),
+                (Some(_), Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            if let Some((_, block)) = next {
+                text.push_str(block);
+            }
+        }
         text
     }
+}
+
+fn encode(registry: &Registry) -> String {
+    let mut text = String::new();
+    // Encoding cannot fail: every family has a type and a name the registry accepted.
+    let _ = TextEncoder::new().encode_utf8(&registry.gather(), &mut text);
+    text
+}
+
+/// An exposition's families, each with its name and its text (from its `# HELP` line).
+type FamilyBlocks = Vec<(String, String)>;
+
+/// An exposition cut into its families.
+fn family_blocks(text: &str) -> FamilyBlocks {
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest.split(' ').next().unwrap_or_default().to_owned();
+            blocks.push((name, String::new()));
+        }
+        match blocks.last_mut() {
+            Some((_, block)) => block.push_str(line),
+            None => blocks.push((String::new(), line.to_owned())),
+        }
+    }
+    blocks
 }
 
 /// Locks a metrics mutex even if a thread panicked while holding it: the worst a panic can
@@ -437,6 +554,38 @@ mod tests {
     }
 
     #[test]
+    fn per_source_series_are_rendered_once_per_change_of_them() {
+        let metrics = Metrics::with_start_time(1_700_000_000.5);
+        metrics.record_fetch("phucloi", "200", ms(10), 100);
+        let first = metrics.render();
+        assert_eq!(metrics.source_renders(), 1);
+        // Requests counted, nothing per source changed: the kept text, fresh HTTP counts.
+        metrics.record_http("feed", 200);
+        let second = metrics.render();
+        assert_eq!(metrics.source_renders(), 1);
+        assert!(!first.contains("wardfeed_http_requests_total{"));
+        assert!(second.contains(r#"wardfeed_http_requests_total{route="feed",status="200"} 1"#));
+        // A fetch, a refresh in flight and its end are changes.
+        metrics.record_fetch("phucloi", "200", ms(10), 100);
+        let third = metrics.render();
+        assert_eq!(metrics.source_renders(), 2);
+        assert!(third.contains(r#"wardfeed_fetches_total{outcome="200",source="phucloi"} 2"#));
+        let running = metrics.refresh_in_flight("phucloi");
+        assert!(
+            metrics
+                .render()
+                .contains(r#"wardfeed_source_refreshes_in_flight{source="phucloi"} 1"#)
+        );
+        drop(running);
+        assert!(
+            metrics
+                .render()
+                .contains(r#"wardfeed_source_refreshes_in_flight{source="phucloi"} 0"#)
+        );
+        assert_eq!(metrics.source_renders(), 4);
+    }
+
+    #[test]
     fn a_fresh_process_shows_only_process_series() {
         let metrics = Metrics::with_start_time(1_700_000_000.5);
         assert_eq!(
@@ -446,6 +595,12 @@ mod tests {
 # HELP wardfeed_build_info Always 1; the version label says which wardfeed is running.
 # TYPE wardfeed_build_info gauge
 wardfeed_build_info{{version=\"{version}\"}} 1
+# HELP wardfeed_document_cache_bytes Bytes of rendered documents kept for serving (every encoding built so far).
+# TYPE wardfeed_document_cache_bytes gauge
+wardfeed_document_cache_bytes 0
+# HELP wardfeed_document_cache_evictions_total Rendered documents dropped, least recently served first, to keep the document cache within its byte budget (rendered again when asked).
+# TYPE wardfeed_document_cache_evictions_total counter
+wardfeed_document_cache_evictions_total 0
 # HELP wardfeed_process_start_time_seconds Start time of the process since the unix epoch, in seconds.
 # TYPE wardfeed_process_start_time_seconds gauge
 wardfeed_process_start_time_seconds 1700000000.5
@@ -481,6 +636,12 @@ wardfeed_store_up 1
 # HELP wardfeed_build_info Always 1; the version label says which wardfeed is running.
 # TYPE wardfeed_build_info gauge
 wardfeed_build_info{{version=\"{version}\"}} 1
+# HELP wardfeed_document_cache_bytes Bytes of rendered documents kept for serving (every encoding built so far).
+# TYPE wardfeed_document_cache_bytes gauge
+wardfeed_document_cache_bytes 0
+# HELP wardfeed_document_cache_evictions_total Rendered documents dropped, least recently served first, to keep the document cache within its byte budget (rendered again when asked).
+# TYPE wardfeed_document_cache_evictions_total counter
+wardfeed_document_cache_evictions_total 0
 # HELP wardfeed_fetch_duration_seconds Time taken by fetch attempts, per source.
 # TYPE wardfeed_fetch_duration_seconds histogram
 wardfeed_fetch_duration_seconds_bucket{{source=\"phucloi\",le=\"0.05\"}} 1

@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::charset::Charset;
 use crate::config::{CategoryKind, Source};
-use crate::extract::{self, Article, ExtractError, FieldWarning, ListingPage};
+use crate::extract::{self, Article, ExtractError, FieldWarning, ListingPage, SiteRules};
 use crate::fetch::{Crawler, FetchError, Fetched};
 use crate::ingest::{self, FeedRequest, IngestError};
 use crate::model::identity::{Decided, Sighting, identities};
@@ -55,6 +55,56 @@ async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stati
             Err(error) => panic!("extraction stopped: {error}"),
         },
     }
+}
+
+/// The store takes one writer at a time (sled transactions behind its write lock). Refreshes
+/// queue here, as futures, for the one blocking thread that writes: a thread per refresh, each
+/// parked on the lock with its own heap, piled up to tokio's 512 blocking threads at 1,000
+/// sources (831 MiB peak; BENCHMARKS.md, "Scale"). tokio's semaphore is fair: first come,
+/// first written.
+static STORE_WRITER: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+/// Refreshes inside the store's blocking section now, and the most there ever were at once.
+static STORE_WRITERS_BUSY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static STORE_WRITERS_PEAK: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Refreshes waiting for their turn to write (the queue's length).
+static STORE_WRITES_WAITING: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+/// The most refreshes that were ever inside the store's blocking section at once in this
+/// process (1 while writers queue: the test of the queue, and a figure for benchmarks).
+pub fn store_writers_peak() -> usize {
+    STORE_WRITERS_PEAK.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Refreshes waiting now for their turn to write to the store.
+pub fn store_writes_waiting() -> usize {
+    STORE_WRITES_WAITING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Runs `work` (the refresh's store part) on a blocking thread once it is this refresh's turn.
+async fn in_store_turn<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    STORE_WRITES_WAITING.fetch_add(1, Relaxed);
+    let turn = STORE_WRITER.acquire().await;
+    STORE_WRITES_WAITING.fetch_sub(1, Relaxed);
+    // The semaphore is never closed.
+    let _turn = turn.map_err(|e| StoreError::Task(e.to_string()))?;
+    struct Busy;
+    impl Drop for Busy {
+        fn drop(&mut self) {
+            STORE_WRITERS_BUSY.fetch_sub(1, Relaxed);
+        }
+    }
+    tokio::task::spawn_blocking(move || {
+        let busy = STORE_WRITERS_BUSY.fetch_add(1, Relaxed) + 1;
+        let _busy = Busy;
+        STORE_WRITERS_PEAK.fetch_max(busy, Relaxed);
+        work()
+    })
+    .await
+    .map_err(|e| StoreError::Task(e.to_string()))?
 }
 
 /// Why one listing or feed of a source produced nothing.
@@ -426,12 +476,12 @@ pub enum ListingFormat {
 impl ListingFormat {
     /// Whether the listing counts pages up by a parameter, so that a missing page is its end.
     fn counts_pages(self, source: &Source) -> bool {
+        let rules = SiteRules::of(&source.rules);
         match self {
-            ListingFormat::Html => source.rules.listing.next_page.is_none(),
-            ListingFormat::Json => !matches!(
-                source.rules.json.next,
-                Some(extract::json::JsonNext::Pointer(_))
-            ),
+            ListingFormat::Html => rules.listing.next_page.is_none(),
+            ListingFormat::Json => {
+                !matches!(rules.json.next, Some(extract::json::JsonNext::Pointer(_)))
+            }
         }
     }
 }
@@ -444,10 +494,11 @@ pub fn listing_page(
     format: ListingFormat,
     dates: &DateContext<'_>,
 ) -> Result<extract::ListingPage, ExtractError> {
+    let rules = SiteRules::of(&source.rules);
     match format {
-        ListingFormat::Html => extract::listing(text, page_url, &source.rules.listing, dates),
+        ListingFormat::Html => extract::listing(text, page_url, &rules.listing, dates),
         ListingFormat::Json => {
-            extract::json::listing(text, page_url, &source.base, &source.rules.json, dates)
+            extract::json::listing(text, page_url, &source.base, &rules.json, dates)
         }
     }
 }
@@ -497,15 +548,55 @@ async fn scrape_listing(
     drafts: &mut IndexMap<String, Draft>,
     warnings: &mut Vec<ItemWarning>,
 ) -> ListingResult {
-    let Listing {
-        slug,
-        first,
-        format,
-    } = listing;
+    let from = ListingPlace {
+        request: PageRequest::Get(listing.first.clone()),
+        charset: Charset::UTF_8,
+        pages_before: 0,
+    };
+    let walk = PageWalk {
+        from,
+        max_pages: source.max_pages as usize,
+        keep_place: false,
+    };
+    walk_listing(pages, source, clock, listing, walk, drafts, warnings)
+        .await
+        .map(|(report, _)| report)
+}
+
+/// Where a listing walk stands: the page to ask for next (with the charset a posted-back form
+/// is encoded in) and how many pages came before it.
+#[derive(Debug, Clone)]
+pub(crate) struct ListingPlace {
+    request: PageRequest,
+    charset: Charset,
+    pages_before: usize,
+}
+
+/// One stretch of a listing walk: from a place, at most `max_pages` pages; `keep_place` says
+/// to return the page after them (a backfill goes on from there), else the walk just ends.
+struct PageWalk {
+    from: ListingPlace,
+    max_pages: usize,
+    keep_place: bool,
+}
+
+/// Walks at most `walk.max_pages` pages of a listing from `walk.from` (see `scrape_listing`);
+/// returns the report and, when asked, where the listing goes on.
+async fn walk_listing(
+    pages: &Pages<'_>,
+    source: &Source,
+    clock: FetchClock,
+    listing: Listing<'_>,
+    walk: PageWalk,
+    drafts: &mut IndexMap<String, Draft>,
+    warnings: &mut Vec<ItemWarning>,
+) -> Result<(ListingReport, Option<ListingPlace>), (ListingReport, StageError)> {
+    let Listing { slug, format, .. } = listing;
     let mut report = ListingReport::new(slug);
-    let mut seen_pages = vec![PageRequest::Get(first.clone())];
-    let mut next = Some(PageRequest::Get(first.clone()));
-    let mut charset = Charset::UTF_8;
+    let mut seen_pages = vec![walk.from.request.clone()];
+    let mut next = Some(walk.from.request);
+    let mut charset = walk.from.charset;
+    let mut left = None;
     while let Some(request) = next.take() {
         let answer = match &request {
             PageRequest::Get(url) => pages.fetch(source, url).await,
@@ -520,7 +611,7 @@ async fn scrape_listing(
             Ok(fetched) => fetched,
             // Counting pages up by parameter, a missing page is the end of the listing.
             Err(error)
-                if report.pages > 0
+                if report.pages + walk.from.pages_before > 0
                     && format.counts_pages(source)
                     && error.status() == Some(404) =>
             {
@@ -538,7 +629,7 @@ async fn scrape_listing(
         report.pages += 1;
         for warning in page.warnings {
             // A pager's last page rightly has no next link: only the first page's is a problem.
-            if warning.field == "next_page" && report.pages > 1 {
+            if warning.field == "next_page" && report.pages + walk.from.pages_before > 1 {
                 continue;
             }
             tracing::warn!(source = %source.id, url = %page_url, "{}", warning.message);
@@ -597,7 +688,8 @@ async fn scrape_listing(
                 new_entries += 1;
             }
         }
-        if new_entries == 0 || full || report.pages >= source.max_pages as usize {
+        let at_end = report.pages >= walk.max_pages;
+        if new_entries == 0 || full || (at_end && !walk.keep_place) {
             break;
         }
         if let Some(problem) = page.next_problem {
@@ -631,11 +723,19 @@ async fn scrape_listing(
                 });
                 break;
             }
+            if at_end {
+                left = Some(ListingPlace {
+                    request: candidate,
+                    charset,
+                    pages_before: walk.from.pages_before + report.pages,
+                });
+                break;
+            }
             seen_pages.push(candidate.clone());
             next = Some(candidate);
         }
     }
-    Ok(report)
+    Ok((report, left))
 }
 
 async fn scrape_feed(
@@ -792,10 +892,10 @@ async fn extract_article(
     source: &Source,
     dates: DateContext<'static>,
 ) -> Result<(Article, Option<String>), StageError> {
-    let (charset, rules) = (source.charset, source.rules.article.clone());
+    let (charset, rules) = (source.charset, SiteRules::of(&source.rules));
     off_runtime(move || {
         let page = decoded_page(&fetched, charset)?;
-        let mut article = extract::article(&page.html, &fetched.url, &rules, &dates);
+        let mut article = extract::article(&page.html, &fetched.url, &rules.article, &dates);
         if let Some(message) = page.warning {
             article.warnings.push(FieldWarning {
                 field: "encoding",
@@ -1087,7 +1187,43 @@ pub async fn refresh(
         crawler,
         cache: Some(store),
     };
-    let mut scrape = scrape(&pages, source, now).await;
+    let scrape = scrape(&pages, source, now).await;
+    record_scrape(store, source, scrape, now, started).await
+}
+
+/// `refresh`, unless `stop` is cancelled while the source is still being fetched: then the
+/// fetches in flight are dropped (their connections closed), nothing is recorded and `None`
+/// is returned. Once the scrape is done its recording is never cut short, so a stop leaves
+/// the store as after a whole refresh or as before it.
+pub async fn refresh_until(
+    crawler: &Crawler,
+    store: &Arc<Store>,
+    source: &Arc<crate::config::Source>,
+    now: DateTime<FixedOffset>,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<Option<Refresh>, StoreError> {
+    let started = Instant::now();
+    let pages = Pages {
+        crawler,
+        cache: Some(store),
+    };
+    let scrape = tokio::select! {
+        scrape = scrape(&pages, source, now) => scrape,
+        () = stop.cancelled() => return Ok(None),
+    };
+    record_scrape(store, source, scrape, now, started)
+        .await
+        .map(Some)
+}
+
+/// The second half of a refresh: record what `scrape` found (items, pruning, health).
+async fn record_scrape(
+    store: &Arc<Store>,
+    source: &Arc<crate::config::Source>,
+    mut scrape: SourceScrape,
+    now: DateTime<FixedOffset>,
+    started: Instant,
+) -> Result<Refresh, StoreError> {
     let outcome = RunOutcome {
         listings: source.categories.len(),
         failures: scrape
@@ -1109,12 +1245,12 @@ pub async fn refresh(
         items_seen: scrape.items.len() as u64,
         warnings: scrape.warnings.clone(),
     };
-    // sled is synchronous: keep its fsyncs off the async workers.
+    // sled is synchronous: keep its fsyncs off the async workers, one writer at a time.
     let (ingest, incident, pruned, scrape) = {
         let store = Arc::clone(store);
         let source = Arc::clone(source);
         let mut outcome = outcome;
-        tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
+        in_store_turn(move || -> Result<_, StoreError> {
             let epoch = store.epoch();
             // Settling reads the store; a store closed by a failure (a full disk) is reopened
             // here like before a write, or the refresh would never get to reopen it.
@@ -1155,8 +1291,7 @@ pub async fn refresh(
                 };
             Ok((ingest, incident, pruned, scrape))
         })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))??
+        .await?
     };
     tracing::info!(
         source = %source.id,
@@ -1176,4 +1311,248 @@ pub async fn refresh(
         incident,
         pruned: pruned.len(),
     })
+}
+
+/// Why a backfill stopped before the end of its listing.
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    #[error("backfill {id}: no category {category:?} (its categories: {known})")]
+    NoCategory {
+        id: SourceId,
+        category: String,
+        known: String,
+    },
+    #[error(
+        "backfill {id}/{category}: a feed keeps only its newest entries, there is no archive to walk (only listings are backfilled)"
+    )]
+    FeedCategory { id: SourceId, category: String },
+    #[error(
+        "backfill {id}/{category}: page {page}: {error} (run it again to go on from that page)"
+    )]
+    Page {
+        id: SourceId,
+        category: String,
+        page: usize,
+        error: StageError,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What one page of a backfill did, for progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackfillStep {
+    /// Pages of the listing walked so far, counting those of earlier (interrupted) runs.
+    pub page: usize,
+    pub items: usize,
+    pub new: usize,
+    /// Items left out for being older than `--since`.
+    pub older: usize,
+}
+
+/// What a whole backfill did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackfillReport {
+    pub pages: usize,
+    pub items: usize,
+    pub new: usize,
+    /// Items with no date of their own: they sort by when they were first seen (now).
+    pub undated: usize,
+    /// Whether it went on from an earlier run's checkpoint.
+    pub resumed: bool,
+    pub warnings: Vec<ItemWarning>,
+}
+
+/// A listing place as the store's checkpoint keeps it.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Checkpoint {
+    url: String,
+    /// A posted-back form's fields (a GET when absent).
+    form: Option<Vec<(String, String)>>,
+    charset: String,
+    pages_before: usize,
+}
+
+impl Checkpoint {
+    fn of(place: &ListingPlace) -> Checkpoint {
+        let (url, form) = match &place.request {
+            PageRequest::Get(url) => (url.to_string(), None),
+            PageRequest::Post(form) => (form.action.to_string(), Some(form.fields.clone())),
+        };
+        Checkpoint {
+            url,
+            form,
+            charset: place.charset.name().to_owned(),
+            pages_before: place.pages_before,
+        }
+    }
+
+    fn place(self) -> Option<ListingPlace> {
+        let url = Url::parse(&self.url).ok()?;
+        Some(ListingPlace {
+            request: match self.form {
+                Some(fields) => PageRequest::Post(extract::postback::Postback {
+                    action: url,
+                    fields,
+                }),
+                None => PageRequest::Get(url),
+            },
+            charset: Charset::for_label(&self.charset)?,
+            pages_before: self.pages_before,
+        })
+    }
+}
+
+/// Walks one category's whole listing, past `max_pages`, a page at a time (any pagination:
+/// next links, page numbers, JSON offsets, form posts), storing each page's items (articles
+/// fetched, real dates kept) before going on, politely (the crawler's robots and host
+/// spacing). After each page the store keeps where the walk goes on, so a walk killed at any
+/// moment resumes there. It ends where the listing ends, where a page adds nothing not seen
+/// in this walk, or at the first page whose dated items are all older than `since`.
+pub async fn backfill(
+    crawler: &Crawler,
+    store: &Arc<Store>,
+    source: &Arc<Source>,
+    category: &str,
+    since: Option<DateTime<FixedOffset>>,
+    now: DateTime<FixedOffset>,
+    progress: &mut dyn FnMut(&BackfillStep),
+) -> Result<BackfillReport, BackfillError> {
+    let Some(configured) = source.categories.iter().find(|c| c.slug == category) else {
+        return Err(BackfillError::NoCategory {
+            id: source.id.clone(),
+            category: category.to_owned(),
+            known: source
+                .categories
+                .iter()
+                .map(|c| c.slug.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    let (first, format) = match &configured.kind {
+        CategoryKind::Listing(first) => (first, ListingFormat::Html),
+        CategoryKind::JsonListing(first) => (first, ListingFormat::Json),
+        CategoryKind::Feed(_) => {
+            return Err(BackfillError::FeedCategory {
+                id: source.id.clone(),
+                category: category.to_owned(),
+            });
+        }
+    };
+    let listing = Listing {
+        slug: &configured.slug,
+        first,
+        format,
+    };
+    let pages = Pages {
+        crawler,
+        cache: None,
+    };
+    let clock = FetchClock::start(now);
+    let mut report = BackfillReport::default();
+    let saved = store.checkpoint(source.id.as_str(), category)?;
+    let mut place = match saved
+        .as_deref()
+        .and_then(|bytes| serde_json::from_slice::<Checkpoint>(bytes).ok())
+        .and_then(Checkpoint::place)
+    {
+        Some(place) => {
+            report.resumed = true;
+            place
+        }
+        None => ListingPlace {
+            request: PageRequest::Get(first.clone()),
+            charset: Charset::UTF_8,
+            pages_before: 0,
+        },
+    };
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    loop {
+        let page_number = place.pages_before + 1;
+        let mut drafts = IndexMap::new();
+        let mut warnings = Vec::new();
+        let walk = PageWalk {
+            from: place,
+            max_pages: 1,
+            keep_place: true,
+        };
+        let (_, left) = walk_listing(
+            &pages,
+            source,
+            clock,
+            listing,
+            walk,
+            &mut drafts,
+            &mut warnings,
+        )
+        .await
+        .map_err(|(_, error)| BackfillError::Page {
+            id: source.id.clone(),
+            category: category.to_owned(),
+            page: page_number,
+            error,
+        })?;
+        let unseen = drafts.keys().filter(|k| seen.insert((*k).clone())).count();
+        let mut items = Vec::with_capacity(drafts.len());
+        let mut budget = ArticleBudget::default();
+        for (_, draft) in drafts {
+            let (item, item_warnings) =
+                finish_item(&pages, source, clock, draft, &mut budget).await;
+            warnings.extend(item_warnings);
+            items.push(item);
+        }
+        let dated = items.iter().filter(|i| i.published.is_some()).count();
+        let older =
+            |item: &Item| since.is_some_and(|since| item.published.is_some_and(|p| p < since));
+        let too_old = items.iter().filter(|i| older(i)).count();
+        let all_older = dated > 0 && too_old == dated;
+        items.retain(|item| !older(item));
+        report.undated += items.iter().filter(|i| i.published.is_none()).count();
+        let done = left.is_none() || unseen == 0 || all_older;
+        let checkpoint = match (&left, done) {
+            (Some(next), false) => {
+                Some(serde_json::to_vec(&Checkpoint::of(next)).unwrap_or_default())
+            }
+            _ => None,
+        };
+        let ingest = {
+            let store = Arc::clone(store);
+            let source = Arc::clone(source);
+            let category = category.to_owned();
+            in_store_turn(move || -> Result<IngestReport, StoreError> {
+                settle_identities(&store, &source, &mut items)?;
+                let ingest = store.ingest(&source.id, &items, now)?;
+                // After the items: a kill in between walks this page again, storing nothing twice.
+                store.set_checkpoint(source.id.as_str(), &category, checkpoint.as_deref())?;
+                Ok(ingest)
+            })
+            .await?
+        };
+        let step = BackfillStep {
+            page: page_number,
+            items: drafts_len(&ingest),
+            new: ingest.new.len(),
+            older: too_old,
+        };
+        report.pages += 1;
+        report.items += step.items;
+        report.new += step.new;
+        report.warnings.extend(warnings);
+        progress(&step);
+        match left {
+            Some(next) if !done => place = next,
+            _ => break,
+        }
+    }
+    Ok(report)
+}
+
+/// How many items an ingest looked at.
+fn drafts_len(ingest: &IngestReport) -> usize {
+    ingest.new.len()
+        + ingest.updated.len()
+        + ingest.views_only.len()
+        + ingest.quiet.len()
+        + ingest.unchanged
 }

@@ -54,6 +54,70 @@ pub struct Turn {
     retired: AtomicBool,
 }
 
+/// How many refreshes run at once, in all and per host. A refresh holds its listing and
+/// article pages and its items until they are stored; started all at once, 10,000 sources
+/// held 1.4 GB while the host gates let their requests through one at a time. A refresh
+/// takes its host's slot first and then one of all, so one slow host never holds more than
+/// its share of the whole; both are FIFO, so no source is passed over.
+#[derive(Debug)]
+pub struct RefreshSlots {
+    all: Arc<tokio::sync::Semaphore>,
+    limits: (usize, usize),
+    hosts: Mutex<std::collections::HashMap<String, Arc<tokio::sync::Semaphore>>>,
+}
+
+/// A refresh's places in `RefreshSlots`, given back when it is dropped.
+#[derive(Debug)]
+pub struct RefreshSlot {
+    _host: tokio::sync::OwnedSemaphorePermit,
+    _all: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl RefreshSlots {
+    pub fn new(all: usize, per_host: usize) -> Arc<RefreshSlots> {
+        Arc::new(RefreshSlots {
+            all: Arc::new(tokio::sync::Semaphore::new(all.max(1))),
+            limits: (all.max(1), per_host.max(1)),
+            hosts: Mutex::default(),
+        })
+    }
+
+    /// The limits these slots were made with: (in all, per host).
+    pub fn limits(&self) -> (usize, usize) {
+        self.limits
+    }
+
+    /// Waits for a place for a refresh of `source` (on its `base`'s host, as fetch counts hosts).
+    pub async fn take(&self, source: &Source) -> RefreshSlot {
+        let host = crate::fetch::polite::host_key(&source.base);
+        let per_host = Arc::clone(
+            self.hosts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .entry(host)
+                .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.limits.1))),
+        );
+        // Never closed: acquiring can only wait.
+        let host = per_host
+            .acquire_owned()
+            .await
+            .expect("slots are never closed");
+        let all = Arc::clone(&self.all)
+            .acquire_owned()
+            .await
+            .expect("slots are never closed");
+        RefreshSlot {
+            _host: host,
+            _all: all,
+        }
+    }
+
+    /// Refreshes holding a place now, over every host (for tests).
+    pub fn running(&self) -> usize {
+        self.limits.0 - self.all.available_permits()
+    }
+}
+
 /// Counts a task as driving its source while it lives.
 struct Driving<'a>(&'a Turn);
 
@@ -185,9 +249,11 @@ pub fn jitter(max: Duration) -> Duration {
 /// under an earlier task), then on schedule. A refresh that has started is finished even if
 /// `cancel` fires meanwhile (stopping the daemon drains it, with a deadline the daemon keeps);
 /// the next task of the source waits for it.
+#[allow(clippy::too_many_arguments)]
 pub async fn drive_source(
     source: Arc<Source>,
     turn: Arc<Turn>,
+    slots: Arc<RefreshSlots>,
     jitter_max: Duration,
     clock: Arc<dyn Clock>,
     refresher: Refresher,
@@ -222,6 +288,12 @@ pub async fn drive_source(
         }
         let _refreshing = tokio::select! {
             guard = turn.refreshing.lock() => guard,
+            _ = cancel.cancelled() => return,
+        };
+        // Waiting for a slot is not the refresh: a stop or a reload meanwhile ends the task
+        // before its first run is marked begun, so the next task still runs it.
+        let _slot = tokio::select! {
+            slot = slots.take(&source) => slot,
             _ = cancel.cancelled() => return,
         };
         turn.first_run_begun.store(true, Ordering::Release);
@@ -318,11 +390,16 @@ mod tests {
     }
 
     fn source(expr: &str) -> Arc<Source> {
+        source_on("bode", "127.0.0.1:9", expr)
+    }
+
+    /// A source `id` on `host` (host:port) refreshed on `expr`.
+    fn source_on(id: &str, host: &str, expr: &str) -> Arc<Source> {
         let text = format!(
-            "[sources.bode]\nname = \"Bồ Đề\"\ngroup = \"longbien\"\nbase = \"http://127.0.0.1:9/bode\"\nschedule = \"{expr}\"\nfetch_articles = false\n[sources.bode.listing]\nitem = \"li\"\ntitle = \"a\"\n[[sources.bode.categories]]\nlabel = \"Tin\"\nlisting = \"/tin\"\n"
+            "[sources.{id}]\nname = \"{id}\"\ngroup = \"longbien\"\nbase = \"http://{host}/{id}\"\nschedule = \"{expr}\"\nfetch_articles = false\n[sources.{id}.listing]\nitem = \"li\"\ntitle = \"a\"\n[[sources.{id}.categories]]\nlabel = \"Tin\"\nlisting = \"/tin\"\n"
         );
         Arc::clone(
-            &crate::config::parse(&text, "test.toml", &|_| None)
+            &crate::config::parse(&text, "test.toml", &|_| None, crate::extract::check_rules)
                 .unwrap()
                 .sources[0],
         )
@@ -361,6 +438,7 @@ mod tests {
         let task = tokio::spawn(drive_source(
             source(expr),
             Arc::default(),
+            RefreshSlots::new(8, 8),
             jitter_max,
             clock,
             refresher,
@@ -450,6 +528,7 @@ mod tests {
         let task = tokio::spawn(drive_source(
             source("0 */30 * * * *"),
             Arc::default(),
+            RefreshSlots::new(8, 8),
             Duration::ZERO,
             clock,
             refresher,
@@ -604,6 +683,7 @@ mod tests {
             tasks.push(tokio::spawn(drive_source(
                 source("* * * * * *"),
                 Arc::clone(&turn),
+                RefreshSlots::new(8, 8),
                 Duration::ZERO,
                 Arc::clone(&clock),
                 Arc::clone(&refresher),
@@ -639,6 +719,7 @@ mod tests {
             tokio::spawn(drive_source(
                 source("0 */30 * * * *"),
                 Arc::clone(&turn),
+                RefreshSlots::new(8, 8),
                 Duration::from_secs(120),
                 Arc::clone(&clock),
                 Arc::clone(&refresher),
@@ -678,5 +759,123 @@ mod tests {
         )
         .await;
         assert_eq!(runs, vec![at(1, 0, 0)]);
+    }
+
+    /// Twelve sources, six on each of two hosts, refreshes of 10 s, at most 3 at once and 2
+    /// per host: never more run at once, every source still gets its first run, in turns of
+    /// 10 s (none passed over).
+    #[tokio::test(start_paused = true)]
+    async fn refreshes_run_at_most_the_slots_at_once_in_all_and_per_host() {
+        let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(at(1, 0, 0)));
+        // Per host: (running now, most at once); in all: the same; and who started when.
+        let hosts: Arc<Mutex<std::collections::HashMap<String, (usize, usize)>>> = Arc::default();
+        let all: Arc<Mutex<(usize, usize)>> = Arc::default();
+        let started: Runs = Arc::default();
+        let refresher: Refresher = {
+            let (hosts, all, started, clock) = (
+                Arc::clone(&hosts),
+                Arc::clone(&all),
+                Arc::clone(&started),
+                Arc::clone(&clock),
+            );
+            Arc::new(move |source: Arc<Source>| {
+                let (hosts, all, started, clock) = (
+                    Arc::clone(&hosts),
+                    Arc::clone(&all),
+                    Arc::clone(&started),
+                    Arc::clone(&clock),
+                );
+                Box::pin(async move {
+                    let host = source.base.host_str().unwrap().to_owned();
+                    started.lock().unwrap().push(clock.now());
+                    for count in [
+                        &mut *all.lock().unwrap(),
+                        hosts.lock().unwrap().entry(host.clone()).or_default(),
+                    ] {
+                        count.0 += 1;
+                        count.1 = count.1.max(count.0);
+                    }
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    all.lock().unwrap().0 -= 1;
+                    hosts.lock().unwrap().get_mut(&host).unwrap().0 -= 1;
+                    RunReport::default()
+                })
+            })
+        };
+        let slots = RefreshSlots::new(3, 2);
+        let cancel = CancellationToken::new();
+        let mut tasks = Vec::new();
+        for n in 0..12 {
+            let host = if n % 2 == 0 {
+                "127.0.0.1:9"
+            } else {
+                "127.0.0.2:9"
+            };
+            tasks.push(tokio::spawn(drive_source(
+                source_on(&format!("s{n:02}"), host, "0 0 0 1 1 *"),
+                Arc::default(),
+                Arc::clone(&slots),
+                Duration::ZERO,
+                Arc::clone(&clock),
+                Arc::clone(&refresher),
+                Arc::new(|_, _| {}),
+                cancel.clone(),
+            )));
+            // Each asks for its slot before the next is spawned.
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_secs(45)).await;
+        cancel.cancel();
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(all.lock().unwrap().1, 3, "most refreshes at once, in all");
+        for (host, (_, most)) in hosts.lock().unwrap().iter() {
+            assert!(*most <= 2, "{most} refreshes at once on {host}");
+        }
+        let started = started.lock().unwrap().clone();
+        assert_eq!(started.len(), 12, "every source ran once: {started:?}");
+        assert_eq!(started.last(), Some(&at(1, 0, 30)), "in turns of 10 s");
+        assert_eq!(slots.running(), 0, "every slot given back");
+    }
+
+    /// A task stopped (a reload) while it waits for a slot has not begun its first run: the
+    /// task that replaces it runs it at once when a slot frees, not at the next cron time.
+    #[tokio::test(start_paused = true)]
+    async fn a_task_replaced_while_waiting_for_a_slot_still_runs_first() {
+        let clock: Arc<dyn Clock> = Arc::new(TokioClock::starting_at(at(1, 0, 0)));
+        let (refresher, runs, _) = counting_refresher(Arc::clone(&clock), Duration::from_secs(10));
+        let slots = RefreshSlots::new(1, 1);
+        let spawn = |id: &str, turn: Arc<Turn>, cancel: &CancellationToken| {
+            tokio::spawn(drive_source(
+                source_on(id, "127.0.0.1:9", "0 0 0 1 1 *"),
+                turn,
+                Arc::clone(&slots),
+                Duration::ZERO,
+                Arc::clone(&clock),
+                Arc::clone(&refresher),
+                Arc::new(|_, _| {}),
+                cancel.clone(),
+            ))
+        };
+        let stop = CancellationToken::new();
+        let busy = spawn("a", Arc::default(), &stop);
+        tokio::task::yield_now().await;
+        let waiting_turn = Arc::new(Turn::default());
+        let reload = CancellationToken::new();
+        let waiting = spawn("b", Arc::clone(&waiting_turn), &reload);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        reload.cancel();
+        waiting.await.unwrap();
+        let replaced = spawn("b", Arc::clone(&waiting_turn), &stop);
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        stop.cancel();
+        busy.await.unwrap();
+        replaced.await.unwrap();
+        assert_eq!(
+            runs.lock().unwrap().clone(),
+            vec![at(1, 0, 0), at(1, 0, 10)],
+            "b's first run came when a's refresh gave its slot back"
+        );
     }
 }

@@ -657,9 +657,11 @@ async fn sources_lists_ids_names_groups_categories_and_feed_urls() {
     assert!(output.status.success(), "{}", stderr(&output));
     let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
     let listed = listed.as_array().unwrap();
-    let loaded = wardfeed::config::load(&config, &|name| {
-        (name == "WARDFEED_PUBLIC_URL").then(|| "https://tin.example.vn".to_owned())
-    })
+    let loaded = wardfeed::config::load(
+        &config,
+        &|name| (name == "WARDFEED_PUBLIC_URL").then(|| "https://tin.example.vn".to_owned()),
+        wardfeed::extract::check_rules,
+    )
     .unwrap();
     assert_eq!(listed.len(), loaded.sources.len());
     assert!(!listed.is_empty());
@@ -736,4 +738,91 @@ fn a_closed_pipe_ends_a_command_quietly() {
 
 fn libc_sigpipe() -> i32 {
     13
+}
+
+/// Off a terminal (stderr is a pipe here), a long run reports its progress as plain log lines
+/// — one per source done, counted — and never draws a bar: no escape code reaches the pipe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_off_a_terminal_is_plain_log_lines() {
+    let server = serve("s1").await;
+    let dir = tempfile::tempdir().unwrap();
+    let output = wardfeed()
+        .args(["scrape", "--once", "--config"])
+        .arg(quick_config_file(dir.path()))
+        .arg("--store")
+        .arg(dir.path().join("store"))
+        .env("FIXTURES_BASE", server.base_url())
+        .env("RUST_LOG", "info")
+        .output()
+        .await
+        .unwrap();
+    let log = stderr(&output);
+    assert!(
+        !log.contains('\x1b') && !log.contains('\r'),
+        "escape codes: {log:?}"
+    );
+    let sources = SITES.len();
+    assert!(
+        log.contains(&format!("scrape: starting, {sources} to do")),
+        "{log}"
+    );
+    for done in 1..=sources {
+        assert!(
+            log.contains(&format!("scrape: {done}/{sources} done (")),
+            "no line for {done}/{sources}: {log}"
+        );
+    }
+    assert!(
+        log.contains(&format!("scrape: finished, {sources}/{sources} done")),
+        "{log}"
+    );
+}
+
+/// On a terminal (a pseudo-terminal made by util-linux `script`), the same run draws a progress
+/// bar instead of the plain lines — and on a terminal that cannot draw one (`TERM` unset, as
+/// under `env -i` or some CI runners) it prints the plain lines, never nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_on_a_terminal_is_a_bar() {
+    let server = serve("s1").await;
+    let on_terminal = |term: Option<&'static str>| {
+        let base = server.base_url();
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let command = format!(
+                "{} scrape --once --config {} --store {}",
+                env!("CARGO_BIN_EXE_wardfeed"),
+                quick_config_file(dir.path()).display(),
+                dir.path().join("store").display()
+            );
+            let mut script = Command::new("script");
+            script
+                .args(["-qec", &command, "/dev/null"])
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .env("FIXTURES_BASE", base)
+                .env("RUST_LOG", "info");
+            match term {
+                Some(term) => script.env("TERM", term),
+                None => script.env_remove("TERM"),
+            };
+            let output = script.output().await.expect("util-linux script");
+            String::from_utf8_lossy(&output.stdout).into_owned()
+        }
+    };
+    let terminal = on_terminal(Some("xterm-256color")).await;
+    assert!(terminal.contains("\u{1b}["), "no escape codes: {terminal}");
+    assert!(terminal.contains("scrape ["), "no bar: {terminal}");
+    assert!(
+        !terminal.contains("scrape: starting"),
+        "plain progress lines on a terminal: {terminal}"
+    );
+    let dumb = on_terminal(None).await;
+    assert!(
+        !dumb.contains("scrape ["),
+        "a bar on a dumb terminal: {dumb}"
+    );
+    let sources = SITES.len();
+    assert!(
+        dumb.contains(&format!("scrape: finished, {sources}/{sources} done")),
+        "no progress at all on a terminal without TERM: {dumb}"
+    );
 }

@@ -323,15 +323,9 @@ async fn run_daemon(
     store: &std::path::Path,
     kill: KillPoint,
 ) -> (BTreeSet<String>, usize) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wardfeed"))
-        .args(["run", "--listen", "127.0.0.1:0", "--config"])
-        .arg(config)
-        .arg("--store")
-        .arg(store)
+    let mut child = daemon_command(config, store)
         .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let started = tokio::time::Instant::now();

@@ -76,18 +76,12 @@ async fn systemd_notify_reload_and_stop() {
     let config = write_config(dir.path(), &portal.base_url());
     let notify_path = dir.path().join("notify.sock");
     let mut notifications = Notifications::listen(UnixDatagram::bind(&notify_path).unwrap());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wardfeed"))
-        .args(["run", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--store")
-        .arg(dir.path().join("store"))
+    let mut child = daemon_command(&config, &dir.path().join("store"))
         .env("NOTIFY_SOCKET", &notify_path)
         // systemd's watchdog, asking for a ping at least every 0.4 s.
         .env("WATCHDOG_USEC", "400000")
         .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -188,7 +182,9 @@ async fn metrics_are_prometheus_text_that_promtool_accepts() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (controls, received) = tokio::sync::mpsc::channel(1);
     let options = DaemonOptions {
-        load_config: Arc::new(move || wardfeed::config::load(&config, &|_| None)),
+        load_config: Arc::new(move || {
+            wardfeed::config::load(&config, &|_| None, wardfeed::extract::check_rules)
+        }),
         listen: None,
         store: Some(dir.path().join("store")),
         clock: Arc::new(wardfeed::clock::SystemClock),
@@ -306,7 +302,9 @@ async fn start_in_process(
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (controls, received) = tokio::sync::mpsc::channel(16);
     let options = DaemonOptions {
-        load_config: Arc::new(move || wardfeed::config::load(&config, &|_| None)),
+        load_config: Arc::new(move || {
+            wardfeed::config::load(&config, &|_| None, wardfeed::extract::check_rules)
+        }),
         listen: None,
         store: Some(store),
         clock: Arc::new(wardfeed::clock::SystemClock),

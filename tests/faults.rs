@@ -14,7 +14,6 @@ use bytes::Bytes;
 use common::*;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 use wardfeed_portal::{Override, PortalServer};
 
 /// The fixture configuration for a fast-cycling daemon: a refresh every 3 s, 5 s timeouts,
@@ -248,15 +247,9 @@ async fn every_fault_is_named_contained_and_survived() {
     let portal = serve("s2").await;
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &portal.base_url());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wardfeed"))
-        .args(["run", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--store")
-        .arg(dir.path().join("store"))
+    let mut child = daemon_command(&config, &dir.path().join("store"))
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let pid = child.id().unwrap();

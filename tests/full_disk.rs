@@ -124,6 +124,11 @@ async fn a_full_disk_is_visible_while_it_lasts_and_the_store_recovers_without_a_
     let client = http_client();
     let (status, body) = get(&client, &app.url("/healthz")).await;
     assert_eq!(status, 200, "{body}");
+    // A reader polls the combined feed before the disk fills: what it was given stays served
+    // whatever sled does when it meets the full disk (a read can write: sled consolidates
+    // pages as it reads, and a write error closes the store until there is room).
+    let (status, before) = get(&client, &app.url("/feeds/all.rss")).await;
+    assert_eq!(status, 200, "{before}");
 
     let filler = fill(disk.path());
     server.switch(snapshot("s2"));
@@ -166,14 +171,30 @@ async fn a_full_disk_is_visible_while_it_lasts_and_the_store_recovers_without_a_
     );
     let (status, feed) = get(&client, &app.url("/feeds/all.rss")).await;
     assert_eq!(status, 200, "{feed}");
+    assert_eq!(feed, before, "nothing was stored: the feed is what it was");
 
     // Had sled itself met the full disk, the pipeline would reopen the store: that lets go of
     // the database and, with no room yet, leaves it closed. Reads then fail at once (never a
     // hang on a sled that met a write error), and the next refresh reopens it.
     let error = store.recover(store.epoch()).unwrap_err();
     assert!(error.to_string().contains("no room to write"), "{error}");
-    let (status, _) = get(&client, &app.url("/feeds/bode.rss")).await;
-    assert_eq!(status, 500, "a closed store served a feed");
+    let response = client.get(app.url("/feeds/bode.rss")).send().await.unwrap();
+    assert_eq!(
+        response.status().as_u16(),
+        503,
+        "a closed store served a feed never rendered"
+    );
+    assert_eq!(
+        response.headers()["retry-after"],
+        "300",
+        "a reader is told to come back"
+    );
+    let (status, feed) = get(&client, &app.url("/feeds/all.rss")).await;
+    assert_eq!(
+        (status, feed),
+        (200, before),
+        "what was rendered is still served"
+    );
     let (status, body) = get(&client, &app.url("/healthz")).await;
     assert_eq!(status, 503, "{body}");
 

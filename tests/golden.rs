@@ -42,8 +42,12 @@ fn now() -> DateTime<Utc> {
 #[tokio::test]
 async fn rendered_feeds_match_the_golden_files() {
     let dir = golden_dir();
-    let config = wardfeed::config::load(&dir.join("config.toml"), &|_| None)
-        .unwrap_or_else(|e| panic!("{e}"));
+    let config = wardfeed::config::load(
+        &dir.join("config.toml"),
+        &|_| None,
+        wardfeed::extract::check_rules,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let items: Vec<Item> =
         serde_json::from_slice(&std::fs::read(dir.join("ledger.json")).unwrap()).unwrap();
     let scratch = tempfile::tempdir().unwrap();

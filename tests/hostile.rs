@@ -15,7 +15,6 @@ use bytes::Bytes;
 use common::*;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 use wardfeed_portal::Override;
 
 fn html(body: String) -> Override {
@@ -113,15 +112,9 @@ async fn hostile_pages_neither_freeze_the_daemon_nor_bloat_it() {
             ),
         ],
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wardfeed"))
-        .args(["run", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--store")
-        .arg(dir.path().join("store"))
+    let mut child = daemon_command(&config, &dir.path().join("store"))
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let pid = child.id().unwrap();

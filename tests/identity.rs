@@ -35,9 +35,11 @@ fn copy_dir(from: &Path, to: &Path) {
 
 fn config(server: &PortalServer) -> Config {
     let base = server.base_url();
-    config::load(&data().join("config.toml"), &move |name| {
-        (name == "IDENTITY_BASE").then(|| base.clone())
-    })
+    config::load(
+        &data().join("config.toml"),
+        &move |name| (name == "IDENTITY_BASE").then(|| base.clone()),
+        wardfeed::extract::check_rules,
+    )
     .unwrap()
 }
 

@@ -66,7 +66,9 @@ label = "Tin tức"
 listing_json = "/api/news"
 "#
     );
-    let config = wardfeed::config::parse(&text, "spa.toml", &|_| None).unwrap();
+    let config =
+        wardfeed::config::parse(&text, "spa.toml", &|_| None, wardfeed::extract::check_rules)
+            .unwrap();
     let crawler = Crawler::new(&config.fetch).unwrap();
     let now = wardfeed::normalize::date::in_zone(chrono::Utc::now(), chrono_tz::Asia::Ho_Chi_Minh);
     let scrape = pipeline::scrape_source(&crawler, &config.sources[0], now).await;

@@ -156,6 +156,47 @@ async fn one_request_at_a_time_per_host() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sources_that_need_one_robots_txt_at_once_fetch_it_once() {
+    let server = serve("s1").await;
+    // Slow enough that every source asks while the first fetch is still out.
+    server
+        .set_override(
+            "phucloi",
+            "/robots.txt",
+            Override::Delay(Duration::from_millis(200)),
+        )
+        .unwrap();
+    let config = fixture_config(&server);
+    let crawler = Arc::new(Crawler::new(&config.fetch).unwrap());
+    let phucloi = config.source("phucloi").unwrap();
+    let tasks: Vec<_> = (0..4)
+        .map(|n| {
+            let mut source = (**phucloi).clone();
+            source.id = wardfeed::model::SourceId::parse(&format!("phucloi{n}")).unwrap();
+            let crawler = Arc::clone(&crawler);
+            tokio::spawn(async move {
+                let url = source.categories[0].kind.url().clone();
+                crawler.get(&source, &url, None).await.map(|_| ())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let log = server.request_log();
+    let robots = log
+        .iter()
+        .filter(|r| r.site == "phucloi" && r.target == "/robots.txt")
+        .count();
+    assert_eq!(robots, 1, "four sources of one site, one robots.txt");
+    let pages = log
+        .iter()
+        .filter(|r| r.site == "phucloi" && r.target != "/robots.txt")
+        .count();
+    assert_eq!(pages, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_cycle_over_an_unchanged_site_is_mostly_304s() {
     let server = serve("s2").await;
     server
@@ -389,7 +430,13 @@ listing = "/tin-ngoai"
 {extra}"#,
         server.site_base("phucloi")
     );
-    wardfeed::config::parse(&text, "scope.toml", &|_| None).unwrap()
+    wardfeed::config::parse(
+        &text,
+        "scope.toml",
+        &|_| None,
+        wardfeed::extract::check_rules,
+    )
+    .unwrap()
 }
 
 /// Links, redirects and next pages that leave the source's sites are skipped with a warning,

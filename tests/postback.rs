@@ -131,7 +131,13 @@ label = "Tin tức"
 listing = "{listing}"
 "#
     );
-    wardfeed::config::parse(&text, "postback.toml", &|_| None).unwrap()
+    wardfeed::config::parse(
+        &text,
+        "postback.toml",
+        &|_| None,
+        wardfeed::extract::check_rules,
+    )
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

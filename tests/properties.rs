@@ -200,7 +200,13 @@ fn config_with_ward(ward_name: &str) -> Config {
         source("phucloi", ward_name, WARD_HOME),
         source("longbien", "Quận Long Biên", DISTRICT_HOME)
     );
-    wardfeed::config::parse(&text, "properties.toml", &|_| None).expect("valid configuration")
+    wardfeed::config::parse(
+        &text,
+        "properties.toml",
+        &|_| None,
+        wardfeed::extract::check_rules,
+    )
+    .expect("valid configuration")
 }
 
 /// Ingests `items` for the ward and, for those `reposted` marks, a district re-post with a

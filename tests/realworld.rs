@@ -28,9 +28,11 @@ async fn serve() -> PortalServer {
 
 fn config(server: &PortalServer) -> Config {
     let base = server.base_url();
-    config::load(&data().join("config.toml"), &move |name| {
-        (name == "REALWORLD_BASE").then(|| base.clone())
-    })
+    config::load(
+        &data().join("config.toml"),
+        &move |name| (name == "REALWORLD_BASE").then(|| base.clone()),
+        wardfeed::extract::check_rules,
+    )
     .unwrap()
 }
 

@@ -1,6 +1,7 @@
-//! `/status.json` and `/healthz` are built once per change of the store or the configuration
-//! (issue 14: at 10,000 sources a status build reads 20,000 records): an unchanged daemon
-//! answers from the kept build, with an ETag that revalidates; a change shows at once.
+//! `/status.json` is built once per change of the store or the configuration, `/healthz` once
+//! per change of a source's status or of the configuration (issue 14: at 10,000 sources a
+//! status build reads 20,000 records): an unchanged daemon answers from the kept build, with an
+//! ETag that revalidates; a change shows at once.
 
 mod common;
 
@@ -109,5 +110,36 @@ async fn status_answers_are_kept_until_the_store_changes() {
         .unwrap();
     assert_eq!(health, format!("degraded: {source} (failing)\n"));
     assert_eq!(app.state.status_builds(), builds + 3);
+
+    // The same failure again changes the store but no source's status: `/healthz` answers
+    // from its kept build (at 10,000 sources a build walks 10,000 health records, and during a
+    // cycle the store changes with every refresh).
+    let failing_again = store.record_run(&source, &outcome, snapshot_time("s1"));
+    assert_eq!(failing_again.unwrap(), None, "no incident");
+    for _ in 0..2 {
+        let health = client.get(app.url("/healthz")).send().await.unwrap();
+        assert_eq!(
+            health.text().await.unwrap(),
+            format!("degraded: {source} (failing)\n")
+        );
+    }
+    assert_eq!(
+        app.state.status_builds(),
+        builds + 3,
+        "/healthz was rebuilt though no status changed"
+    );
+    // It recovers: a change of status, shown at once.
+    let recovered = RunOutcome {
+        failures: Vec::new(),
+        items_seen: 3,
+        ..outcome
+    };
+    store
+        .record_run(&source, &recovered, snapshot_time("s1"))
+        .unwrap()
+        .expect("an incident");
+    let health = client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(health.text().await.unwrap(), "ok\n");
+    assert_eq!(app.state.status_builds(), builds + 4);
     app.stop().await;
 }

@@ -16,8 +16,9 @@ use std::sync::{Arc, LazyLock};
 use libfuzzer_sys::fuzz_target;
 use url::Url;
 use wardfeed::config::{self, Source};
+use wardfeed::extract::{self, SiteRules};
 use wardfeed::normalize::date::DateContext;
-use wardfeed::{extract, sanitize};
+use wardfeed::sanitize;
 
 struct Site {
     source: Arc<Source>,
@@ -27,9 +28,12 @@ struct Site {
 
 static SITES: LazyLock<Vec<Site>> = LazyLock::new(|| {
     let text = include_str!("../../config/fixtures.toml");
-    let config = config::parse(text, "fixtures.toml", &|name| {
-        (name == "FIXTURES_BASE").then(|| common::FIXTURES_BASE.to_owned())
-    })
+    let config = config::parse(
+        text,
+        "fixtures.toml",
+        &|name| (name == "FIXTURES_BASE").then(|| common::FIXTURES_BASE.to_owned()),
+        extract::check_rules,
+    )
     .expect("config/fixtures.toml loads");
     let site = |id: &str, listing: &str, article: &str| {
         let source = config
@@ -60,7 +64,7 @@ static SITES: LazyLock<Vec<Site>> = LazyLock::new(|| {
 fuzz_target!(|data: &[u8]| {
     let html = String::from_utf8_lossy(data);
     for site in SITES.iter() {
-        let rules = &site.source.rules;
+        let rules = SiteRules::of(&site.source.rules);
         let tz = site.source.timezone;
         let dates = DateContext::new(tz, *common::NOW);
 

@@ -101,6 +101,8 @@ pub struct LoggedRequest {
     pub site: String,
     /// Raw path and query after the `/<site>` prefix, exactly as requested.
     pub target: String,
+    /// The posted form fields of a POST, in order (empty for other methods).
+    pub form: Vec<(String, String)>,
     pub method: String,
     /// The status chosen for the answer; 0 while an [`Override::Hang`] holds the request.
     pub status: u16,
@@ -288,10 +290,17 @@ impl PortalServer {
 }
 
 impl Shared {
-    fn decide(&self, method: &Method, site: &str, target: &str, req: &HeaderMap) -> Answer {
-        if method != Method::GET && method != Method::HEAD {
+    fn decide(
+        &self,
+        method: &Method,
+        site: &str,
+        target: &str,
+        req: &HeaderMap,
+        form: &[(String, String)],
+    ) -> Answer {
+        if method != Method::GET && method != Method::HEAD && method != Method::POST {
             return Answer::new(StatusCode::METHOD_NOT_ALLOWED)
-                .header(header::ALLOW, "GET, HEAD".into());
+                .header(header::ALLOW, "GET, HEAD, POST".into());
         }
         let mut delay = None;
         match lock(&self.overrides)
@@ -338,7 +347,14 @@ impl Shared {
                 let location = format!("{BASE_MARKER}/{target}");
                 Answer::new(StatusCode::MOVED_PERMANENTLY).header(header::LOCATION, location)
             }
-            Some(routes) => match routes.get(target) {
+            Some(routes) if method == Method::POST => match routes.post(target, form) {
+                // A posted page is never conditional (browsers do not revalidate a POST).
+                Some(route) => route_answer(route, &HeaderMap::new()),
+                None if routes.posts_to(target) => Answer::new(StatusCode::BAD_REQUEST),
+                None => Answer::new(StatusCode::METHOD_NOT_ALLOWED)
+                    .header(header::ALLOW, "GET, HEAD".into()),
+            },
+            Some(routes) => match routes.get.get(target) {
                 Some(route) => route_answer(route, req),
                 None => Answer::new(StatusCode::NOT_FOUND),
             },
@@ -464,17 +480,25 @@ async fn handle(
     method: Method,
     uri: Uri,
     req: HeaderMap,
+    body: Bytes,
 ) -> Response {
     let at = Instant::now();
     let raw = uri.path_and_query().map_or("/", |pq| pq.as_str());
     let (site, target) = split_target(raw);
-    let answer = shared.decide(&method, site, target, &req);
+    // A form is read whatever its declared type: the routes say which fields must be there.
+    let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let answer = shared.decide(&method, site, target, &req, &form);
     let base = format!("{}/{site}", shared.base_url);
     let body = replace_base(&answer.body, base.as_bytes());
     let head = method == Method::HEAD;
     let entry = LoggedRequest {
         site: site.to_string(),
         target: target.to_string(),
+        form: if method == Method::POST {
+            form
+        } else {
+            Vec::new()
+        },
         method: method.to_string(),
         status: if answer.hang {
             0

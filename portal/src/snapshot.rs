@@ -27,6 +27,11 @@ struct RouteSpec {
     last_modified: Option<String>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
+    /// "GET" (the default; HEAD too) or "POST".
+    method: Option<String>,
+    /// A POST route answers only a form that holds every one of these fields with this value.
+    #[serde(default)]
+    form: BTreeMap<String, String>,
 }
 
 /// A validated route. Header values still hold `{{BASE}}`: the port is unknown at load.
@@ -42,10 +47,42 @@ pub(super) struct Route {
     pub(super) headers: Vec<(HeaderName, String)>,
 }
 
-/// Every site of one snapshot, keyed by site name, then by raw path-and-query.
+/// A route answering POSTs: its path and the form fields a request must carry.
+#[derive(Debug)]
+pub(super) struct PostRoute {
+    pub(super) path: String,
+    pub(super) form: BTreeMap<String, String>,
+    pub(super) route: Route,
+}
+
+/// One site's routes: GET (and HEAD) by raw path-and-query, POSTs in routes.json order.
+#[derive(Debug, Default)]
+pub(super) struct SiteRoutes {
+    pub(super) get: HashMap<String, Route>,
+    pub(super) post: Vec<PostRoute>,
+}
+
+impl SiteRoutes {
+    /// The first POST route of `path` whose every field `form` holds with the same value.
+    pub(super) fn post(&self, path: &str, form: &[(String, String)]) -> Option<&Route> {
+        let holds =
+            |(name, value): (&String, &String)| form.iter().any(|(n, v)| n == name && v == value);
+        self.post
+            .iter()
+            .find(|p| p.path == path && p.form.iter().all(holds))
+            .map(|p| &p.route)
+    }
+
+    /// Whether some POST route has this path (a form that matches none is then a bad request).
+    pub(super) fn posts_to(&self, path: &str) -> bool {
+        self.post.iter().any(|p| p.path == path)
+    }
+}
+
+/// Every site of one snapshot, keyed by site name.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    pub(super) sites: Arc<BTreeMap<String, HashMap<String, Route>>>,
+    pub(super) sites: Arc<BTreeMap<String, SiteRoutes>>,
 }
 
 impl Snapshot {
@@ -100,7 +137,7 @@ impl Snapshot {
 
     fn from_sites(
         origin: &Path,
-        sites: BTreeMap<String, HashMap<String, Route>>,
+        sites: BTreeMap<String, SiteRoutes>,
     ) -> Result<Snapshot, PortalError> {
         if sites.is_empty() {
             return Err(load_error(origin, "no site folder with a routes.json"));
@@ -121,7 +158,7 @@ fn parse_site(
     path: &Path,
     json: &[u8],
     mut read: impl FnMut(&str) -> Result<Option<Bytes>, PortalError>,
-) -> Result<HashMap<String, Route>, PortalError> {
+) -> Result<SiteRoutes, PortalError> {
     // The name becomes a URL prefix verbatim, so it must need no escaping.
     let plain = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
     if site.is_empty() || site.starts_with('.') || !site.chars().all(plain) {
@@ -135,7 +172,7 @@ fn parse_site(
         })?;
     // Routes share files (the utm_ and sid variants of an article), so each is read once.
     let mut bodies: HashMap<String, Bytes> = HashMap::new();
-    let mut routes = HashMap::with_capacity(specs.len());
+    let mut routes = SiteRoutes::default();
     for spec in specs {
         let route = spec.path.clone();
         let bad = |reason: String| PortalError::Route {
@@ -172,6 +209,15 @@ fn parse_site(
         if let Some(value) = values.find(|v| HeaderValue::from_str(v).is_err()) {
             return Err(bad(format!("invalid header value {value:?}")));
         }
+        let post = match spec.method.as_deref() {
+            None | Some("GET") if spec.form.is_empty() => false,
+            Some("POST") => true,
+            _ => {
+                return Err(bad(
+                    "method must be GET or POST; only a POST has a form".into()
+                ));
+            }
+        };
         let body = match spec.file {
             None => Bytes::new(),
             Some(file) if !is_inside(&file) => {
@@ -205,7 +251,13 @@ fn parse_site(
             modified,
             headers,
         };
-        if routes.insert(spec.path, route).is_some() {
+        if post {
+            routes.post.push(PostRoute {
+                path: spec.path,
+                form: spec.form,
+                route,
+            });
+        } else if routes.get.insert(spec.path, route).is_some() {
             return Err(load_error(path, "a route path is listed twice"));
         }
     }

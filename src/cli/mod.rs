@@ -1,11 +1,16 @@
 //! The command line: argument types and one function per command. The binary only parses,
 //! sets up logging and calls `run`.
 
+mod backfill;
+mod backup;
+mod export;
 mod ledger;
 mod probe;
+pub mod progress;
 mod scrape;
 mod serve;
 mod sources;
+mod suggest;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -46,6 +51,27 @@ pub enum Command {
         /// Run one full cycle (fetch, extract, store) and exit.
         #[arg(long)]
         once: bool,
+        /// Store directory, instead of the config's [store] path.
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
+    /// Take a category's whole archive once (every listing of the source without
+    /// --category): page after page past max_pages, politely, each page stored before the next;
+    /// killed, it goes on from the page it stopped at when run again.
+    Backfill {
+        /// The configuration file (TOML; config/example.toml documents every key).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The source whose archive to take.
+        #[arg(long)]
+        source: String,
+        /// Only this category (its slug).
+        #[arg(long)]
+        category: Option<String>,
+        /// Stop at the first page whose dated items are all older than this (2023-01-30 or
+        /// RFC 3339); older items are not stored.
+        #[arg(long)]
+        since: Option<String>,
         /// Store directory, instead of the config's [store] path.
         #[arg(long)]
         store: Option<PathBuf>,
@@ -98,6 +124,26 @@ pub enum Command {
         #[arg(long, default_value_t = 3)]
         articles: usize,
     },
+    /// Propose a source for a portal from one of its listing pages (and a few of its
+    /// articles): a TOML source on stdout, ready for `>> config.toml`; the confidence of every
+    /// field, the warnings and a probe of the suggestion on stderr. Fetches politely, stores
+    /// nothing.
+    Suggest {
+        /// A listing page of the portal (a news category), not its home page or an article.
+        url: url::Url,
+        /// An article page to learn the body from (repeatable); default: the listing's first 3.
+        #[arg(long = "article", value_name = "URL")]
+        articles: Vec<url::Url>,
+        /// The source's display name; default: from the page title.
+        #[arg(long)]
+        name: Option<String>,
+        /// The source id (permanent: it names the feeds); default: from the name.
+        #[arg(long)]
+        id: Option<String>,
+        /// Write the selectors as this template (for other wards on the same portal software).
+        #[arg(long)]
+        template: Option<String>,
+    },
     /// List the configured sources: ids, names, groups, categories and their feed addresses.
     Sources {
         /// The configuration file (TOML; config/example.toml documents every key).
@@ -121,6 +167,53 @@ pub enum Command {
         #[arg(long, value_name = "NEW_DIR")]
         repair: Option<PathBuf>,
     },
+    /// Write every feed (RSS, Atom, JSON Feed), both OPMLs, the dashboard and the feed
+    /// stylesheet as static files in DIR, each with a .gz and a .br beside it, for any web
+    /// server or CDN to serve at the public URL. Reads the store without writing to it (while
+    /// the daemon runs, from a backup the daemon takes).
+    Export {
+        /// The configuration file (TOML; config/example.toml documents every key).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Store directory, instead of the config's [store] path.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Where DIR will be served, instead of the config's [server] public_url (one of the
+        /// two is needed: the documents link to each other by absolute address).
+        #[arg(long, value_name = "URL")]
+        public_url: Option<url::Url>,
+        /// The directory to write (replaced whole if it holds an earlier export; refused if it
+        /// holds anything else).
+        dir: PathBuf,
+    },
+    /// Write a consistent copy of the whole store to FILE. While the daemon runs, the daemon
+    /// takes it (through the control socket in the store's directory); otherwise it is read
+    /// from the store. Nothing is written to the store.
+    Backup {
+        /// The configuration file, for its [store] path.
+        #[arg(long, short, required_unless_present = "store")]
+        config: Option<PathBuf>,
+        /// Store directory, instead of the config's [store] path.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// The backup file to write (checked whole before it replaces one already there).
+        file: PathBuf,
+    },
+    /// Restore a backup made by `wardfeed backup` as the store. Refused while a daemon holds
+    /// the store, and over an existing store unless --force.
+    Restore {
+        /// The configuration file, for its [store] path.
+        #[arg(long, short, required_unless_present = "store")]
+        config: Option<PathBuf>,
+        /// Store directory, instead of the config's [store] path.
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Replace the store that is there (it is moved aside to DIR.replaced-TIME, not deleted).
+        #[arg(long)]
+        force: bool,
+        /// The backup file to restore.
+        file: PathBuf,
+    },
 }
 
 impl Command {
@@ -129,11 +222,16 @@ impl Command {
         match self {
             Command::Check { config }
             | Command::Scrape { config, .. }
+            | Command::Backfill { config, .. }
             | Command::Items { config, .. }
             | Command::Run { config, .. }
             | Command::Probe { config, .. }
-            | Command::Sources { config, .. } => Some(config),
-            Command::Verify { config, .. } => config.as_deref(),
+            | Command::Sources { config, .. }
+            | Command::Export { config, .. } => Some(config),
+            Command::Verify { config, .. }
+            | Command::Backup { config, .. }
+            | Command::Restore { config, .. } => config.as_deref(),
+            Command::Suggest { .. } => None,
         }
     }
 }
@@ -170,6 +268,22 @@ pub async fn run(command: Command) -> ExitCode {
             once,
             store,
         } => scrape::scrape(&config, source.as_deref(), json, once, store.as_deref()).await,
+        Command::Backfill {
+            config,
+            source,
+            category,
+            since,
+            store,
+        } => {
+            backfill::backfill(
+                &config,
+                &source,
+                category.as_deref(),
+                since.as_deref(),
+                store.as_deref(),
+            )
+            .await
+        }
         Command::Items {
             config,
             source,
@@ -202,11 +316,35 @@ pub async fn run(command: Command) -> ExitCode {
             }
         }
         Command::Sources { config, json } => sources::sources(&config, json),
+        Command::Suggest {
+            url,
+            articles,
+            name,
+            id,
+            template,
+        } => suggest::suggest(&url, articles, name, id, template).await,
         Command::Verify {
             config,
             store,
             repair,
         } => verify::verify(config.as_deref(), store.as_deref(), repair.as_deref()),
+        Command::Export {
+            config,
+            store,
+            public_url,
+            dir,
+        } => export::export(&config, store.as_deref(), public_url.as_ref(), &dir).await,
+        Command::Backup {
+            config,
+            store,
+            file,
+        } => backup::backup(config.as_deref(), store.as_deref(), &file).await,
+        Command::Restore {
+            config,
+            store,
+            force,
+            file,
+        } => backup::restore(config.as_deref(), store.as_deref(), &file, force),
     };
     exit(result)
 }
@@ -249,7 +387,12 @@ impl Failure {
 type CommandResult = Result<ExitCode, Failure>;
 
 fn load_config(path: &Path) -> Result<Config, Failure> {
-    config::load(path, &|name| std::env::var(name).ok()).map_err(Failure::config)
+    config::load(
+        path,
+        &|name| std::env::var(name).ok(),
+        crate::extract::check_rules,
+    )
+    .map_err(Failure::config)
 }
 
 /// Opens the store named by `--store`, else by the configuration, to write to it.

@@ -38,6 +38,23 @@ pub(super) async fn probe(
     };
     let crawler = Crawler::new(&config.fetch).map_err(Failure::runtime)?;
     let mut out = String::new();
+    let problems = preview(&crawler, &source, articles, &mut out).await;
+    print!("{out}");
+    Ok(if problems == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(super::EXIT_PARTIAL)
+    })
+}
+
+/// Reads `source` once as probe shows it: every category's items with their warnings, then the
+/// first `articles` article pages; the number of problems found.
+pub(super) async fn preview(
+    crawler: &Crawler,
+    source: &Source,
+    articles: usize,
+    out: &mut String,
+) -> usize {
     let mut problems = 0;
     let _ = writeln!(
         out,
@@ -49,47 +66,41 @@ pub(super) async fn probe(
         match &category.kind {
             CategoryKind::Listing(url) => {
                 problems += probe_listing(
-                    &crawler,
-                    &source,
+                    crawler,
+                    source,
                     &category.slug,
                     url,
                     ListingFormat::Html,
                     &mut links,
-                    &mut out,
+                    out,
                 )
                 .await;
             }
             CategoryKind::JsonListing(url) => {
                 problems += probe_listing(
-                    &crawler,
-                    &source,
+                    crawler,
+                    source,
                     &category.slug,
                     url,
                     ListingFormat::Json,
                     &mut links,
-                    &mut out,
+                    out,
                 )
                 .await;
             }
             CategoryKind::Feed(url) => {
-                problems +=
-                    probe_feed(&crawler, &source, &category.slug, url, &mut links, &mut out).await;
+                problems += probe_feed(crawler, source, &category.slug, url, &mut links, out).await;
             }
         }
     }
     if source.fetch_articles && articles > 0 {
         let _ = writeln!(out, "\narticles (the first {articles}):");
         for link in links.iter().take(articles) {
-            problems += probe_article(&crawler, &source, link, &mut out).await;
+            problems += probe_article(crawler, source, link, out).await;
         }
     }
     let _ = writeln!(out, "\n{problems} problem(s)");
-    print!("{out}");
-    Ok(if problems == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(super::EXIT_PARTIAL)
-    })
+    problems
 }
 
 fn warnings(warnings: &[FieldWarning], out: &mut String) -> usize {
@@ -274,7 +285,7 @@ async fn probe_article(crawler: &Crawler, source: &Source, url: &Url, out: &mut 
     let article = extract::article(
         &text.html,
         &fetched.url,
-        &source.rules.article,
+        &extract::SiteRules::of(&source.rules).article,
         &dates(source),
     );
     let _ = writeln!(out, "{}", fetched.status);

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use super::progress::Progress;
 use super::{CommandResult, EXIT_PARTIAL, Failure, ItemJson, load_config, open_store, write_json};
 use crate::clock::Clock;
 use crate::config::{Config, Source};
@@ -45,19 +46,24 @@ pub(super) async fn scrape(
     let config = load_config(path)?;
     let sources = select_sources(&config, only)?;
     let crawler = Crawler::new(&config.fetch).map_err(Failure::runtime)?;
-    let scrapes =
-        if once {
-            let store = Arc::new(open_store(&config, store_dir)?);
-            // A refresh revalidates with what earlier cycles kept: unchanged pages come back as
-            // 304s.
-            refresh_all(&crawler, &store, &sources, &crate::clock::SystemClock).await?
-        } else {
-            let now = crate::clock::SystemClock.now();
-            futures_util::future::join_all(sources.iter().map(|source| {
-                pipeline::scrape_source(&crawler, source, in_zone(now, source.timezone))
-            }))
-            .await
-        };
+    let scrapes = if once {
+        let store = Arc::new(open_store(&config, store_dir)?);
+        // A refresh revalidates with what earlier cycles kept: unchanged pages come back as
+        // 304s.
+        refresh_all(&crawler, &store, &sources, &crate::clock::SystemClock).await?
+    } else {
+        let now = crate::clock::SystemClock.now();
+        let progress = Progress::start("scrape", sources.len() as u64);
+        let scrapes = futures_util::future::join_all(sources.iter().map(|source| async {
+            let scrape =
+                pipeline::scrape_source(&crawler, source, in_zone(now, source.timezone)).await;
+            progress.advance(&step(&scrape));
+            scrape
+        }))
+        .await;
+        progress.finish();
+        scrapes
+    };
     let any_failed = report_problems(&scrapes);
     if json {
         let items: Vec<ItemJson> = scrapes
@@ -83,15 +89,39 @@ async fn refresh_all(
     sources: &[Arc<Source>],
     clock: &dyn Clock,
 ) -> Result<Vec<SourceScrape>, Failure> {
+    let progress = Progress::start("scrape", sources.len() as u64);
     let refreshes = futures_util::future::join_all(sources.iter().map(|source| {
         let now = in_zone(clock.now(), source.timezone);
-        pipeline::refresh(crawler, store, source, now)
+        let progress = &progress;
+        async move {
+            let refresh = pipeline::refresh(crawler, store, source, now).await;
+            match &refresh {
+                Ok(refresh) => progress.advance(&format!(
+                    "{}, {} new",
+                    step(&refresh.scrape),
+                    refresh.ingest.new.len()
+                )),
+                Err(error) => progress.advance(&format!("{}: {error}", source.id)),
+            }
+            refresh
+        }
     }))
     .await;
+    progress.finish();
     refreshes
         .into_iter()
         .map(|r| r.map(|refresh| refresh.scrape).map_err(Failure::runtime))
         .collect()
+}
+
+/// A source's scrape in a few words, for the progress of a run.
+fn step(scrape: &SourceScrape) -> String {
+    format!(
+        "{}: {} items, {} failed listings",
+        scrape.source,
+        scrape.items.len(),
+        scrape.failures.len()
+    )
 }
 
 /// Prints listing failures and item warnings to stderr; returns whether any listing failed.

@@ -24,7 +24,13 @@ pub(super) async fn run(
 ) -> CommandResult {
     let path = path.to_owned();
     let options = DaemonOptions {
-        load_config: Arc::new(move || config::load(&path, &|name| std::env::var(name).ok())),
+        load_config: Arc::new(move || {
+            config::load(
+                &path,
+                &|name| std::env::var(name).ok(),
+                crate::extract::check_rules,
+            )
+        }),
         listen,
         store: store_dir.map(Path::to_owned),
         clock: Arc::new(SystemClock),
@@ -42,6 +48,9 @@ pub(super) async fn daemon(options: DaemonOptions) -> CommandResult {
 }
 
 /// The process's signals as the daemon's controls: SIGHUP reloads, SIGTERM and SIGINT stop.
+/// A second SIGTERM or SIGINT while stopping ends the process at once (status 128 + the
+/// signal's number: 130 for Ctrl-C), without waiting for what stopping still waits for; the
+/// store stays consistent (every write is a transaction, and sled recovers its log).
 fn signal_controls() -> std::io::Result<tokio::sync::mpsc::Receiver<Control>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangup = signal(SignalKind::hangup())?;
@@ -49,12 +58,27 @@ fn signal_controls() -> std::io::Result<tokio::sync::mpsc::Receiver<Control>> {
     let mut interrupt = signal(SignalKind::interrupt())?;
     let (sender, controls) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
+        let mut stopping = false;
         loop {
-            let control = tokio::select! {
-                _ = hangup.recv() => Control::Reload,
-                _ = terminate.recv() => Control::Stop,
-                _ = interrupt.recv() => Control::Stop,
+            let (control, name, number) = tokio::select! {
+                _ = hangup.recv() => (Control::Reload, "SIGHUP", libc::SIGHUP),
+                _ = terminate.recv() => (Control::Stop, "SIGTERM", libc::SIGTERM),
+                _ = interrupt.recv() => (Control::Stop, "SIGINT", libc::SIGINT),
             };
+            if control == Control::Stop {
+                if stopping {
+                    tracing::warn!(
+                        signal = name,
+                        "second stop signal while stopping: exiting at once"
+                    );
+                    std::process::exit(128 + number);
+                }
+                stopping = true;
+                tracing::info!(
+                    signal = name,
+                    "stop signal: stopping (a second one exits at once)"
+                );
+            }
             if sender.send(control).await.is_err() {
                 return;
             }

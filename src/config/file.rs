@@ -53,6 +53,8 @@ pub struct DefaultsFile {
     pub retries: Option<u32>,
     pub max_crawl_delay_secs: Option<u64>,
     pub max_retry_after_secs: Option<u64>,
+    pub max_refreshes: Option<usize>,
+    pub max_refreshes_per_host: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -110,6 +112,9 @@ pub struct SourceFile {
     /// found again under `base`.
     #[serde(default)]
     pub previous_bases: Vec<String>,
+    /// The source that took this one over (a ward merged into another): its stored history
+    /// is served in that source's feeds, and its own feed addresses redirect there.
+    pub merged_into: Option<String>,
     pub home: Option<String>,
     pub template: Option<String>,
     pub enabled: Option<bool>,
@@ -153,7 +158,7 @@ pub struct CategoryFile {
 }
 
 /// Where the items of a listing page are and how to read each field.
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListingRulesFile {
     /// The element holding the list; if it is missing the layout has changed.
@@ -171,7 +176,7 @@ pub struct ListingRulesFile {
     pub page_param: Option<String>,
 }
 
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ArticleRulesFile {
     pub body: Option<String>,
@@ -350,7 +355,7 @@ impl<'de> Deserialize<'de> for NextPageSpec {
 
 /// How to read the items of a JSON listing (`listing_json` categories): where the array of
 /// items is, and each field of an item, addressed by JSON Pointer (RFC 6901).
-#[derive(Debug, Default, Clone, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JsonRulesFile {
     /// JSON Pointer to the array of items in the answer; omitted or "" = the answer itself.

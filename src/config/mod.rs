@@ -1,14 +1,16 @@
 //! Configuration: one strict TOML file, validated when it loads.
 //!
-//! Every selector, regex, URL, cron expression, time zone, charset and date format is parsed
-//! here, so a typo fails at start with `config.toml:42:10: sources.phucloi.listing.title: …`
-//! instead of failing every scrape. Sources are grouped by config (`group = "longbien"`), never
+//! Every selector, regex, URL, cron expression, time zone, charset and date format is checked
+//! here (selectors and patterns by the checker the caller hands in, `extract::check_rules`), so
+//! a typo fails at start with `config.toml:42:10: sources.phucloi.listing.title: …` instead of
+//! failing every scrape. Sources are grouped by config (`group = "longbien"`), never
 //! by a built-in district/ward tree, and many sources can share one template of selectors.
 
 pub mod env;
 pub mod file;
 pub mod locate;
 mod resolve;
+pub mod rules;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -19,13 +21,13 @@ use chrono_tz::Tz;
 use toml_edit::Document;
 use url::Url;
 
-use crate::extract::rules::SiteRules;
 use crate::model::SourceId;
 use crate::normalize::QueryFilter;
 use file::ConfigFile;
 use locate::{KeyPath, PathSegment, line_col};
 
 pub use resolve::{join_base, parse_charset, parse_schedule, parse_timezone, slugify};
+pub use rules::{RuleCheck, RuleError, RuleSpecs, Rules};
 
 /// Every 30 minutes, at second 0 (the `cron` crate's 6-field form; 5-field crontab lines are
 /// accepted too and run at second 0).
@@ -35,6 +37,9 @@ pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 8 * 1024 * 1024;
 pub const DEFAULT_MAX_REDIRECTS: usize = 5;
 pub const DEFAULT_MAX_PAGES: u32 = 10;
+/// Refreshes running at once, in all and on one host (see `FetchSettings::max_refreshes`).
+pub const DEFAULT_MAX_REFRESHES: usize = 64;
+pub const DEFAULT_MAX_REFRESHES_PER_HOST: usize = 2;
 pub const DEFAULT_JITTER_SECS: u64 = 30;
 pub const DEFAULT_MIN_HOST_INTERVAL_MS: u64 = 1000;
 pub const DEFAULT_RETRIES: u32 = 2;
@@ -133,8 +138,8 @@ impl ConfigError {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub path: PathBuf,
-    /// Compiled templates by name (for probing a page with a template).
-    pub templates: indexmap::IndexMap<String, SiteRules>,
+    /// Templates' rules by name (for probing a page with a template).
+    pub templates: indexmap::IndexMap<String, Arc<Rules>>,
     pub fetch: FetchSettings,
     pub store: StoreSettings,
     pub server: ServerSettings,
@@ -161,6 +166,12 @@ pub struct FetchSettings {
     pub max_crawl_delay: Duration,
     /// The longest `Retry-After` honoured; a server asking more gets this (and a warning).
     pub max_retry_after: Duration,
+    /// Refreshes running at once: every refresh holds its pages and items until it is
+    /// stored, so this bounds the memory a cycle over thousands of sources takes.
+    pub max_refreshes: usize,
+    /// Refreshes running at once on one host (its `base`'s): the host's requests go one at a
+    /// time anyway, so more would only wait holding pages.
+    pub max_refreshes_per_host: usize,
 }
 
 impl Default for FetchSettings {
@@ -176,6 +187,8 @@ impl Default for FetchSettings {
             jitter: Duration::from_secs(DEFAULT_JITTER_SECS),
             max_crawl_delay: Duration::from_secs(DEFAULT_MAX_CRAWL_DELAY_SECS),
             max_retry_after: Duration::from_secs(DEFAULT_MAX_RETRY_AFTER_SECS),
+            max_refreshes: DEFAULT_MAX_REFRESHES,
+            max_refreshes_per_host: DEFAULT_MAX_REFRESHES_PER_HOST,
         }
     }
 }
@@ -231,6 +244,9 @@ pub struct Source {
     /// Bases the portal had before it moved (`previous_bases`), parsed: an item stored under
     /// one of them is the item found at the same place under `base`.
     pub previous_bases: Vec<Url>,
+    /// The source that took this one over (`merged_into`): checked to name a configured
+    /// source and never to lead back to this one.
+    pub merged_into: Option<SourceId>,
     pub home: Url,
     pub enabled: bool,
     /// Forced encoding of pages and feeds, for portals that declare the wrong one.
@@ -244,7 +260,8 @@ pub struct Source {
     pub quiet_after_days: u32,
     pub ignore_robots: bool,
     pub retention: Retention,
-    pub rules: SiteRules,
+    /// Its rules over its template's: its template's own `Arc` when it sets none itself.
+    pub rules: Arc<Rules>,
     pub categories: Vec<Category>,
 }
 
@@ -339,6 +356,35 @@ impl Config {
         self.sources.iter().find(|s| s.id.as_str() == id)
     }
 
+    /// The source whose feeds now carry `id`'s history: the end of its `merged_into` chain
+    /// (`None` for a source not merged). The chain is checked at load to end.
+    pub fn merged_target(&self, id: &SourceId) -> Option<&Arc<Source>> {
+        let mut target = None;
+        let mut at = self.source(id.as_str())?;
+        // A loaded configuration has no cycle; the bound only keeps a hand-built one finite.
+        for _ in 0..self.sources.len() {
+            let Some(next) = at
+                .merged_into
+                .as_ref()
+                .and_then(|n| self.source(n.as_str()))
+            else {
+                break;
+            };
+            target = Some(next);
+            at = next;
+        }
+        target
+    }
+
+    /// The sources merged into `id` (directly or along a chain), in configuration order.
+    pub fn merged_sources(&self, id: &SourceId) -> Vec<&Arc<Source>> {
+        self.sources
+            .iter()
+            .filter(|s| s.merged_into.is_some())
+            .filter(|s| self.merged_target(&s.id).is_some_and(|t| t.id == *id))
+            .collect()
+    }
+
     /// What people call a group: its `[groups.ID] name`, else its id.
     pub fn group_name<'a>(&'a self, group: &'a str) -> &'a str {
         self.group_names.get(group).map_or(group, String::as_str)
@@ -362,18 +408,19 @@ impl Config {
             home: base.clone(),
             base,
             previous_bases: Vec::new(),
+            merged_into: None,
             enabled: true,
             charset: None,
             timezone: chrono_tz::Asia::Ho_Chi_Minh,
             schedule: parse_schedule(DEFAULT_SCHEDULE)?,
             timeout: self.fetch.timeout,
-            fetch_articles: rules.article.body.is_some(),
+            fetch_articles: rules.any(|r| r.article.body.is_some()),
             max_pages: 1,
             query_filter: QueryFilter::new(DEFAULT_DROP_QUERY_PARAMS),
             quiet_after_days: DEFAULT_QUIET_AFTER_DAYS,
             ignore_robots: false,
             retention: Retention::default(),
-            rules: rules.clone(),
+            rules: Arc::clone(rules),
             categories: vec![Category {
                 slug: "probe".to_owned(),
                 label: "probe".to_owned(),
@@ -384,13 +431,18 @@ impl Config {
 }
 
 /// Reads and validates the configuration file; `lookup` resolves `${VAR}` (the process
-/// environment in production, a closure in tests).
-pub fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+/// environment in production, a closure in tests); `check` checks extraction rules
+/// (`extract::check_rules`).
+pub fn load(
+    path: &Path,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    check: RuleCheck,
+) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.display().to_string(),
         source,
     })?;
-    let mut config = parse(&text, &path.display().to_string(), lookup)?;
+    let mut config = parse(&text, &path.display().to_string(), lookup, check)?;
     config.path = path.to_owned();
     Ok(config)
 }
@@ -400,12 +452,14 @@ pub fn parse(
     text: &str,
     file: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
+    check: RuleCheck,
 ) -> Result<Config, ConfigError> {
     let doc = Document::parse(text.to_owned()).map_err(|e| syntax_error(file, text, &e))?;
     let ctx = resolve::Context {
         file,
         text,
         doc,
+        check,
         errors: Default::default(),
         settled: Default::default(),
     };
@@ -594,6 +648,3 @@ fn enclosing_key(text: &str, offset: usize) -> String {
         (None, None) => "(syntax)".to_owned(),
     }
 }
-
-#[cfg(test)]
-mod tests;

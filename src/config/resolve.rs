@@ -15,9 +15,8 @@ use url::Url;
 
 use super::file::{self, ConfigFile, SourceFile, TemplateFile};
 use super::locate::{KeyPath, line_col, span_of};
+use super::rules::{RuleCheck, RuleError, RuleSpecs, Rules};
 use super::*;
-use crate::extract::json::JsonRules;
-use crate::extract::rules::{ArticleRules, ListingRules, RuleError, SiteRules};
 use crate::model::SourceId;
 use crate::normalize::{QueryFilter, fold_case, text::search_key};
 
@@ -25,6 +24,8 @@ pub(super) struct Context<'a> {
     pub(super) file: &'a str,
     pub(super) text: &'a str,
     pub(super) doc: Document<String>,
+    /// Checks extraction rules (handed in: config names no later stage).
+    pub(super) check: RuleCheck,
     /// Every mistake found so far: checking goes on past each one, so one run reports all.
     pub(super) errors: std::cell::RefCell<Vec<ConfigError>>,
     /// Keys already reported (a wrong or unset value, a missing key): what follows from them is
@@ -35,8 +36,8 @@ pub(super) struct Context<'a> {
 /// Resolved settings a template contributes to the sources that use it.
 struct ResolvedTemplate<'a> {
     file: &'a TemplateFile,
-    rules: SiteRules,
-    /// Its rules did not compile (reported): the sources using it are not held to them.
+    rules: Arc<Rules>,
+    /// Its rules did not check (reported): the sources using it are not held to them.
     broken: bool,
 }
 
@@ -92,6 +93,16 @@ impl Context<'_> {
                 .collect::<Vec<_>>()
                 .join("; "),
         }
+    }
+
+    /// Checks one set of rules, each mistake reported under `at`; whether there was none.
+    fn check_rules(&self, at: &KeyPath, specs: &RuleSpecs) -> bool {
+        let errors = (self.check)(specs);
+        let clean = errors.is_empty();
+        for error in errors {
+            self.report(self.rule_error(at, error));
+        }
+        clean
     }
 
     fn rule_error(&self, at: &KeyPath, (field, message): RuleError) -> ConfigError {
@@ -175,6 +186,10 @@ impl Context<'_> {
                     .max_retry_after_secs
                     .unwrap_or(DEFAULT_MAX_RETRY_AFTER_SECS),
             ),
+            max_refreshes: defaults.max_refreshes.unwrap_or(DEFAULT_MAX_REFRESHES),
+            max_refreshes_per_host: defaults
+                .max_refreshes_per_host
+                .unwrap_or(DEFAULT_MAX_REFRESHES_PER_HOST),
         };
         if fetch.max_retry_after > Duration::from_secs(MAX_RETRY_AFTER_LIMIT_SECS) {
             self.report(self.error(
@@ -187,6 +202,8 @@ impl Context<'_> {
             ("timeout_secs", fetch.timeout.is_zero()),
             ("connect_timeout_secs", fetch.connect_timeout.is_zero()),
             ("max_body_bytes", fetch.max_body_bytes == 0),
+            ("max_refreshes", fetch.max_refreshes == 0),
+            ("max_refreshes_per_host", fetch.max_refreshes_per_host == 0),
         ] {
             if zero {
                 self.report(self.error(&at_defaults.key(key), false, "must be greater than 0"));
@@ -221,23 +238,17 @@ impl Context<'_> {
                     parse_charset(charset).map_err(|m| self.error(&at.key("charset"), false, m))
                 );
             }
-            let listing = self.ok(ListingRules::compile(&template.listing)
-                .map_err(|e| self.rule_error(&at.key("listing"), e)));
-            let article = self.ok(ArticleRules::compile(&template.article)
-                .map_err(|e| self.rule_error(&at.key("article"), e)));
-            let json = self
-                .ok(JsonRules::compile(&template.json)
-                    .map_err(|e| self.rule_error(&at.key("json"), e)));
-            let broken = listing.is_none() || article.is_none() || json.is_none();
+            let own = RuleSpecs {
+                listing: template.listing.clone(),
+                article: template.article.clone(),
+                json: template.json.clone(),
+            };
+            let broken = !self.check_rules(&at, &own);
             templates.insert(
                 name.clone(),
                 ResolvedTemplate {
                     file: template,
-                    rules: SiteRules {
-                        listing: listing.unwrap_or_default(),
-                        article: article.unwrap_or_default(),
-                        json: json.unwrap_or_default(),
-                    },
+                    rules: Arc::new(Rules::new(own, None)),
                     broken,
                 },
             );
@@ -266,6 +277,7 @@ impl Context<'_> {
             );
             sources.extend(resolved.map(Arc::new));
         }
+        self.check_mergers(&raw);
 
         let mut group_names = IndexMap::new();
         for (id, group) in &raw.groups {
@@ -326,7 +338,7 @@ impl Context<'_> {
             path: PathBuf::new(),
             templates: templates
                 .iter()
-                .map(|(name, t)| (name.clone(), t.rules.clone()))
+                .map(|(name, t)| (name.clone(), Arc::clone(&t.rules)))
                 .collect(),
             fetch,
             store: StoreSettings {
@@ -379,6 +391,60 @@ impl Context<'_> {
             group_names,
             sources,
         })
+    }
+
+    /// Every `merged_into` names another configured source, and no chain of them comes back to
+    /// where it started (the history would have nowhere to go).
+    fn check_mergers(&self, raw: &ConfigFile) {
+        for (id, source) in &raw.sources {
+            let Some(target) = &source.merged_into else {
+                continue;
+            };
+            let at = KeyPath::root().key("sources").key(id).key("merged_into");
+            if target == id {
+                self.report(self.error(&at, false, "a source cannot be merged into itself"));
+                continue;
+            }
+            if !raw.sources.contains_key(target) {
+                let mut known: Vec<&str> = raw.sources.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                self.report(self.error(
+                    &at,
+                    false,
+                    format!(
+                        "no source {target:?} to merge into (merged_into names the id of the source that took this one over; sources: {})",
+                        list_or_none(&known)
+                    ),
+                ));
+                continue;
+            }
+            // Follow the chain; coming back to `id` is a cycle.
+            let mut chain = vec![id.as_str()];
+            let mut next = Some(target.as_str());
+            while let Some(at_id) = next {
+                if at_id == id {
+                    chain.push(at_id);
+                    self.report(self.error(
+                        &at,
+                        false,
+                        format!(
+                            "merged_into goes round in a circle ({}): one source of them must be the one the others were merged into",
+                            chain.join(" → ")
+                        ),
+                    ));
+                    break;
+                }
+                if chain.contains(&at_id) {
+                    // A cycle further along, reported at its own sources.
+                    break;
+                }
+                chain.push(at_id);
+                next = raw
+                    .sources
+                    .get(at_id)
+                    .and_then(|s| s.merged_into.as_deref());
+            }
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -441,6 +507,11 @@ impl Context<'_> {
                 previous_bases.push(url);
             }
         }
+        let merged_into = source.merged_into.as_deref().and_then(|target| {
+            self.ok(
+                SourceId::parse(target).map_err(|m| self.error(&at.key("merged_into"), false, m))
+            )
+        });
         let home = base.as_ref().and_then(|base| match &source.home {
             Some(home) => {
                 self.ok(join_base(base, home).map_err(|m| self.error(&at.key("home"), false, m)))
@@ -491,26 +562,17 @@ impl Context<'_> {
             parse_schedule(&schedule_text).ok()
         };
 
-        let listing = self.ok(ListingRules::compile(&source.listing)
-            .map_err(|e| self.rule_error(&at.key("listing"), e)));
-        let article = self.ok(ArticleRules::compile(&source.article)
-            .map_err(|e| self.rule_error(&at.key("article"), e)));
-        let json = self
-            .ok(JsonRules::compile(&source.json).map_err(|e| self.rule_error(&at.key("json"), e)));
-        let rules_unknown =
-            rules_unknown || listing.is_none() || article.is_none() || json.is_none();
-        let own_rules = SiteRules {
-            listing: listing.unwrap_or_default(),
-            article: article.unwrap_or_default(),
-            json: json.unwrap_or_default(),
+        let own = RuleSpecs {
+            listing: source.listing.clone(),
+            article: source.article.clone(),
+            json: source.json.clone(),
         };
+        let rules_unknown = !self.check_rules(at, &own) || rules_unknown;
+        // A source that writes no rules of its own holds its template's: compiled once for
+        // all of them.
         let rules = match template {
-            Some(t) => SiteRules {
-                listing: t.rules.listing.clone().overlay(own_rules.listing),
-                article: t.rules.article.clone().overlay(own_rules.article),
-                json: t.rules.json.clone().overlay(own_rules.json),
-            },
-            None => own_rules,
+            Some(t) if own == RuleSpecs::default() => Arc::clone(&t.rules),
+            template => Arc::new(Rules::new(own, template.map(|t| Arc::clone(&t.rules)))),
         };
 
         let fetch_articles = source
@@ -609,8 +671,11 @@ impl Context<'_> {
         // Selectors missing because a template or a selector failed are not news: reported.
         if has_listing && !rules_unknown {
             for (field, missing) in [
-                ("item", rules.listing.item.is_none()),
-                ("title", rules.listing.title.is_none() && !fetch_articles),
+                ("item", !rules.any(|r| r.listing.item.is_some())),
+                (
+                    "title",
+                    !rules.any(|r| r.listing.title.is_some()) && !fetch_articles,
+                ),
             ] {
                 if missing {
                     self.report(self.error(
@@ -630,8 +695,11 @@ impl Context<'_> {
             .any(|c| c.listing_json.is_some() && c.listing.is_none() && c.feed.is_none());
         if has_json_listing && !rules_unknown {
             for (field, missing) in [
-                ("link", rules.json.link.is_none()),
-                ("title", rules.json.title.is_none() && !fetch_articles),
+                ("link", !rules.any(|r| r.json.link.is_some())),
+                (
+                    "title",
+                    !rules.any(|r| r.json.title.is_some()) && !fetch_articles,
+                ),
             ] {
                 if missing {
                     self.report(self.error(
@@ -646,7 +714,7 @@ impl Context<'_> {
             }
         }
         let _ = kinds_known;
-        if fetch_articles && rules.article.body.is_none() && !rules_unknown {
+        if fetch_articles && !rules.any(|r| r.article.body.is_some()) && !rules_unknown {
             self.report(self.error(at, false, format!(
                 "fetch_articles is on but there is no article.body selector: {}, or set fetch_articles = false",
                 template_hint.replace("{section}", "article")
@@ -665,6 +733,7 @@ impl Context<'_> {
             group: source.group.clone(),
             base: base?,
             previous_bases,
+            merged_into,
             home: home?,
             enabled: source.enabled.unwrap_or(true),
             charset: charset?,

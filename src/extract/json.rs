@@ -4,35 +4,31 @@
 //!
 //! `serde_json` types never leave this module.
 
+use std::sync::Arc;
+
 use chrono::DateTime;
 use regex::Regex;
 use serde_json::Value;
 use url::Url;
 
-use super::rules::RuleError;
+use super::rules::{EntryFields, compile_formats, compile_regex, query_param};
 use super::{
     ExtractError, FieldWarning, ListingEntry, ListingPage, date_warning, query_number,
     with_page_param, with_query_param,
 };
+use crate::config::RuleError;
 use crate::config::file::{JsonFieldSpec, JsonRulesFile};
 use crate::normalize::date::{
-    DateContext, DateError, FUTURE_TOLERANCE, ParsedDate, in_zone, parse_date, validate_format,
+    DateContext, DateError, FUTURE_TOLERANCE, ParsedDate, in_zone, parse_date,
 };
 use crate::normalize::{clean_optional, parse_count, resolve_link};
 
-/// Rules for JSON listings. Every field is optional so that a source can override a
-/// template's rules one field at a time (`overlay`).
+/// Rules for JSON listings, each optional (`EntryFields`).
 #[derive(Debug, Clone, Default)]
 pub struct JsonRules {
     /// Pointer to the array of items; `None` (or "") is the answer itself.
     pub items: Option<String>,
-    pub title: Option<JsonField>,
-    pub link: Option<JsonField>,
-    pub date: Option<JsonField>,
-    pub category: Option<JsonField>,
-    pub views: Option<JsonField>,
-    pub summary: Option<JsonField>,
-    pub image: Option<JsonField>,
+    pub fields: EntryFields<JsonField>,
     pub next: Option<JsonNext>,
 }
 
@@ -47,10 +43,10 @@ pub enum JsonNext {
     Pointer(String),
 }
 
-/// One field's rules, tried in order until one yields a value.
+/// One field's rules, tried in order until one yields a value (shared, as `rules::Field`).
 #[derive(Debug, Clone)]
 pub struct JsonField {
-    rules: Vec<JsonRule>,
+    rules: Arc<[JsonRule]>,
 }
 
 #[derive(Debug, Clone)]
@@ -158,22 +154,15 @@ impl JsonField {
                     return Err("set exactly one of `pointer` (\"/title\") and `template` (\"/tin-tuc/{slug}-{id}.html\")".to_owned());
                 }
             };
-            let regex = rule
-                .regex
-                .as_deref()
-                .map(|r| Regex::new(r).map_err(|e| format!("invalid regex {r:?}: {e}")))
-                .transpose()?;
-            let formats = rule.format.as_ref().map(|f| f.to_vec()).unwrap_or_default();
-            for format in &formats {
-                validate_format(format)?;
-            }
             rules.push(JsonRule {
                 source,
-                regex,
-                formats,
+                regex: compile_regex(&rule.regex)?,
+                formats: compile_formats(&rule.format)?,
             });
         }
-        Ok(JsonField { rules })
+        Ok(JsonField {
+            rules: rules.into(),
+        })
     }
 
     /// The first value any rule yields for `item`.
@@ -232,23 +221,6 @@ fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
-fn field(name: &str, spec: &Option<JsonFieldSpec>) -> Result<Option<JsonField>, RuleError> {
-    spec.as_ref()
-        .map(JsonField::compile)
-        .transpose()
-        .map_err(|e| (name.to_owned(), e))
-}
-
-fn query_param(name: &str, param: &Option<String>) -> Result<Option<String>, RuleError> {
-    match param {
-        Some(p) if p.is_empty() || p.contains(['&', '=', '?', '#']) => Err((
-            name.to_owned(),
-            format!("invalid query parameter name {p:?}"),
-        )),
-        other => Ok(other.clone()),
-    }
-}
-
 impl JsonRules {
     pub fn compile(file: &JsonRulesFile) -> Result<JsonRules, RuleError> {
         if let Some(items) = &file.items {
@@ -278,28 +250,27 @@ impl JsonRules {
         };
         Ok(JsonRules {
             items: file.items.clone(),
-            title: field("title", &file.title)?,
-            link: field("link", &file.link)?,
-            date: field("date", &file.date)?,
-            category: field("category", &file.category)?,
-            views: field("views", &file.views)?,
-            summary: field("summary", &file.summary)?,
-            image: field("image", &file.image)?,
+            fields: EntryFields::compile(
+                [
+                    &file.title,
+                    &file.link,
+                    &file.date,
+                    &file.category,
+                    &file.views,
+                    &file.summary,
+                    &file.image,
+                ],
+                JsonField::compile,
+            )?,
             next,
         })
     }
 
     /// These rules with every field `over` sets taking precedence.
-    pub fn overlay(self, over: JsonRules) -> JsonRules {
+    pub(super) fn overlay(self, over: JsonRules) -> JsonRules {
         JsonRules {
             items: over.items.or(self.items),
-            title: over.title.or(self.title),
-            link: over.link.or(self.link),
-            date: over.date.or(self.date),
-            category: over.category.or(self.category),
-            views: over.views.or(self.views),
-            summary: over.summary.or(self.summary),
-            image: over.image.or(self.image),
+            fields: self.fields.overlay(over.fields),
             next: over.next.or(self.next),
         }
     }
@@ -339,7 +310,7 @@ pub fn listing(
         next_problem: None,
     };
     for item in items {
-        match entry(item, page_url, base, rules, dates) {
+        match entry(item, page_url, base, &rules.fields, dates) {
             Some(entry) => page.entries.push(entry),
             None => page.skipped += 1,
         }
@@ -405,7 +376,7 @@ fn entry(
     item: &Value,
     page_url: &Url,
     base: &Url,
-    rules: &JsonRules,
+    rules: &EntryFields<JsonField>,
     dates: &DateContext<'_>,
 ) -> Option<ListingEntry> {
     let link = url_of(&rules.link, item, page_url, base)?;

@@ -15,7 +15,9 @@ use url::Url;
 use crate::model::ErrorKind;
 use crate::normalize::date::{DateContext, DateError, ParsedDate, parse_date};
 use crate::normalize::{self, clean_optional, fold_case, parse_count, resolve_link};
-pub use rules::{ArticleRules, Field, ListingRules, SiteRules, ValueKind};
+pub use rules::{
+    ArticleRules, EntryFields, Field, ListingRules, SiteRules, ValueKind, check_rules,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExtractError {
@@ -210,7 +212,7 @@ pub fn listing(
         return Ok(page);
     };
     for element in scope.select(item_selector) {
-        match listing_entry(element, &base, rules, dates) {
+        match listing_entry(element, &base, &rules.fields, dates) {
             Some(entry) => page.entries.push(entry),
             None => page.skipped += 1,
         }
@@ -221,7 +223,7 @@ pub fn listing(
 fn listing_entry(
     element: ElementRef<'_>,
     base: &Url,
-    rules: &ListingRules,
+    rules: &EntryFields<Field>,
     dates: &DateContext<'_>,
 ) -> Option<ListingEntry> {
     let link = text_of(&rules.link, element, ValueKind::Url)

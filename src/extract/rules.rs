@@ -1,22 +1,64 @@
-//! Compiled extraction rules: CSS selectors, regexes and date formats, checked once at load.
+//! Compiled extraction rules: CSS selectors, regexes and date formats, from the rules config
+//! keeps as written. `check_rules` is what config checks them with at load; `SiteRules::of`
+//! compiles a source's rules once and shares them with every source that holds the same ones.
+
+use std::sync::Arc;
 
 use regex::Regex;
 use scraper::{ElementRef, Selector};
 
-use crate::config::file::{ArticleRulesFile, FieldSpec, ListingRulesFile, NextPageSpec};
+use crate::config::file::{ArticleRulesFile, FieldSpec, ListingRulesFile, NextPageSpec, OneOrMany};
+use crate::config::{RuleError, RuleSpecs, Rules};
 use crate::normalize::{clean_optional, date::validate_format};
-
-/// A rule compilation failure: the field (`title`, `next_page.selector`) and what is wrong.
-pub type RuleError = (String, String);
 
 pub fn compile_selector(css: &str) -> Result<Selector, String> {
     Selector::parse(css).map_err(|e| format!("invalid CSS selector {css:?}: {e}"))
 }
 
-/// One field's rules, tried in order until one yields a value.
+pub(super) fn compile_regex(regex: &Option<String>) -> Result<Option<Regex>, String> {
+    regex
+        .as_deref()
+        .map(|r| Regex::new(r).map_err(|e| format!("invalid regex {r:?}: {e}")))
+        .transpose()
+}
+
+/// A date field's formats, each checked.
+pub(super) fn compile_formats(formats: &Option<OneOrMany>) -> Result<Vec<String>, String> {
+    let formats = formats.as_ref().map(|f| f.to_vec()).unwrap_or_default();
+    for format in &formats {
+        validate_format(format)?;
+    }
+    Ok(formats)
+}
+
+/// An optional field compiled by `compile`, its mistake under its name.
+pub(super) fn optional<S, T>(
+    name: &str,
+    spec: &Option<S>,
+    compile: impl Fn(&S) -> Result<T, String>,
+) -> Result<Option<T>, RuleError> {
+    spec.as_ref()
+        .map(compile)
+        .transpose()
+        .map_err(|e| (name.to_owned(), e))
+}
+
+/// A query parameter's name, as `page_param`/`offset_param` give it.
+pub(super) fn query_param(name: &str, param: &Option<String>) -> Result<Option<String>, RuleError> {
+    match param {
+        Some(p) if p.is_empty() || p.contains(['&', '=', '?', '#']) => Err((
+            name.to_owned(),
+            format!("invalid query parameter name {p:?}"),
+        )),
+        other => Ok(other.clone()),
+    }
+}
+
+/// One field's rules, tried in order until one yields a value. Shared, not copied, by the
+/// sources whose rules take it from one template (each copy of a regex grows its own cache).
 #[derive(Debug, Clone)]
 pub struct Field {
-    rules: Vec<FieldRule>,
+    rules: Arc<[FieldRule]>,
 }
 
 #[derive(Debug, Clone)]
@@ -40,15 +82,8 @@ impl Field {
         let mut rules = Vec::new();
         for rule in spec.rules() {
             let selector = rule.selector.as_deref().map(compile_selector).transpose()?;
-            let regex = rule
-                .regex
-                .as_deref()
-                .map(|r| Regex::new(r).map_err(|e| format!("invalid regex {r:?}: {e}")))
-                .transpose()?;
-            let formats = rule.format.as_ref().map(|f| f.to_vec()).unwrap_or_default();
-            for format in &formats {
-                validate_format(format)?;
-            }
+            let regex = compile_regex(&rule.regex)?;
+            let formats = compile_formats(&rule.format)?;
             let attrs = rule.attr.as_ref().map(|a| a.to_vec()).unwrap_or_default();
             if attrs.iter().any(|a| a.trim().is_empty()) {
                 return Err("empty attribute name".to_owned());
@@ -60,7 +95,9 @@ impl Field {
                 formats,
             });
         }
-        Ok(Field { rules })
+        Ok(Field {
+            rules: rules.into(),
+        })
     }
 
     /// The first value any rule yields within `scope`, with the rule that yielded it.
@@ -129,19 +166,72 @@ pub struct NextPage {
     pub postback: bool,
 }
 
-/// Rules for listing pages. Every field is optional so that a source can override a template's
-/// rules one field at a time (`overlay`).
+/// The fields of a listing entry, each read by rules of kind `F` (`Field`: selectors in an
+/// HTML listing; `json::JsonField`: pointers in a JSON one). Every field is optional so that a
+/// source can override a template's rules one field at a time (`overlay`).
+#[derive(Debug, Clone)]
+pub struct EntryFields<F> {
+    pub title: Option<F>,
+    pub link: Option<F>,
+    pub date: Option<F>,
+    pub category: Option<F>,
+    pub views: Option<F>,
+    pub summary: Option<F>,
+    pub image: Option<F>,
+}
+
+impl<F> Default for EntryFields<F> {
+    fn default() -> Self {
+        EntryFields {
+            title: None,
+            link: None,
+            date: None,
+            category: None,
+            views: None,
+            summary: None,
+            image: None,
+        }
+    }
+}
+
+impl<F> EntryFields<F> {
+    /// The fields as written — title, link, date, category, views, summary, image — each
+    /// compiled by `compile`, a mistake under the field's name.
+    pub(super) fn compile<S>(
+        [title, link, date, category, views, summary, image]: [&Option<S>; 7],
+        compile: impl Fn(&S) -> Result<F, String>,
+    ) -> Result<EntryFields<F>, RuleError> {
+        Ok(EntryFields {
+            title: optional("title", title, &compile)?,
+            link: optional("link", link, &compile)?,
+            date: optional("date", date, &compile)?,
+            category: optional("category", category, &compile)?,
+            views: optional("views", views, &compile)?,
+            summary: optional("summary", summary, &compile)?,
+            image: optional("image", image, &compile)?,
+        })
+    }
+
+    /// These fields with every one `over` sets taking precedence.
+    pub(super) fn overlay(self, over: EntryFields<F>) -> EntryFields<F> {
+        EntryFields {
+            title: over.title.or(self.title),
+            link: over.link.or(self.link),
+            date: over.date.or(self.date),
+            category: over.category.or(self.category),
+            views: over.views.or(self.views),
+            summary: over.summary.or(self.summary),
+            image: over.image.or(self.image),
+        }
+    }
+}
+
+/// Rules for listing pages, each optional (`EntryFields`).
 #[derive(Debug, Clone, Default)]
 pub struct ListingRules {
     pub list: Option<Selector>,
     pub item: Option<Selector>,
-    pub title: Option<Field>,
-    pub link: Option<Field>,
-    pub date: Option<Field>,
-    pub category: Option<Field>,
-    pub views: Option<Field>,
-    pub summary: Option<Field>,
-    pub image: Option<Field>,
+    pub fields: EntryFields<Field>,
     pub next_page: Option<NextPage>,
     pub page_param: Option<String>,
 }
@@ -168,18 +258,74 @@ pub struct SiteRules {
     pub json: super::json::JsonRules,
 }
 
+impl SiteRules {
+    /// Compiles one set of rules as written; each section's first mistake, its path starting
+    /// with the section (`listing.title`).
+    pub fn compile(specs: &RuleSpecs) -> Result<SiteRules, Vec<RuleError>> {
+        fn in_section(section: &'static str) -> impl Fn(RuleError) -> RuleError {
+            move |(field, message)| (format!("{section}.{field}"), message)
+        }
+        let listing = ListingRules::compile(&specs.listing).map_err(in_section("listing"));
+        let article = ArticleRules::compile(&specs.article).map_err(in_section("article"));
+        let json = super::json::JsonRules::compile(&specs.json).map_err(in_section("json"));
+        match (listing, article, json) {
+            (Ok(listing), Ok(article), Ok(json)) => Ok(SiteRules {
+                listing,
+                article,
+                json,
+            }),
+            (listing, article, json) => Err([listing.err(), article.err(), json.err()]
+                .into_iter()
+                .flatten()
+                .collect()),
+        }
+    }
+
+    /// The compiled rules of a source: compiled the first time they are needed and kept with
+    /// them, so every source holding the same `Rules` (its template's, unchanged) shares one
+    /// copy. A source's own rules are compiled over its template's, whose fields it shares.
+    ///
+    /// Config checked these rules with `check_rules` at load; rules that were not checked and
+    /// do not compile are a bug of the caller that built them, and panic here with the mistake.
+    pub fn of(rules: &Rules) -> Arc<SiteRules> {
+        fn build(rules: &Rules) -> Result<Arc<SiteRules>, Vec<RuleError>> {
+            let own = SiteRules::compile(&rules.own)?;
+            Ok(Arc::new(match &rules.template {
+                Some(template) => SiteRules::of(template).as_ref().clone().overlay(own),
+                None => own,
+            }))
+        }
+        let built = match rules.compiled(build) {
+            Some(kept) => kept.clone(),
+            None => build(rules),
+        };
+        built.unwrap_or_else(|errors| {
+            panic!("extraction rules that config did not check (config::parse with extract::check_rules): {errors:?}")
+        })
+    }
+
+    /// These rules with every field `over` sets taking precedence.
+    fn overlay(self, over: SiteRules) -> SiteRules {
+        SiteRules {
+            listing: self.listing.overlay(over.listing),
+            article: self.article.overlay(over.article),
+            json: self.json.overlay(over.json),
+        }
+    }
+}
+
+/// Config's check of one template's or source's rules (`config::RuleCheck`): every
+/// section's first mistake, as compiling them would find it.
+pub fn check_rules(specs: &RuleSpecs) -> Vec<RuleError> {
+    SiteRules::compile(specs).err().unwrap_or_default()
+}
+
 fn field(name: &str, spec: &Option<FieldSpec>) -> Result<Option<Field>, RuleError> {
-    spec.as_ref()
-        .map(Field::compile)
-        .transpose()
-        .map_err(|e| (name.to_owned(), e))
+    optional(name, spec, Field::compile)
 }
 
 fn selector(name: &str, css: &Option<String>) -> Result<Option<Selector>, RuleError> {
-    css.as_deref()
-        .map(compile_selector)
-        .transpose()
-        .map_err(|e| (name.to_owned(), e))
+    optional(name, css, |css: &String| compile_selector(css))
 }
 
 impl ListingRules {
@@ -204,33 +350,31 @@ impl ListingRules {
                     .into(),
             ));
         }
-        if let Some(param) = &file.page_param
-            && (param.is_empty() || param.contains(['&', '=', '?', '#']))
-        {
-            return Err((
-                "page_param".into(),
-                format!("invalid query parameter name {param:?}"),
-            ));
-        }
+        let page_param = query_param("page_param", &file.page_param)?;
         Ok(ListingRules {
             list: selector("list", &file.list)?,
             item: selector("item", &file.item)?,
-            title: field("title", &file.title)?,
-            link: field("link", &file.link)?,
-            date: field("date", &file.date)?,
-            category: field("category", &file.category)?,
-            views: field("views", &file.views)?,
-            summary: field("summary", &file.summary)?,
-            image: field("image", &file.image)?,
+            fields: EntryFields::compile(
+                [
+                    &file.title,
+                    &file.link,
+                    &file.date,
+                    &file.category,
+                    &file.views,
+                    &file.summary,
+                    &file.image,
+                ],
+                Field::compile,
+            )?,
             next_page,
-            page_param: file.page_param.clone(),
+            page_param,
         })
     }
 
     /// These rules with every field `over` sets taking precedence. Paging is one setting: a
     /// source that sets `page_param` over a template's `next_page` (or the other way round)
     /// replaces it, rather than leaving both set with one silently ignored.
-    pub fn overlay(self, over: ListingRules) -> ListingRules {
+    fn overlay(self, over: ListingRules) -> ListingRules {
         let (next_page, page_param) = if over.next_page.is_some() || over.page_param.is_some() {
             (over.next_page, over.page_param)
         } else {
@@ -239,13 +383,7 @@ impl ListingRules {
         ListingRules {
             list: over.list.or(self.list),
             item: over.item.or(self.item),
-            title: over.title.or(self.title),
-            link: over.link.or(self.link),
-            date: over.date.or(self.date),
-            category: over.category.or(self.category),
-            views: over.views.or(self.views),
-            summary: over.summary.or(self.summary),
-            image: over.image.or(self.image),
+            fields: self.fields.overlay(over.fields),
             next_page,
             page_param,
         }
@@ -272,7 +410,7 @@ impl ArticleRules {
         })
     }
 
-    pub fn overlay(self, over: ArticleRules) -> ArticleRules {
+    fn overlay(self, over: ArticleRules) -> ArticleRules {
         ArticleRules {
             body: over.body.or(self.body),
             remove: over.remove.or(self.remove),
@@ -286,7 +424,7 @@ impl ArticleRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::file::{FieldRule as RuleFile, OneOrMany};
+    use crate::config::file::FieldRule as RuleFile;
     use scraper::Html;
 
     fn spec(selector: Option<&str>, attr: &[&str], regex: Option<&str>) -> FieldSpec {

@@ -1,7 +1,8 @@
 //! Fetching as a good citizen: one request at a time per host, spaced by a minimum interval;
-//! robots.txt fetched, cached and obeyed (Crawl-delay too); transient failures retried with
-//! exponential backoff and `Retry-After`; conditional requests with the validators the caller
-//! kept (the pipeline keeps the last answers; a 304 comes back as it is, for it to fill in).
+//! robots.txt fetched once (sources asking at the same time wait for the one fetch), cached
+//! and obeyed (Crawl-delay too); transient failures retried with exponential backoff and
+//! `Retry-After`; conditional requests with the validators the caller kept (the pipeline keeps
+//! the last answers; a 304 comes back as it is, for it to fill in).
 //!
 //! Many wards share one government host, so the host, not the source, is the unit of
 //! politeness; Crawl-delay, which a site's robots.txt sets, spaces that site's own requests.
@@ -27,10 +28,29 @@ pub const RETRY_BASE: Duration = Duration::from_secs(2);
 /// attempts: the source waits for its next scheduled run instead of holding a request open.
 pub const RETRY_CAP: Duration = Duration::from_secs(60);
 
+/// The host a URL's requests are counted against (host and port): the unit of politeness.
+pub fn host_key(url: &Url) -> String {
+    url.host_str()
+        .map(|h| format!("{h}:{}", url.port_or_known_default().unwrap_or(0)))
+        .unwrap_or_default()
+}
+
 /// Per-host request slots: one request at a time, `min_interval` apart (end to start).
 #[derive(Debug, Default)]
 pub struct HostGate {
     hosts: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Option<Instant>>>>>,
+}
+
+/// The turn kept for `key` in `turns` (a host's slot, a robots.txt's fetch), made on first
+/// use and shared by everyone who asks for the same key.
+fn turn_for<T: Default>(turns: &Mutex<HashMap<String, Arc<T>>>, key: &str) -> Arc<T> {
+    Arc::clone(
+        turns
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key.to_owned())
+            .or_default(),
+    )
 }
 
 /// The right to send one request to a host; dropping it records when the request ended.
@@ -47,13 +67,7 @@ impl Drop for HostPermit {
 impl HostGate {
     /// Waits for the host to be free and `min_interval` past its previous request.
     pub async fn acquire(&self, host: &str, min_interval: Duration) -> HostPermit {
-        let slot = Arc::clone(
-            self.hosts
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .entry(host.to_owned())
-                .or_default(),
-        );
+        let slot = turn_for(&self.hosts, host);
         // tokio's Mutex is fair: waiters are served in arrival order, so no source starves.
         let last = slot.lock_owned().await;
         if let Some(previous) = *last {
@@ -152,6 +166,9 @@ pub struct Crawler {
     retry: RetryPolicy,
     user_agent_token: String,
     robots: Arc<Mutex<HashMap<String, KnownRobots>>>,
+    /// One turn per robots.txt URL: sources that need the same robots.txt at once (every
+    /// source of a host, at start) wait for one fetch of it instead of each sending its own.
+    robots_turns: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     /// When each source last sent a request, for its site's Crawl-delay.
     source_last: Arc<Mutex<HashMap<String, Instant>>>,
     metrics: Option<Arc<crate::metrics::Metrics>>,
@@ -171,6 +188,7 @@ impl Crawler {
             },
             user_agent_token: "wardfeed".to_owned(),
             robots: Arc::default(),
+            robots_turns: Arc::default(),
             source_last: Arc::default(),
             metrics: None,
         })
@@ -184,6 +202,7 @@ impl Crawler {
         let mut crawler = Crawler::new(settings)?;
         crawler.gate = Arc::clone(&self.gate);
         crawler.robots = Arc::clone(&self.robots);
+        crawler.robots_turns = Arc::clone(&self.robots_turns);
         crawler.source_last = Arc::clone(&self.source_last);
         crawler.metrics = self.metrics.clone();
         Ok(crawler)
@@ -288,10 +307,7 @@ impl Crawler {
         validators: Option<&Validators>,
         form: Option<&Bytes>,
     ) -> Result<Hop, FetchError> {
-        let host = url
-            .host_str()
-            .map(|h| format!("{h}:{}", url.port_or_known_default().unwrap_or(0)))
-            .unwrap_or_default();
+        let host = host_key(url);
         let _permit = self.gate.acquire(&host, self.min_host_interval).await;
         let started = std::time::Instant::now();
         let result = self
@@ -333,19 +349,22 @@ impl Crawler {
     /// of the robots.txt's own kind (a refused connection is a network error, not robots).
     async fn robots(&self, source: &Source, robots_url: &Url) -> RobotsAnswer {
         let key = robots_url.to_string();
-        if let Some(known) = self
-            .robots
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            && known.read_at.elapsed() < known.ttl
-        {
-            return known.answer.clone();
+        let known = |robots: &HashMap<String, KnownRobots>| {
+            robots
+                .get(&key)
+                .filter(|known| known.read_at.elapsed() < known.ttl)
+                .map(|known| known.answer.clone())
+        };
+        if let Some(answer) = known(&self.robots.lock().unwrap_or_else(|p| p.into_inner())) {
+            return answer;
         }
-        let host = robots_url
-            .host_str()
-            .map(|h| format!("{h}:{}", robots_url.port_or_known_default().unwrap_or(0)))
-            .unwrap_or_default();
+        let turn = turn_for(&self.robots_turns, &key);
+        let _turn = turn.lock().await;
+        // Whoever had the turn before us may have read it meanwhile.
+        if let Some(answer) = known(&self.robots.lock().unwrap_or_else(|p| p.into_inner())) {
+            return answer;
+        }
+        let host = host_key(robots_url);
         let answer = {
             let _permit = self.gate.acquire(&host, self.min_host_interval).await;
             self.fetch_robots(robots_url, source.timeout).await

@@ -19,6 +19,9 @@ pub fn render(feed: &Feed) -> String {
         xml.raw(&instruction);
     }
     let mut root = vec![("xmlns", NAMESPACE)];
+    if feed.archive.is_archive() {
+        root.push(("xmlns:fh", super::HISTORY_NAMESPACE));
+    }
     if !is_blank(&feed.language) {
         root.push(("xml:lang", &feed.language));
     }
@@ -46,10 +49,30 @@ pub fn render(feed: &Feed) -> String {
             ("href", &feed.home_url),
         ],
     );
+    // RFC 5005: the way to the current document and along the archives.
+    for (rel, links) in [
+        ("current", &feed.archive.current),
+        ("prev-archive", &feed.archive.prev),
+        ("next-archive", &feed.archive.next),
+    ] {
+        if let Some(links) = links {
+            xml.empty(
+                "link",
+                &[
+                    ("rel", rel),
+                    ("type", "application/atom+xml"),
+                    ("href", &links.atom),
+                ],
+            );
+        }
+    }
     xml.open("author", &[]);
     xml.text("name", &[], &feed.author);
     xml.close("author");
     xml.text("generator", &[], "wardfeed");
+    if feed.archive.is_archive() {
+        xml.empty("fh:archive", &[]);
+    }
     for entry in &feed.entries {
         write_entry(&mut xml, entry, feed);
     }

@@ -16,6 +16,9 @@ struct Document {
     title: String,
     home_page_url: String,
     feed_url: String,
+    /// The next older page of the feed's history (its RFC 5005 `prev-archive`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_url: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -76,6 +79,11 @@ pub fn render(feed: &Feed) -> String {
         title: feed_text(&feed.title),
         home_page_url: feed_text(&feed.home_url),
         feed_url: feed_text(&feed.links.json),
+        next_url: feed
+            .archive
+            .prev
+            .as_ref()
+            .map(|links| feed_text(&links.json)),
         description: non_blank(&feed.description),
         language: non_blank(&feed.language),
         authors: vec![Author {

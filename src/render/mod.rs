@@ -9,6 +9,7 @@ mod dashboard;
 mod jsonfeed;
 mod opml;
 mod rss;
+mod search;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
@@ -22,6 +23,14 @@ pub use dashboard::{error_words, status_words};
 pub use jsonfeed::render as json_feed;
 pub use opml::render as opml;
 pub use rss::render as rss;
+pub use search::render as search_page;
+pub use search::{SearchPage, SearchResult};
+
+/// Results per page of the dashboard's search.
+pub const SEARCH_PAGE: usize = 20;
+
+/// The namespace of RFC 5005's `fh:archive` marker.
+pub(crate) const HISTORY_NAMESPACE: &str = "http://purl.org/syndication/history/1.0";
 
 /// One feed document, whatever its format.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,7 +55,28 @@ pub struct Feed {
     /// Entry titles start with their publisher's name ("Phường Phúc Lợi: Lịch tiếp…"): for
     /// feeds that mix sources, where same-titled notices of different wards must tell apart.
     pub publisher_in_titles: bool,
+    /// RFC 5005 links: set on a current document that has archives, and on every archive.
+    pub archive: ArchiveLinks,
     pub entries: Vec<Entry>,
+}
+
+/// A feed's place among its archive documents (RFC 5005, "Archived Feeds"). Each link names
+/// the document in all three formats; a feed links the one in its own format.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ArchiveLinks {
+    /// The current document: set only on an archive document (which is then marked as one).
+    pub current: Option<FeedLinks>,
+    /// The next older archive document (JSON Feed's `next_url`).
+    pub prev: Option<FeedLinks>,
+    /// The next newer archive document.
+    pub next: Option<FeedLinks>,
+}
+
+impl ArchiveLinks {
+    /// Whether the document is an archive (immutable once its month is closed).
+    pub fn is_archive(&self) -> bool {
+        self.current.is_some()
+    }
 }
 
 impl Feed {
@@ -180,6 +210,22 @@ pub struct Dashboard {
     /// Set while the store fails (a full disk, an I/O error): nothing new is kept, and the
     /// page says so above everything else.
     pub store_failing: Option<StoreFailing>,
+    /// Which page of the dashboard this is.
+    pub page: DashboardPage,
+}
+
+/// The dashboard is one page while the sources fit on one; past that, a summary page and a
+/// page per group (10,000 sources on one page made 40 MB of HTML).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DashboardPage {
+    /// Every source, in its group's table.
+    Whole,
+    /// The counts over every source, the sources needing attention (the first
+    /// `ATTENTION_SHOWN`, linked to their rows on their group's page, and how many more), and
+    /// one line per group with its counts and its page.
+    Summary,
+    /// One group's sources (`groups` holds only it), and the way back to the summary.
+    Group { summary_url: String },
 }
 
 /// The store's failure, as the dashboard shows it.
@@ -197,6 +243,8 @@ pub struct DashboardGroup {
     /// Its display name (`[groups.longbien] name`, else the id).
     pub name: String,
     pub feeds: FeedLinks,
+    /// The group's own dashboard page (`/groups/ID`).
+    pub page_url: String,
     pub sources: Vec<DashboardSource>,
 }
 
@@ -231,6 +279,9 @@ pub struct DashboardSource {
     /// recovered from a break, an encoding it could not decode…): each is something a reader
     /// of the feeds may be missing, so the office sees them, not only the log.
     pub warnings: Vec<ItemWarning>,
+    /// (id, name) of the source this one was merged into (`merged_into`): its history is in
+    /// that source's feeds; it is neither quiet nor failing, it is merged.
+    pub merged_into: Option<(String, String)>,
 }
 
 impl DashboardSource {
@@ -238,10 +289,17 @@ impl DashboardSource {
     /// A source still waiting for its first fetch, or failing wholly or in part, is not quiet:
     /// its silence may be ours.
     pub fn is_quiet(&self) -> bool {
-        matches!(self.status, SourceStatus::Ok | SourceStatus::Empty)
+        self.merged_into.is_none()
+            && matches!(self.status, SourceStatus::Ok | SourceStatus::Empty)
             && self
                 .days_since_last_post
                 .is_none_or(|days| days > i64::from(self.quiet_after_days))
+    }
+
+    /// Failing wholly or in part, and not merged (a merged ward's old portal may well be gone).
+    pub fn is_failing(&self) -> bool {
+        self.merged_into.is_none()
+            && matches!(self.status, SourceStatus::Failing | SourceStatus::Degraded)
     }
 }
 
@@ -445,6 +503,7 @@ pub(crate) mod samples {
             language: "vi".to_owned(),
             stylesheet: None,
             publisher_in_titles: false,
+            archive: super::ArchiveLinks::default(),
             entries,
         }
     }

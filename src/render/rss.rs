@@ -42,13 +42,32 @@ pub fn render(feed: &Feed) -> String {
         last_build_date: Some(rfc822(&feed.updated)),
         generator: Some("wardfeed".to_owned()),
         atom_ext: Some(AtomExtension {
-            links: vec![Link {
-                href: feed_text(&feed.links.rss),
-                rel: "self".to_owned(),
-                mime_type: Some("application/rss+xml".to_owned()),
-                ..Link::default()
-            }],
+            links: std::iter::once(("self", Some(&feed.links)))
+                .chain([
+                    ("current", feed.archive.current.as_ref()),
+                    ("prev-archive", feed.archive.prev.as_ref()),
+                    ("next-archive", feed.archive.next.as_ref()),
+                ])
+                .filter_map(|(rel, links)| {
+                    links.map(|links| Link {
+                        href: feed_text(&links.rss),
+                        rel: rel.to_owned(),
+                        mime_type: Some("application/rss+xml".to_owned()),
+                        ..Link::default()
+                    })
+                })
+                .collect(),
         }),
+        namespaces: if feed.archive.is_archive() {
+            [("fh".to_owned(), super::HISTORY_NAMESPACE.to_owned())].into()
+        } else {
+            Default::default()
+        },
+        extensions: if feed.archive.is_archive() {
+            archive_marker()
+        } else {
+            Default::default()
+        },
         items: feed.entries.iter().map(|e| item(feed, e)).collect(),
         ..Channel::default()
     };
@@ -72,6 +91,19 @@ pub fn render(feed: &Feed) -> String {
         },
         None => xml,
     }
+}
+
+/// RFC 5005's `<fh:archive/>`: this document is an archive, not the current feed.
+fn archive_marker() -> rss::extension::ExtensionMap {
+    let marker = rss::extension::Extension {
+        name: "fh:archive".to_owned(),
+        ..Default::default()
+    };
+    [(
+        "fh".to_owned(),
+        [("archive".to_owned(), vec![marker])].into(),
+    )]
+    .into()
 }
 
 fn item(feed: &Feed, entry: &Entry) -> Item {
@@ -422,5 +454,43 @@ mod tests {
         let long = excerpt(&"từ ".repeat(200)).unwrap_or_default();
         assert!(long.ends_with("từ…"), "{long}");
         assert!(long.chars().count() <= EXCERPT_CHARS + 1);
+    }
+
+    /// An archive document (RFC 5005) in RSS: atom:link current / prev-archive / next-archive
+    /// and `<fh:archive/>` in its namespace; a current document has neither marker nor current.
+    #[test]
+    fn archive_documents_carry_rfc_5005_links_and_marker() {
+        let links = |stem: &str| crate::render::FeedLinks {
+            rss: format!("http://x/{stem}.rss"),
+            atom: format!("http://x/{stem}.atom"),
+            json: format!("http://x/{stem}.json"),
+        };
+        let mut feed = samples::full_feed();
+        feed.archive = crate::render::ArchiveLinks {
+            current: Some(links("a")),
+            prev: Some(links("a/archive/2023-01")),
+            next: Some(links("a/archive/2023-03")),
+        };
+        let xml = render(&feed);
+        let doc = Document::parse(&xml).unwrap();
+        let channel = child(doc.root_element(), None, "channel");
+        let rels: Vec<(&str, &str)> = channel
+            .children()
+            .filter(|n| n.tag_name().name() == "link" && n.tag_name().namespace() == Some(ATOM_NS))
+            .map(|n| (n.attribute("rel").unwrap(), n.attribute("href").unwrap()))
+            .collect();
+        assert!(rels.contains(&("current", "http://x/a.rss")), "{rels:?}");
+        assert!(rels.contains(&("prev-archive", "http://x/a/archive/2023-01.rss")));
+        assert!(rels.contains(&("next-archive", "http://x/a/archive/2023-03.rss")));
+        let history = Some(crate::render::HISTORY_NAMESPACE);
+        assert!(
+            channel
+                .children()
+                .any(|n| n.tag_name().name() == "archive" && n.tag_name().namespace() == history)
+        );
+        feed.archive.current = None;
+        let current = render(&feed);
+        assert!(!current.contains("fh:archive") && !current.contains("rel=\"current\""));
+        assert!(current.contains("rel=\"prev-archive\""));
     }
 }

@@ -19,6 +19,14 @@ use crate::store::StoreError;
 /// The dashboard shows ages ("3 days since the last post"), so it is re-rendered at least
 /// this often even when nothing changed.
 pub(super) const DASHBOARD_TTL: Duration = Duration::from_secs(60);
+/// Bytes of rendered documents kept (identity bodies and the compressed forms built so far).
+/// Past it, the least recently served documents are dropped and rendered again when next
+/// asked (`wardfeed_document_cache_evictions_total`). 10,000 sources have 30,000 feeds in
+/// three formats; a reader base asks for a fraction of them.
+pub const DOCUMENT_CACHE_BUDGET: usize = 64 * 1024 * 1024;
+/// Sources the dashboard shows on one page; past this many, `/` is a summary with a page per
+/// group (`/groups/ID`).
+pub const DASHBOARD_WHOLE_SOURCES: usize = 300;
 /// Longest Cache-Control lifetime we promise, whatever the schedule says.
 pub(super) const MAX_AGE_CAP: u64 = 3600;
 
@@ -40,6 +48,22 @@ impl Format {
         }
     }
 
+    fn render(self, feed: &render::Feed) -> String {
+        match self {
+            Format::Rss => render::rss(feed),
+            Format::Atom => render::atom(feed),
+            Format::Json => render::json_feed(feed),
+        }
+    }
+
+    pub(super) fn extension(self) -> &'static str {
+        match self {
+            Format::Rss => "rss",
+            Format::Atom => "atom",
+            Format::Json => "json",
+        }
+    }
+
     pub(super) fn content_type(self) -> &'static str {
         match self {
             Format::Rss => "application/rss+xml; charset=utf-8",
@@ -53,18 +77,22 @@ impl Format {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) enum Document {
     Feed(Scope, Format),
+    /// One page of a feed's history (RFC 5005).
+    Archive(Scope, Format, super::archive::Period),
     Opml,
     /// A resident's OPML: the combined feed and one feed per source.
     ResidentOpml,
     /// The XSLT that shows RSS and Atom feeds as pages in a browser.
     FeedStylesheet,
     Dashboard,
+    /// One group's dashboard page (`/groups/ID`).
+    GroupDashboard(String),
 }
 
 impl Document {
     pub(super) fn scope(&self) -> Option<&Scope> {
         match self {
-            Document::Feed(scope, _) => Some(scope),
+            Document::Feed(scope, _) | Document::Archive(scope, ..) => Some(scope),
             _ => None,
         }
     }
@@ -140,7 +168,18 @@ impl AppState {
                 self.store.health_generation().hash(&mut hasher);
                 config.sources.iter().map(AsRef::as_ref).collect()
             }
-            Document::Feed(scope, _) => documents::scope_sources(config, scope),
+            Document::GroupDashboard(group) => {
+                self.store.health_generation().hash(&mut hasher);
+                config
+                    .sources
+                    .iter()
+                    .map(AsRef::as_ref)
+                    .filter(|s| s.group == *group)
+                    .collect()
+            }
+            Document::Feed(scope, _) | Document::Archive(scope, ..) => {
+                documents::scope_sources(config, scope)
+            }
         };
         for source in sources {
             source.id.hash(&mut hasher);
@@ -178,7 +217,7 @@ impl AppState {
             return Ok(None);
         }
         let version = self.version(&config, &document);
-        let is_dashboard = document == Document::Dashboard;
+        let is_dashboard = matches!(document, Document::Dashboard | Document::GroupDashboard(_));
         let fresh = |rendered: &Rendered| {
             rendered.version == version
                 && !(is_dashboard && rendered.rendered_at.elapsed() >= DASHBOARD_TTL)
@@ -210,6 +249,12 @@ impl AppState {
                 .await
                 .map_err(|e| StoreError::Task(e.to_string()))??;
                 let Some(representation) = rendered.map(Arc::new) else {
+                    // Nothing there (an archive page of a month with no posts): keep no lock
+                    // for it, so invented addresses leave nothing behind.
+                    self.render_locks
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&document);
                     return Ok(None);
                 };
                 let rendered_at = Instant::now();
@@ -224,6 +269,7 @@ impl AppState {
                             rendered_at,
                         },
                     );
+                self.keep_within_budget(&representation);
                 (representation, rendered_at)
             }
         };
@@ -248,6 +294,56 @@ impl AppState {
         Ok(Some((representation, max_age)))
     }
 
+    /// Drops the least recently served documents until what is kept fits the document cache's
+    /// budget (`keep`, just rendered or just compressed, stays), and says so in the metrics.
+    pub(super) fn keep_within_budget(&self, keep: &Arc<Representation>) {
+        let mut rendered = self.rendered.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held: usize = rendered
+            .values()
+            .map(|r| r.representation.held_bytes())
+            .sum();
+        let mut evicted = Vec::new();
+        if held > self.document_budget {
+            let mut by_age: Vec<(u64, Document, usize)> = rendered
+                .iter()
+                .filter(|(_, r)| !Arc::ptr_eq(&r.representation, keep))
+                .map(|(d, r)| {
+                    let repr = &r.representation;
+                    (repr.last_served(), d.clone(), repr.held_bytes())
+                })
+                .collect();
+            by_age.sort_unstable_by_key(|(served, _, _)| *served);
+            for (_, document, bytes) in by_age {
+                if held <= self.document_budget {
+                    break;
+                }
+                if let Some(dropped) = rendered.remove(&document) {
+                    held -= bytes;
+                    evicted.push(dropped.representation);
+                }
+            }
+        }
+        drop(rendered);
+        if !evicted.is_empty() {
+            // The hot entries hold the same representations: drop them too, or the memory
+            // stays.
+            self.hot
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|_, hot| {
+                    !evicted
+                        .iter()
+                        .any(|gone| Arc::ptr_eq(gone, &hot.representation))
+                });
+            tracing::debug!(
+                evicted = evicted.len(),
+                held_bytes = held,
+                "document cache over its budget: least recently served documents dropped"
+            );
+        }
+        self.metrics.record_document_cache(held, evicted.len());
+    }
+
     pub(super) fn render(
         &self,
         config: &Config,
@@ -257,6 +353,19 @@ impl AppState {
     ) -> Result<Option<Representation>, StoreError> {
         let now = self.clock.now();
         Ok(match document {
+            Document::Archive(scope, format, period) => {
+                let Some(feed) =
+                    super::archive::archive_feed(config, &self.store, &self.site, scope, *period)?
+                else {
+                    return Ok(None);
+                };
+                Some(Representation::new(
+                    format.content_type(),
+                    format.render(&feed).into_bytes(),
+                    feed.updated,
+                    effort,
+                ))
+            }
             Document::Feed(scope, format) => {
                 let Some((feed, cut)) = documents::budgeted_feed(
                     config,
@@ -271,14 +380,9 @@ impl AppState {
                 };
                 self.metrics
                     .record_feed_cut(cut.bodies, cut.summaries, cut.entries);
-                let body = match format {
-                    Format::Rss => render::rss(&feed),
-                    Format::Atom => render::atom(&feed),
-                    Format::Json => render::json_feed(&feed),
-                };
                 Some(Representation::new(
                     format.content_type(),
-                    body.into_bytes(),
+                    format.render(&feed).into_bytes(),
                     feed.updated,
                     effort,
                 ))
@@ -311,8 +415,16 @@ impl AppState {
                     effort,
                 ))
             }
-            Document::Dashboard => {
-                let dashboard = documents::dashboard(config, &self.store, &self.site, now)?;
+            Document::Dashboard | Document::GroupDashboard(_) => {
+                let view = match document {
+                    Document::GroupDashboard(group) => {
+                        documents::DashboardView::Group(group.clone())
+                    }
+                    _ => documents::DashboardView::Front {
+                        whole_up_to: self.dashboard_whole_sources,
+                    },
+                };
+                let dashboard = documents::dashboard(config, &self.store, &self.site, now, &view)?;
                 let body = render::dashboard(&dashboard);
                 Some(Representation::new(
                     "text/html; charset=utf-8",

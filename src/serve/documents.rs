@@ -8,8 +8,8 @@ use crate::config::{Config, Source};
 use crate::model::{SourceId, SourceStatus};
 use crate::normalize::{date::in_zone, fold_case, text::search_key};
 use crate::render::{
-    Dashboard, DashboardError, DashboardGroup, DashboardSource, Entry, EntrySource, Feed,
-    FeedLinks, Outline, OutlineFeed, OutlineGroup, OutlineSource, StoreFailing,
+    ArchiveLinks, Dashboard, DashboardError, DashboardGroup, DashboardPage, DashboardSource, Entry,
+    EntrySource, Feed, FeedLinks, Outline, OutlineFeed, OutlineGroup, OutlineSource, StoreFailing,
 };
 use crate::store::{Incident, Items, Store, StoreCondition, StoreError, StoredItem, Story};
 
@@ -142,6 +142,17 @@ impl Filter {
     }
 }
 
+/// A scope's feeds are `/feeds/{stem}.{format}`.
+pub fn scope_stem(scope: &Scope) -> String {
+    match scope {
+        Scope::Source(id) => id.to_string(),
+        Scope::Category(id, slug) => format!("{id}/{slug}"),
+        Scope::Group(group) => format!("group/{group}"),
+        Scope::All => "all".to_owned(),
+        Scope::Incidents => "incidents".to_owned(),
+    }
+}
+
 /// Where our own pages live.
 #[derive(Debug, Clone)]
 pub struct Site {
@@ -159,13 +170,20 @@ impl Site {
     }
 
     pub fn scope_links(&self, scope: &Scope) -> FeedLinks {
-        match scope {
-            Scope::Source(id) => self.links(id.as_str()),
-            Scope::Category(id, slug) => self.links(&format!("{id}/{slug}")),
-            Scope::Group(group) => self.links(&format!("group/{group}")),
-            Scope::All => self.links("all"),
-            Scope::Incidents => self.links("incidents"),
-        }
+        self.links(&scope_stem(scope))
+    }
+
+    /// A feed's address relative to the host (under the public URL's path, if it has one), as
+    /// a redirect's `Location`: the host a reader used may not be the configured one.
+    pub fn feed_path(&self, stem: &str, extension: &str) -> String {
+        format!("{}/feeds/{stem}.{extension}", self.path_prefix())
+    }
+
+    /// The public URL's path without its trailing slash (`""` at the root).
+    fn path_prefix(&self) -> String {
+        url::Url::parse(&self.base)
+            .map(|u| u.path().trim_end_matches('/').to_owned())
+            .unwrap_or_default()
     }
 
     pub fn index(&self) -> String {
@@ -176,22 +194,32 @@ impl Site {
     /// path if it has one): a browser applies only a stylesheet from the feed's own origin, and
     /// the host a reader used may not be the configured one.
     pub fn stylesheet(&self) -> String {
-        let path = url::Url::parse(&self.base)
-            .map(|u| u.path().trim_end_matches('/').to_owned())
-            .unwrap_or_default();
-        format!("{path}/feed.xsl")
+        format!("{}/feed.xsl", self.path_prefix())
     }
 }
 
+/// The source whose feeds carry `source`'s history (`merged_into`, to the end of the chain).
+pub fn merged_target<'a>(config: &'a Config, source: &Source) -> Option<&'a Source> {
+    source.merged_into.as_ref()?;
+    config.merged_target(&source.id).map(AsRef::as_ref)
+}
+
 /// The sources a scope draws from (disabled ones included: their stored items still serve).
+/// A source's feed draws from the sources merged into it too, and a group's from the sources
+/// merged into its members.
 pub fn scope_sources<'a>(config: &'a Config, scope: &Scope) -> Vec<&'a Source> {
     config
         .sources
         .iter()
         .map(AsRef::as_ref)
         .filter(|s| match scope {
-            Scope::Source(id) | Scope::Category(id, _) => s.id == *id,
-            Scope::Group(group) => s.group == *group,
+            Scope::Source(id) => {
+                s.id == *id || merged_target(config, s).is_some_and(|t| t.id == *id)
+            }
+            Scope::Category(id, _) => s.id == *id,
+            Scope::Group(group) => {
+                s.group == *group || merged_target(config, s).is_some_and(|t| t.group == *group)
+            }
             Scope::All => true,
             Scope::Incidents => false,
         })
@@ -243,7 +271,7 @@ pub fn urn_uuid(kind: &str, id: &[u8]) -> String {
     )
 }
 
-fn item_entry(config: &Config, site: &Site, stored: &StoredItem) -> Entry {
+pub(super) fn item_entry(config: &Config, site: &Site, stored: &StoredItem) -> Entry {
     let source = config
         .source(stored.item.source.as_str())
         .map(AsRef::as_ref);
@@ -279,9 +307,18 @@ fn item_entry(config: &Config, site: &Site, stored: &StoredItem) -> Entry {
     }
 }
 
-fn story_entry(config: &Config, site: &Site, story: &Story) -> Entry {
-    let mut entry = item_entry(config, site, story.first());
+/// A story of a combined or group feed: its own id, whatever its members do.
+pub(super) fn story_entry(config: &Config, site: &Site, story: &Story) -> Entry {
+    let mut entry = cross_posted_entry(config, site, story);
     entry.id = urn_uuid("story", &story.id.to_be_bytes());
+    entry
+}
+
+/// A story as its earliest item's entry (that item's id), listing every source that posted it
+/// and all their categories: how a ward's feed with the wards merged into it shows a story
+/// they both posted, once, without changing the id of what was posted once.
+pub(super) fn cross_posted_entry(config: &Config, site: &Site, story: &Story) -> Entry {
+    let mut entry = item_entry(config, site, story.first());
     if story.items.len() > 1 {
         entry.also_published_by = story
             .items
@@ -349,6 +386,100 @@ pub fn budgeted_feed(
     Ok(Some((feed, cut)))
 }
 
+pub(super) type ItemRead = Result<StoredItem, StoreError>;
+
+/// The items of `sources`, newest first: each source's index walked lazily, the newest head
+/// taken each time (a feed of 100 decodes about 100 records, plus one per source).
+fn newest_of<'a>(
+    store: &'a Store,
+    sources: &[SourceId],
+) -> Box<dyn Iterator<Item = ItemRead> + 'a> {
+    merged_walks(
+        sources.iter().map(|s| store.source_items(s)).collect(),
+        true,
+    )
+}
+
+/// The stories of `walk`'s items, among the items `keep` passes, each once: where the walk
+/// reaches its earliest kept item, the rule of `Store::stories`. A ward's feed with the wards
+/// merged into it walks their indexes this way, so a story they both posted (a cross-post
+/// between the wards, or by the new ward and an old one) is one entry.
+pub(super) fn stories_of<'a>(
+    store: &'a Store,
+    walk: Box<dyn Iterator<Item = ItemRead> + 'a>,
+    mut keep: impl FnMut(&StoredItem) -> bool + 'a,
+) -> impl Iterator<Item = Result<Story, StoreError>> + 'a {
+    walk.filter_map(move |item| {
+        let item = match item {
+            Ok(item) => item,
+            Err(error) => return Some(Err(error)),
+        };
+        if !keep(&item) {
+            return None;
+        }
+        match store.story_of(&item.key, &mut keep) {
+            Ok(Some(story)) if story.first().key == item.key => Some(Ok(story)),
+            Ok(_) => None,
+            Err(error) => Some(Err(error)),
+        }
+    })
+}
+
+/// Walks that each go newest (or oldest) first merged into one walk in the same order.
+pub(super) fn merged_walks<'a>(
+    mut walks: Vec<Items<'a>>,
+    newest_first: bool,
+) -> Box<dyn Iterator<Item = ItemRead> + 'a> {
+    if walks.len() == 1 {
+        return Box::new(walks.remove(0));
+    }
+    Box::new(MergedWalks {
+        heads: walks.into_iter().map(|walk| (walk, None)).collect(),
+        newest_first,
+    })
+}
+
+/// Ordered walks merged into one (see `merged_walks`).
+struct MergedWalks<'a> {
+    heads: Vec<(Items<'a>, Option<StoredItem>)>,
+    newest_first: bool,
+}
+
+impl Iterator for MergedWalks<'_> {
+    type Item = ItemRead;
+
+    fn next(&mut self) -> Option<ItemRead> {
+        for (walk, head) in &mut self.heads {
+            if head.is_none() {
+                match walk.next() {
+                    Some(Ok(item)) => *head = Some(item),
+                    Some(Err(error)) => return Some(Err(error)),
+                    None => {}
+                }
+            }
+        }
+        // By sort time, then key: the order of the store's indexes.
+        let newest_first = self.newest_first;
+        let next = self
+            .heads
+            .iter_mut()
+            .filter_map(|(_, head)| {
+                head.as_ref()
+                    .map(|item| (item.sort_time(), item.key))
+                    .map(|k| (k, head))
+            })
+            .reduce(|best, other| {
+                let better = if newest_first {
+                    other.0 > best.0
+                } else {
+                    other.0 < best.0
+                };
+                if better { other } else { best }
+            })?;
+        next.1.take().map(Ok)
+    }
+}
+
 fn unbudgeted_feed(
     config: &Config,
     store: &Store,
@@ -360,6 +491,9 @@ fn unbudgeted_feed(
         .limit
         .unwrap_or(config.server.feed_limit)
         .min(config.server.feed_limit);
+    if !filter.words.is_empty() && *scope != Scope::Incidents {
+        return searched_feed(config, store, site, scope, filter, limit);
+    }
     // With a search or a date bound, examine at most SEARCH_SCAN_LIMIT items; the walk stops
     // there, or as soon as `limit` entries are found.
     let scan = if filter.narrows() {
@@ -367,7 +501,8 @@ fn unbudgeted_feed(
     } else {
         usize::MAX
     };
-    let newest = |items: Items<'_>, keep: &dyn Fn(&StoredItem) -> bool| {
+    let newest = |items: Box<dyn Iterator<Item = ItemRead> + '_>,
+                  keep: &dyn Fn(&StoredItem) -> bool| {
         items
             .take(scan)
             .filter(|item| item.as_ref().map_or(true, keep))
@@ -382,17 +517,34 @@ fn unbudgeted_feed(
             let Some(source) = config.source(id.as_str()) else {
                 return Ok(None);
             };
-            let items = newest(store.source_items(id), &|s| filter.accepts(s))?;
-            changed = items.iter().map(StoredItem::ledger_changed).max();
+            // The wards merged into this one are part of its history.
+            let merged = config.merged_sources(id);
+            let entries = if merged.is_empty() {
+                let items = newest(newest_of(store, std::slice::from_ref(id)), &|s| {
+                    filter.accepts(s)
+                })?;
+                changed = items.iter().map(StoredItem::ledger_changed).max();
+                items.iter().map(|s| item_entry(config, site, s)).collect()
+            } else {
+                // A story several of these wards posted is one entry naming them all.
+                let mut ids = vec![id.clone()];
+                ids.extend(merged.iter().map(|s| s.id.clone()));
+                let keep = |s: &StoredItem| ids.contains(&s.item.source) && filter.accepts(s);
+                let stories = stories_of(store, Box::new(newest_of(store, &ids).take(scan)), keep)
+                    .take(limit)
+                    .collect::<Result<Vec<_>, _>>()?;
+                changed = stories.iter().map(Story::ledger_changed).max();
+                stories
+                    .iter()
+                    .map(|s| cross_posted_entry(config, site, s))
+                    .collect()
+            };
             (
                 source.name.clone(),
                 format!("Tin từ {} ({})", source.name, source.home),
                 source.home.to_string(),
                 source.name.clone(),
-                items
-                    .iter()
-                    .map(|s| item_entry(config, site, s))
-                    .collect::<Vec<_>>(),
+                entries,
             )
         }
         Scope::Category(id, slug) => {
@@ -406,7 +558,7 @@ fn unbudgeted_feed(
             let in_category = |s: &StoredItem| {
                 s.item.categories.iter().any(|c| fold_case(c) == label) && filter.accepts(s)
             };
-            let items = newest(store.source_items(id), &in_category)?;
+            let items = newest(Box::new(store.source_items(id)), &in_category)?;
             changed = items.iter().map(StoredItem::ledger_changed).max();
             (
                 format!("{} — {}", source.name, category.label),
@@ -479,7 +631,102 @@ fn unbudgeted_feed(
         stylesheet: Some(site.stylesheet()),
         publisher_in_titles: config.server.publisher_in_titles
             && matches!(scope, Scope::Group(_) | Scope::All),
+        // The way back to the first post (RFC 5005): the newest archive page. Filtered views
+        // are one-offs and carry none.
+        archive: if filter.is_empty() {
+            super::archive::current_links(config, store, site, scope)?
+        } else {
+            ArchiveLinks::default()
+        },
         entries,
+    }))
+}
+
+/// A feed narrowed by `q`: the items of its scope holding every word (title, summary, body),
+/// newest first, read from the store's search index (the ledger is not walked), each entry as
+/// the scope's own feed has it (a story once in a combined, group or merged ward's feed).
+fn searched_feed(
+    config: &Config,
+    store: &Store,
+    site: &Site,
+    scope: &Scope,
+    filter: &Filter,
+    limit: usize,
+) -> Result<Option<Feed>, StoreError> {
+    // The scope's title and description, as its current document has them.
+    let Some(header) = unbudgeted_feed(
+        config,
+        store,
+        site,
+        scope,
+        &Filter {
+            limit: Some(1),
+            ..Filter::default()
+        },
+    )?
+    else {
+        return Ok(None);
+    };
+    let members: Vec<&SourceId> = scope_sources(config, scope).iter().map(|s| &s.id).collect();
+    let label = match scope {
+        Scope::Category(id, slug) => config
+            .source(id.as_str())
+            .and_then(|s| s.categories.iter().find(|c| c.slug == *slug))
+            .map(|c| fold_case(&c.label)),
+        _ => None,
+    };
+    let in_scope = |s: &StoredItem| {
+        (matches!(scope, Scope::All) || members.contains(&&s.item.source))
+            && label
+                .as_ref()
+                .is_none_or(|label| s.item.categories.iter().any(|c| fold_case(c) == *label))
+            && filter.since.is_none_or(|since| s.sort_time() >= since)
+    };
+    // As the scope's own feed shows them: a combined or group feed one entry per story, a
+    // ward's feed with wards merged into it one per story under its earliest post's id; a
+    // story's cross-posts that both match are one entry, where the newest of them matched.
+    let as_stories = match scope {
+        Scope::All | Scope::Group(_) => Some(true),
+        Scope::Source(id) if !config.merged_sources(id).is_empty() => Some(false),
+        _ => None,
+    };
+    let mut entries = Vec::new();
+    let mut updated = epoch();
+    let mut shown_stories = std::collections::HashSet::new();
+    for hit in store.search(&filter.words)? {
+        if entries.len() == limit {
+            break;
+        }
+        let stored = hit?;
+        if !in_scope(&stored) {
+            continue;
+        }
+        let story = match as_stories {
+            Some(_) => store.story_of(&stored.key, in_scope)?,
+            None => None,
+        };
+        match (story, as_stories) {
+            (Some(story), Some(own_id)) => {
+                if !shown_stories.insert(story.id) {
+                    continue;
+                }
+                updated = updated.max(story.ledger_changed());
+                entries.push(if own_id {
+                    story_entry(config, site, &story)
+                } else {
+                    cross_posted_entry(config, site, &story)
+                });
+            }
+            _ => {
+                updated = updated.max(stored.ledger_changed());
+                entries.push(item_entry(config, site, &stored));
+            }
+        }
+    }
+    Ok(Some(Feed {
+        updated,
+        entries,
+        ..header
     }))
 }
 
@@ -504,6 +751,7 @@ fn incident_feed(config: &Config, store: &Store, site: &Site) -> Result<Feed, St
         language: "vi".to_owned(),
         stylesheet: Some(site.stylesheet()),
         publisher_in_titles: false,
+        archive: ArchiveLinks::default(),
         entries,
     })
 }
@@ -541,8 +789,13 @@ fn incident_entry(config: &Config, site: &Site, incident: &Incident) -> Entry {
         None if incident.to == SourceStatus::Ok => format!("{title}: đã hoạt động lại."),
         None => title.clone(),
     };
-    // The source's row on the dashboard.
-    let dashboard = format!("{}#source-{id}", site.index());
+    // The source's row on the dashboard: on its group's page when `/` is the summary.
+    let dashboard = match source {
+        Some(source) if config.sources.len() > super::cache::DASHBOARD_WHOLE_SOURCES => {
+            format!("{}#source-{id}", group_page_url(site, &source.group))
+        }
+        _ => format!("{}#source-{id}", site.index()),
+    };
     Entry {
         id: urn_uuid("incident", &incident.id.to_be_bytes()),
         url: dashboard.clone(),
@@ -657,12 +910,38 @@ fn week_start(day: NaiveDate) -> NaiveDate {
 }
 
 /// The dashboard's numbers, per source, from the ledger and the health records.
+/// Which dashboard page to build.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DashboardView {
+    /// `/`: every source when there are at most `whole_up_to`, else the summary.
+    Front { whole_up_to: usize },
+    /// `/groups/ID`: one group's sources.
+    Group(String),
+}
+
+/// Where a group's dashboard page is.
+pub fn group_page_url(site: &Site, group: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(group.as_bytes()).collect();
+    format!("{}/groups/{encoded}", site.base)
+}
+
 pub fn dashboard(
     config: &Config,
     store: &Store,
     site: &Site,
     now: DateTime<Utc>,
+    view: &DashboardView,
 ) -> Result<Dashboard, StoreError> {
+    let page = match view {
+        DashboardView::Front { whole_up_to } if config.sources.len() > *whole_up_to => {
+            DashboardPage::Summary
+        }
+        DashboardView::Front { .. } => DashboardPage::Whole,
+        DashboardView::Group(_) => DashboardPage::Group {
+            summary_url: format!("{}/", site.base),
+        },
+    };
+    let summary = page == DashboardPage::Summary;
     let tz = chrono_tz::Asia::Ho_Chi_Minh;
     let local_now = in_zone(now, tz);
     let this_week = week_start(local_now.date_naive());
@@ -676,26 +955,32 @@ pub fn dashboard(
         .map(|t| t.fixed_offset())
         .unwrap_or(local_now);
     let since_30d = local_now - Duration::days(30);
-    let scan_from = chart_start.min(since_30d);
+    // The summary shows counts of the last 7 days, and no charts: it reads no further back.
+    let scan_from = if summary {
+        local_now - Duration::days(7)
+    } else {
+        chart_start.min(since_30d)
+    };
 
     let mut groups: Vec<DashboardGroup> = Vec::new();
-    for source in &config.sources {
+    let only = match view {
+        DashboardView::Group(group) => Some(group.as_str()),
+        DashboardView::Front { .. } => None,
+    };
+    for source in config
+        .sources
+        .iter()
+        .filter(|s| only.is_none_or(|group| s.group == group))
+    {
         let health = store.health(&source.id)?;
         let last_published = store
             .source_items(&source.id)
             .next()
             .transpose()?
             .map(|s| s.sort_time());
-        // Recent items only: everything since the older of the chart start and 30 days ago.
-        // The index is newest first, so the walk stops at the first older item.
-        let mut recent = Vec::new();
-        for stored in store.source_items(&source.id) {
-            let time = stored?.sort_time();
-            if time < scan_from {
-                break;
-            }
-            recent.push(time);
-        }
+        // Recent items only: everything since the older of the chart start and 30 days ago,
+        // their times read from the index (at 10,000 sources decoding them took seconds).
+        let recent = store.source_times_since(&source.id, scan_from)?;
         let weekly_posts = weeks
             .iter()
             .map(|week| {
@@ -721,7 +1006,12 @@ pub fn dashboard(
                     )
                 })
                 .collect(),
-            total_items: store.source_len(&source.id),
+            // A count walks the source's whole index: only where it is shown.
+            total_items: if summary {
+                0
+            } else {
+                store.source_len(&source.id)
+            },
             last_published,
             items_7d: recent
                 .iter()
@@ -747,6 +1037,7 @@ pub fn dashboard(
                 .collect(),
             weekly_posts,
             warnings: store.warnings(&source.id)?,
+            merged_into: merged_target(config, source).map(|t| (t.id.to_string(), t.name.clone())),
         };
         match groups.iter_mut().find(|g| g.id == source.group) {
             Some(group) => group.sources.push(entry),
@@ -754,12 +1045,20 @@ pub fn dashboard(
                 id: source.group.clone(),
                 name: config.group_name(&source.group).to_owned(),
                 feeds: site.links(&format!("group/{}", source.group)),
+                page_url: group_page_url(site, &source.group),
                 sources: vec![entry],
             }),
         }
     }
+    let title = match (view, groups.first()) {
+        (DashboardView::Group(_), Some(group)) => {
+            format!("{} — {}", config.server.title, group.name)
+        }
+        _ => config.server.title.clone(),
+    };
     Ok(Dashboard {
-        title: config.server.title.clone(),
+        page,
+        title,
         generated: local_now,
         opml_url: format!("{}/opml", site.base),
         resident_opml_url: format!("{}/residents.opml", site.base),

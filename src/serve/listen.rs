@@ -71,8 +71,11 @@ pub async fn run(
                     tokio::spawn(async move {
                         // Peeking consumes nothing: hyper reads every byte. Silence past
                         // `idle`, a close or an error ends the connection unanswered.
+                        // Biased: a request whose bytes arrived before a stop is served
+                        // in stopping's grace, not closed unanswered.
                         let mut first = [0u8; 1];
                         tokio::select! {
+                            biased;
                             peeked = tokio::time::timeout(idle, stream.peek(&mut first)) => {
                                 if !matches!(peeked, Ok(Ok(1..))) {
                                     return;

@@ -3,14 +3,16 @@
 //!
 //! - `listen`: the listening socket and its connections (limits, timeouts, graceful stop).
 //! - `routes`: what each path answers.
-//! - `cache`: the document cache. Documents are rendered once per ledger change with their
-//!   gzip and brotli forms (`representation`) and kept by request path: while the ledger is
-//!   unchanged (one atomic load says so) a request costs a map lookup and a few
-//!   reference-count increments, like a static file.
+//! - `cache`: the document cache. Documents are rendered once per ledger change and kept by
+//!   request path, each gzip or brotli form built on the first request for it
+//!   (`representation`): while the ledger is unchanged (one atomic load says so) a request
+//!   costs a map lookup and a few reference-count increments, like a static file. What is
+//!   kept stays within a byte budget, least recently served dropped first.
 //! - `documents`: what each document shows, assembled from the ledger for the renderers.
 //!
 //! `run` takes an already-bound listener and a shutdown future, so tests serve on 127.0.0.1:0.
 
+mod archive;
 mod cache;
 mod documents;
 mod listen;
@@ -27,7 +29,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::model::SourceId;
 use crate::store::Store;
-pub use cache::Format;
+pub use cache::{DASHBOARD_WHOLE_SOURCES, DOCUMENT_CACHE_BUDGET, Format};
 use cache::{Document, Hot, Rendered};
 pub use documents::{
     BudgetCut, FEED_TEXT_BUDGET, Filter, Scope, Site, budgeted_feed, content_feed, fit_to_budget,
@@ -61,11 +63,22 @@ pub struct AppState {
     /// megabytes), compressed with it. An async mutex: concurrent requests after a change
     /// wait for one build instead of each building.
     status_document: tokio::sync::Mutex<Option<(ChangeStamp, Arc<representation::Representation>)>>,
-    /// `/healthz`'s answer for the change it shows (its sources' part; the store's condition
-    /// is read on every request).
-    health_answer: Mutex<Option<(ChangeStamp, String)>>,
+    /// `/healthz`'s answer for the status changes it shows (its sources' part; the store's
+    /// condition is read on every request).
+    health_answer: Mutex<Option<(HealthStamp, String)>>,
     /// `/status.json` and `/healthz` builds since start (tests tell a cached answer by it).
     status_builds: AtomicU64,
+    /// Bytes the document cache may keep (`cache::DOCUMENT_CACHE_BUDGET`).
+    document_budget: usize,
+    /// Sources `/` shows on one page (`cache::DASHBOARD_WHOLE_SOURCES`).
+    dashboard_whole_sources: usize,
+}
+
+/// What `/healthz`'s sources' part depends on (`AppState::health_stamp`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HealthStamp {
+    newest_incident: u64,
+    config: u64,
 }
 
 /// What status answers depend on: any change in the store (items, health, warnings, its
@@ -78,6 +91,9 @@ struct ChangeStamp {
 
 /// Whether a document's scope names something the configuration has.
 fn scope_exists(config: &Config, document: &Document) -> bool {
+    if let Document::GroupDashboard(group) = document {
+        return config.sources.iter().any(|s| s.group == *group);
+    }
     document
         .scope()
         .is_none_or(|scope| documents::scope_exists(config, scope))
@@ -110,7 +126,22 @@ impl AppState {
             status_document: tokio::sync::Mutex::new(None),
             health_answer: Mutex::new(None),
             status_builds: AtomicU64::new(0),
+            document_budget: cache::DOCUMENT_CACHE_BUDGET,
+            dashboard_whole_sources: cache::DASHBOARD_WHOLE_SOURCES,
         }
+    }
+
+    /// How many sources `/` shows on one page, in place of `DASHBOARD_WHOLE_SOURCES`
+    /// (tests).
+    pub fn with_dashboard_whole_sources(mut self, sources: usize) -> AppState {
+        self.dashboard_whole_sources = sources;
+        self
+    }
+
+    /// The document cache's byte budget, in place of `DOCUMENT_CACHE_BUDGET` (tests).
+    pub fn with_document_budget(mut self, bytes: usize) -> AppState {
+        self.document_budget = bytes;
+        self
     }
 
     /// How many times `/status.json` or `/healthz` was built from the store since start: an
@@ -126,6 +157,16 @@ impl AppState {
             store: self.store.any_generation(),
             config: self.config_generation.load(Ordering::Acquire),
         }
+    }
+
+    /// What `/healthz`'s sources' part depends on: which sources are failing or degraded
+    /// changes only with a change of status, and the store logs each as an incident (in the
+    /// same transaction as the health record), or with the configuration. Read before a build.
+    fn health_stamp(&self) -> Result<HealthStamp, crate::store::StoreError> {
+        Ok(HealthStamp {
+            newest_incident: self.store.incidents(1)?.first().map_or(0, |i| i.id),
+            config: self.config_generation.load(Ordering::Acquire),
+        })
     }
 
     /// Counts requests (and serves `/metrics`) from the daemon's registry.

@@ -1,9 +1,13 @@
-//! HTTP semantics of a rendered document: compressed once, strong ETags per encoding,
-//! Last-Modified, conditional requests (304), content negotiation, Cache-Control. A kept
-//! document answers from precomputed `Bytes` and header values: an answer costs a few
-//! reference-count increments.
+//! HTTP semantics of a rendered document: strong ETags per encoding, Last-Modified,
+//! conditional requests (304), content negotiation, Cache-Control. A kept document answers
+//! from `Bytes` and precomputed header values: an answer costs a few reference-count
+//! increments. Its gzip and brotli forms are built on the first request that asks for each,
+//! then kept with it: a document nobody asks compressed never costs the memory (at 10,000
+//! sources, every render kept three bodies).
 
 use std::io::Write;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -19,18 +23,26 @@ pub enum Effort {
     Fast,
 }
 
-/// A document in every encoding we serve, with the header values precomputed so that an
-/// answer costs a few reference-count increments.
+/// A document with the encodings asked for so far, and its header values precomputed.
 #[derive(Debug)]
 pub struct Representation {
     content_type: HeaderValue,
-    bodies: [Bytes; 3],
+    identity: Bytes,
+    /// gzip and brotli, each built on first use.
+    compressed: [OnceLock<Bytes>; 2],
+    effort: Effort,
     etags: [HeaderValue; 3],
     last_modified: HeaderValue,
     modified: DateTime<Utc>,
+    /// `SERVED` when last answered (or made): the document cache drops the least recently
+    /// served first.
+    last_served: AtomicU64,
 }
 
-/// Index into `bodies`/`etags`.
+/// A process-wide count of answers, the clock of `last_served` (an order, not a time).
+static SERVED: AtomicU64 = AtomicU64::new(0);
+
+/// Index into `etags` (and, less one, `compressed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coding {
     Identity = 0,
@@ -60,27 +72,74 @@ impl Representation {
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
-        let gzip = gzip(&body, effort);
-        let brotli = brotli(&body, effort);
         // HTTP dates have second precision; truncate so If-Modified-Since compares exactly.
         let modified = DateTime::<Utc>::from_timestamp(modified.timestamp(), 0).unwrap_or_default();
         let etag = |suffix: &str| {
             HeaderValue::from_str(&format!("\"{tag}{suffix}\""))
                 .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
         };
-        let bodies = [Bytes::from(body), Bytes::from(gzip), Bytes::from(brotli)];
         Representation {
             content_type: HeaderValue::from_static(content_type),
             etags: [etag(""), etag("-gz"), etag("-br")],
-            bodies,
+            identity: Bytes::from(body),
+            compressed: [OnceLock::new(), OnceLock::new()],
+            effort,
+            last_served: AtomicU64::new(SERVED.fetch_add(1, Ordering::Relaxed)),
             last_modified: HeaderValue::from_str(&http_date(modified))
                 .unwrap_or_else(|_| HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
             modified,
         }
     }
 
+    /// The body in `coding`, compressed now if this is the first request for it.
+    fn body(&self, coding: Coding) -> &Bytes {
+        match coding {
+            Coding::Identity => &self.identity,
+            Coding::Gzip => {
+                self.compressed[0].get_or_init(|| Bytes::from(gzip(&self.identity, self.effort)))
+            }
+            Coding::Brotli => {
+                self.compressed[1].get_or_init(|| Bytes::from(brotli(&self.identity, self.effort)))
+            }
+        }
+    }
+
+    /// Whether answering `headers` would compress (the first request for an encoding): the
+    /// caller then answers off the async workers (a brotli pass over a large document takes
+    /// a while).
+    pub fn must_compress(&self, headers: &HeaderMap) -> bool {
+        let coding = negotiate(
+            headers
+                .get(header::ACCEPT_ENCODING)
+                .and_then(|v| v.to_str().ok()),
+        );
+        match coding {
+            Coding::Identity => false,
+            Coding::Gzip => self.compressed[0].get().is_none(),
+            Coding::Brotli => self.compressed[1].get().is_none(),
+        }
+    }
+
+    /// Bytes held: the identity body and the compressed forms built so far.
+    pub fn held_bytes(&self) -> usize {
+        self.identity.len()
+            + self
+                .compressed
+                .iter()
+                .filter_map(OnceLock::get)
+                .map(Bytes::len)
+                .sum::<usize>()
+    }
+
+    /// When it was last answered, as an order among every representation's answers.
+    pub fn last_served(&self) -> u64 {
+        self.last_served.load(Ordering::Relaxed)
+    }
+
     /// The hyper response to a request. `max_age` is the Cache-Control lifetime.
     pub fn respond(&self, headers: &HeaderMap, max_age: u64) -> Response {
+        self.last_served
+            .store(SERVED.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
         let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
         let coding = negotiate(text(header::ACCEPT_ENCODING));
         let not_modified =
@@ -90,7 +149,7 @@ impl Representation {
             *response.status_mut() = StatusCode::NOT_MODIFIED;
             response
         } else {
-            let body = &self.bodies[coding as usize];
+            let body = self.body(coding);
             // HEAD gets the body too: hyper drops it but keeps its Content-Length.
             let mut response = Response::new(Body::from(body.clone()));
             let h = response.headers_mut();
@@ -233,17 +292,36 @@ mod tests {
     }
 
     #[test]
-    fn compressed_bodies_hold_the_identity_body() {
+    fn compressed_bodies_hold_the_identity_body_and_are_built_when_first_asked() {
         let repr = repr();
+        let identity = repr.identity.len();
+        assert_eq!(
+            repr.held_bytes(),
+            identity,
+            "nothing compressed before a request"
+        );
+        assert!(!repr.must_compress(&headers(&[])));
+        let gzip = headers(&[("accept-encoding", "gzip")]);
+        assert!(repr.must_compress(&gzip));
+        let _ = repr.respond(&gzip, 60);
+        assert!(!repr.must_compress(&gzip));
+        let gzipped = repr.compressed[0].get().unwrap().clone();
+        assert_eq!(repr.held_bytes(), identity + gzipped.len());
+        assert!(
+            repr.compressed[1].get().is_none(),
+            "brotli not asked for yet"
+        );
         let mut gunzipped = Vec::new();
-        flate2::read::GzDecoder::new(&repr.bodies[1][..])
+        flate2::read::GzDecoder::new(&gzipped[..])
             .read_to_end(&mut gunzipped)
             .unwrap();
-        assert_eq!(gunzipped, repr.bodies[0]);
+        assert_eq!(gunzipped, repr.identity);
+        let _ = repr.respond(&headers(&[("accept-encoding", "br")]), 60);
         let mut unbrotli = Vec::new();
-        brotli::BrotliDecompress(&mut &repr.bodies[2][..], &mut unbrotli).unwrap();
-        assert_eq!(unbrotli, repr.bodies[0]);
-        assert!(repr.bodies[1].len() < repr.bodies[0].len());
+        brotli::BrotliDecompress(&mut &repr.compressed[1].get().unwrap()[..], &mut unbrotli)
+            .unwrap();
+        assert_eq!(unbrotli, repr.identity);
+        assert!(gzipped.len() < identity);
     }
 
     #[test]
@@ -287,7 +365,7 @@ mod tests {
         assert_eq!(h[header::CONTENT_ENCODING], "gzip");
         assert_eq!(
             h[header::CONTENT_LENGTH],
-            repr.bodies[1].len().to_string().as_str()
+            repr.compressed[0].get().unwrap().len().to_string().as_str()
         );
         assert_eq!(h[header::CACHE_CONTROL], "public, max-age=300");
         assert_eq!(h[header::VARY], "Accept-Encoding");

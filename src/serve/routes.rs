@@ -27,12 +27,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/opml", get(document))
         .route("/residents.opml", get(document))
         .route("/feed.xsl", get(document))
+        .route("/groups/{group}", get(document))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/status.json", get(status))
+        .route("/search", get(search_page))
         .route("/feeds/{file}", get(document))
         .route("/feeds/group/{file}", get(document))
         .route("/feeds/{source}/{file}", get(document))
+        // Archive pages (RFC 5005) of source, combined, category and group feeds.
+        .route("/feeds/{source}/archive/{file}", get(document))
+        .route("/feeds/{source}/{slug}/archive/{file}", get(document))
+        .route("/feeds/group/{slug}/archive/{file}", get(document))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -45,11 +51,13 @@ pub fn router(state: Arc<AppState>) -> Router {
 pub fn route_label(path: &str) -> &'static str {
     match path {
         "/" => "dashboard",
+        p if p.starts_with("/groups/") => "dashboard",
         "/opml" | "/residents.opml" => "opml",
         "/feed.xsl" => "stylesheet",
         "/healthz" => "healthz",
         "/metrics" => "metrics",
         "/status.json" => "status",
+        "/search" => "search",
         p if p.starts_with("/feeds/") => "feed",
         _ => "other",
     }
@@ -66,19 +74,39 @@ async fn count_request(
     response
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+/// The exposition, gzip or brotli when the scraper accepts it (Prometheus sends
+/// `Accept-Encoding: gzip`): with per-source series it is megabytes at thousands of sources.
+/// Never cached and never 304: the counters move with every request, this one included.
+async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     state.metrics.set_store(
         state.store.condition() == StoreCondition::Working,
         state.store.failures(),
     );
-    (
-        [
-            (header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        state.metrics.render(),
-    )
-        .into_response()
+    let exposition = Representation::new(
+        crate::metrics::CONTENT_TYPE,
+        state.metrics.render().into_bytes(),
+        state.clock.now().fixed_offset(),
+        Effort::Fast,
+    );
+    let mut asked = HeaderMap::new();
+    if let Some(accept) = headers.get(header::ACCEPT_ENCODING) {
+        asked.insert(header::ACCEPT_ENCODING, accept.clone());
+    }
+    let respond = move || exposition.respond(&asked, 0);
+    let mut response = if headers.contains_key(header::ACCEPT_ENCODING) {
+        // Compressing megabytes takes milliseconds: off the async workers.
+        match tokio::task::spawn_blocking(respond).await {
+            Ok(response) => response,
+            Err(error) => return internal(&StoreError::Task(error.to_string())),
+        }
+    } else {
+        respond()
+    };
+    let h = response.headers_mut();
+    h.remove(header::ETAG);
+    h.remove(header::LAST_MODIFIED);
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 fn plain(status: StatusCode, message: &str) -> Response {
@@ -97,8 +125,27 @@ async fn not_found() -> Response {
 fn internal(error: &StoreError) -> Response {
     // The detail goes to the log; a client learns only that it was our fault.
     tracing::error!(error = %error, "serving failed");
+    if matches!(
+        error,
+        StoreError::Reopening { .. } | StoreError::NoRoom { .. }
+    ) {
+        // The store is closed until there is room to reopen it: a reader should come back,
+        // not mark the feed broken. What was rendered before is still served from the cache.
+        let mut response = plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store unavailable for a while; try again later",
+        );
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(STORE_RETRY_AFTER),
+        );
+        return response;
+    }
     plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
 }
+
+/// Seconds a client is asked to wait while the store is closed (a full disk being freed).
+const STORE_RETRY_AFTER: &str = "300";
 
 /// The document a request path names, if any.
 fn document_at(path: &str) -> Option<Document> {
@@ -111,7 +158,26 @@ fn document_at(path: &str) -> Option<Document> {
         "/feed.xsl" => return Some(Document::FeedStylesheet),
         _ => {}
     }
+    if let Some(group) = path.strip_prefix("/groups/") {
+        let group = percent_encoding::percent_decode_str(group)
+            .decode_utf8()
+            .ok()?;
+        return (!group.is_empty() && !group.contains('/'))
+            .then(|| Document::GroupDashboard(group.into_owned()));
+    }
     let rest = path.strip_prefix("/feeds/")?;
+    if let Some((stem, page)) = rest.rsplit_once("/archive/") {
+        let (period, ext) = page.rsplit_once('.')?;
+        let period = super::archive::Period::parse(period)?;
+        let Some(Document::Feed(scope, format)) = document_at(&format!("/feeds/{stem}.{ext}"))
+        else {
+            return None;
+        };
+        if scope == Scope::Incidents {
+            return None;
+        }
+        return Some(Document::Archive(scope, format, period));
+    }
     let (dir, file) = match rest.split_once('/') {
         Some((dir, file)) => (Some(dir), file),
         None => (None, rest),
@@ -150,11 +216,9 @@ fn parse_filter(query: &str, config: &Config) -> Result<Filter, String> {
                 if value.chars().count() > 200 {
                     return Err("q: longer than 200 characters".into());
                 }
-                filter.words = crate::normalize::text::search_key(&value)
-                    .split(' ')
-                    .filter(|w| !w.is_empty())
-                    .map(str::to_owned)
-                    .collect();
+                // The index's own words: split on spaces only, "2022," or "(UBND)" was a
+                // word no item holds, and a search naming it found nothing.
+                filter.words = crate::store::search::words(&value).into_iter().collect();
             }
             "since" => {
                 let tz = chrono_tz::Asia::Ho_Chi_Minh;
@@ -216,12 +280,58 @@ fn as_page_for_browsers(
     response
 }
 
+/// A kept representation's answer; the first request for an encoding compresses it, off the
+/// async workers.
+async fn answer_with(
+    state: &AppState,
+    representation: Arc<Representation>,
+    headers: &HeaderMap,
+    max_age: u64,
+) -> Response {
+    if !representation.must_compress(headers) {
+        return representation.respond(headers, max_age);
+    }
+    let headers = headers.clone();
+    let kept = Arc::clone(&representation);
+    let response = match tokio::task::spawn_blocking(move || kept.respond(&headers, max_age)).await
+    {
+        Ok(response) => response,
+        Err(error) => return internal(&StoreError::Task(error.to_string())),
+    };
+    // The kept document grew by its new encoding.
+    state.keep_within_budget(&representation);
+    response
+}
+
 /// Every document route: the hot path first, then the render path.
 async fn document(State(state): State<Arc<AppState>>, request: Request) -> Response {
     // The head alone: shared across the awaits below (a body is not `Sync`).
     let (request, _) = request.into_parts();
     let response = current_document(&state, &request).await;
+    let response = closed_archives_immutable(&state, request.uri.path(), response);
     as_page_for_browsers(request.uri.path(), &request.headers, response)
+}
+
+/// An archive page of a closed month no longer changes: caches keep it for a week without
+/// asking (`immutable`). Open months' pages are cached like current documents.
+fn closed_archives_immutable(state: &AppState, path: &str, mut response: Response) -> Response {
+    let answered = response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED;
+    if !answered || !path.contains("/archive/") {
+        return response;
+    }
+    let Some(Document::Archive(_, _, period)) = document_at(path) else {
+        return response;
+    };
+    if period.is_closed(state.clock.now()) {
+        let value = format!(
+            "public, max-age={}, immutable",
+            super::archive::CLOSED_MAX_AGE
+        );
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(header::CACHE_CONTROL, value);
+        }
+    }
+    response
 }
 
 async fn current_document(state: &Arc<AppState>, request: &Parts) -> Response {
@@ -232,12 +342,15 @@ async fn current_document(state: &Arc<AppState>, request: &Parts) -> Response {
     if query.is_none()
         && let Some((representation, max_age)) = state.hot(path, now)
     {
-        return representation.respond(headers, max_age);
+        return answer_with(state, representation, headers, max_age).await;
     }
     let Some(document) = document_at(path) else {
         return not_found().await;
     };
     let config = state.config();
+    if let Some(location) = merged_feed(state, &config, &document, query) {
+        return location;
+    }
     let filter = match query.map(|q| parse_filter(q, &config)).transpose() {
         Ok(filter) => filter.unwrap_or_default(),
         Err(message) => return plain(StatusCode::BAD_REQUEST, &message),
@@ -270,10 +383,125 @@ async fn current_document(state: &Arc<AppState>, request: &Parts) -> Response {
         .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())))
     };
     match answer {
-        Ok(Some((representation, max_age))) => representation.respond(headers, max_age),
+        Ok(Some((representation, max_age))) => {
+            answer_with(state, representation, headers, max_age).await
+        }
         Ok(None) => not_found().await,
         Err(error) => internal(&error),
     }
+}
+
+/// A feed of a source merged into another (`merged_into`) moves for good to the new ward's own
+/// feed, in the same format (a category feed too: the new ward's categories are its own), which
+/// carries the merged ward's history: a subscriber's reader follows the 301 and loses nothing.
+fn merged_feed(
+    state: &AppState,
+    config: &Config,
+    document: &Document,
+    query: Option<&str>,
+) -> Option<Response> {
+    let Document::Feed(Scope::Source(id) | Scope::Category(id, _), format) = document else {
+        return None;
+    };
+    let source = config.source(id.as_str())?;
+    let target = super::documents::merged_target(config, source)?;
+    let mut location = state.site.feed_path(target.id.as_str(), format.extension());
+    if let Some(query) = query {
+        location.push('?');
+        location.push_str(query);
+    }
+    let mut response = plain(
+        StatusCode::MOVED_PERMANENTLY,
+        &format!("{} was merged into {}: {location}", source.id, target.id),
+    );
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Some(response)
+}
+
+/// The dashboard's search page: `?q=` over every stored item, newest first, `&page=N`.
+async fn search_page(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let query = request.uri().query().unwrap_or("").to_owned();
+    let mut q = String::new();
+    let mut page = 1usize;
+    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match name.as_ref() {
+            "q" => q = value.into_owned(),
+            "page" => match value.parse::<usize>() {
+                Ok(n) if (1..=10_000).contains(&n) => page = n,
+                _ => return plain(StatusCode::BAD_REQUEST, "page: a number from 1 to 10000"),
+            },
+            _ => {}
+        }
+    }
+    if q.chars().count() > 200 {
+        return plain(StatusCode::BAD_REQUEST, "q: longer than 200 characters");
+    }
+    let Ok(_turn) = Arc::clone(&state.searches).acquire_owned().await else {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "stopping");
+    };
+    let worker = Arc::clone(&state);
+    let built = tokio::task::spawn_blocking(move || search_results(&worker, &q, page))
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Task(e.to_string())));
+    match built {
+        Ok(body) => {
+            let mut response =
+                ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            response
+        }
+        Err(error) => internal(&error),
+    }
+}
+
+fn search_results(state: &AppState, q: &str, page: usize) -> Result<String, StoreError> {
+    let config = state.config();
+    let per_page = crate::render::SEARCH_PAGE;
+    let words: Vec<String> = crate::store::search::words(q).into_iter().collect();
+    let mut results = Vec::new();
+    let mut more = false;
+    if !words.is_empty() {
+        let mut hits = state.store.search(&words)?;
+        // Earlier pages are passed over: each of their matches is checked, none rendered.
+        hits.pass((page - 1) * per_page)?;
+        for hit in hits.by_ref().take(per_page) {
+            let stored = hit?;
+            let source = config
+                .source(stored.item.source.as_str())
+                .map_or_else(|| stored.item.source.to_string(), |s| s.name.clone());
+            results.push(crate::render::SearchResult {
+                title: stored.item.title.clone(),
+                url: stored.item.url.clone(),
+                source,
+                published: stored.sort_time(),
+                summary: stored.item.summary.clone(),
+            });
+        }
+        more = results.len() == per_page && hits.pass(1)? == 1;
+    }
+    let base = state.site.index();
+    let at = |n: usize| {
+        format!(
+            "{base}search?{}",
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("q", q)
+                .append_pair("page", &n.to_string())
+                .finish()
+        )
+    };
+    Ok(crate::render::search_page(&crate::render::SearchPage {
+        title: config.server.title.clone(),
+        query: q.to_owned(),
+        dashboard_url: base.clone(),
+        results,
+        page,
+        previous_url: (page > 1).then(|| at(page - 1)),
+        next_url: more.then(|| at(page + 1)),
+    }))
 }
 
 /// Every source's health, for the district office's tools: status, when it last worked, and
@@ -306,7 +534,7 @@ async fn status(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respo
     // Only the ETag decides: two builds within one second share a Last-Modified.
     let mut headers = headers;
     headers.remove(header::IF_MODIFIED_SINCE);
-    let mut response = representation.respond(&headers, 0);
+    let mut response = answer_with(&state, representation, &headers, 0).await;
     let h = response.headers_mut();
     h.remove(header::LAST_MODIFIED);
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -326,7 +554,9 @@ fn status_body(state: &AppState) -> Result<String, StoreError> {
     let mut degraded = false;
     for source in &config.sources {
         let health = state.store.health(&source.id)?;
+        let merged_into = super::documents::merged_target(&config, source);
         degraded |= source.enabled
+            && merged_into.is_none()
             && matches!(
                 health.status,
                 SourceStatus::Failing | SourceStatus::Degraded
@@ -347,7 +577,9 @@ fn status_body(state: &AppState) -> Result<String, StoreError> {
             "name": source.name,
             "group": source.group,
             "enabled": source.enabled,
-            "status": health.status.as_str(),
+            // A merged ward is merged, whatever its old portal does now.
+            "status": if merged_into.is_some() { "merged" } else { health.status.as_str() },
+            "merged_into": merged_into.map(|t| t.id.as_str()),
             "last_attempt": health.last_attempt.map(|t| t.to_rfc3339()),
             "last_success": health.last_success.map(|t| t.to_rfc3339()),
             "consecutive_failures": health.consecutive_failures,
@@ -380,7 +612,9 @@ fn status_body(state: &AppState) -> Result<String, StoreError> {
 /// `ok`, or `degraded` with the sources whose last refresh failed (wholly or in part): 200,
 /// the process is healthy either way. A failing store (its writes fail: nothing new is kept)
 /// is `degraded: store failing since …` with 503, whatever the sources do. The sources' part
-/// is kept per change, so a probe between changes costs two atomic loads and a copy.
+/// is kept until a source's status changes (every change is an incident) or the configuration
+/// does, so a probe costs one read of the newest incident and a copy however many sources
+/// there are — not a walk of every source's health after each refresh.
 async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     if let StoreCondition::Failing { since, error } = state.store.condition() {
         let mut response = plain(
@@ -395,7 +629,10 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return response;
     }
-    let stamp = state.change_stamp();
+    let stamp = match state.health_stamp() {
+        Ok(stamp) => stamp,
+        Err(error) => return internal(&error),
+    };
     let kept = state
         .health_answer
         .lock()
@@ -428,7 +665,11 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 fn health_body(state: &AppState) -> Result<String, StoreError> {
     let config = state.config();
     let mut failing = Vec::new();
-    for source in config.sources.iter().filter(|s| s.enabled) {
+    for source in config
+        .sources
+        .iter()
+        .filter(|s| s.enabled && s.merged_into.is_none())
+    {
         let health = state.store.health(&source.id)?;
         if matches!(
             health.status,

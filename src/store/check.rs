@@ -13,9 +13,32 @@ use super::{
 };
 use crate::model::ItemKey;
 
-/// Opens the sled database in `dir` and checks it against its seals and its manifest. A new
-/// store (no database, no manifest) is created and sealed; a schema-2 store is sealed.
-pub(super) fn open_checked(dir: &Path, cache_bytes: u64) -> Result<Handles, StoreError> {
+/// A store whose seals count at most this many records (about 30,000 items) is read whole
+/// at open, which takes well under a second. A larger one is checked at open against its
+/// manifest and its own tallies (a shrunken, older, emptied or half-restored database, a
+/// missing or edited manifest: all refused at open, in O(1)) and at both ends of every tree,
+/// and read whole before its first write (`Store::finish_verification`, which the daemon
+/// starts in the background at once): reading 1 M items whole took about 25 s.
+pub const OPEN_SCAN_RECORDS: u64 = 200_000;
+
+/// How far a store was checked at open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Checked {
+    /// Every sealed tree read whole and its seal recomputed.
+    Whole,
+    /// The manifest, the tallies and the ends of each tree: the rest is read before the first
+    /// write.
+    Deferred,
+}
+
+/// Opens the sled database in `dir` and checks it against its seals and its manifest: whole
+/// when its seals count at most `scan_records` records. A new store (no database, no
+/// manifest) is created and sealed; a schema-2 store is sealed.
+pub(super) fn open_checked(
+    dir: &Path,
+    cache_bytes: u64,
+    scan_records: u64,
+) -> Result<(Handles, Checked), StoreError> {
     let damaged = |problem: String| StoreError::Damaged {
         path: dir.display().to_string(),
         problem,
@@ -53,13 +76,78 @@ pub(super) fn open_checked(dir: &Path, cache_bytes: u64) -> Result<Handles, Stor
             });
         }
     };
-    std::panic::catch_unwind(AssertUnwindSafe(|| check(&handles, dir))).map_err(|panic| {
-        damaged(format!(
-            "the storage engine failed reading it ({})",
-            panic_text(&panic)
-        ))
-    })??;
-    Ok(handles)
+    let checked = std::panic::catch_unwind(AssertUnwindSafe(|| check(&handles, dir, scan_records)))
+        .map_err(|panic| {
+            damaged(format!(
+                "the storage engine failed reading it ({})",
+                panic_text(&panic)
+            ))
+        })??;
+    Ok((handles, checked))
+}
+
+/// Reads every sealed tree whole and compares it with the store's own tallies: the part of
+/// the open-time check a large store defers. `Err` is the damage, in words.
+pub(super) fn scan_against_tallies(handles: &Handles) -> Result<(), String> {
+    let found =
+        std::panic::catch_unwind(AssertUnwindSafe(|| scan(handles))).map_err(|panic| {
+            format!(
+                "the storage engine failed reading it ({})",
+                panic_text(&panic)
+            )
+        })??;
+    let recorded = handles
+        .recorded_seals()
+        .map_err(|fault| format!("its metadata cannot be read: {}", fault_text(fault)))?;
+    compare(&found, &recorded)
+}
+
+fn fault_text(fault: Fault) -> String {
+    match fault {
+        Fault::Sled(error) => describe(&error),
+        Fault::Codec(what) => what,
+        Fault::Manifest(error) => error.to_string(),
+    }
+}
+
+/// Whether the trees as read hold what the store's tallies say.
+fn compare(found: &BTreeMap<&'static str, Seal>, recorded: &Seals) -> Result<(), String> {
+    for name in SEALED {
+        let (found, recorded) = (found[name], recorded.trees[name]);
+        if found != recorded {
+            let how = if found.count == recorded.count {
+                " (as many records, different content)"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "its tree {name} holds {} records where the store's own tally says {}{how}",
+                found.count, recorded.count
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the first and last records of every sealed tree: a database cut short or overwritten
+/// at its ends fails here, at open, even when the whole read is deferred.
+fn ends(handles: &Handles) -> Result<(), String> {
+    const EACH_END: usize = 64;
+    for (name, tree) in SEALED.iter().zip(handles.sealed()) {
+        for entry in tree
+            .iter()
+            .take(EACH_END)
+            .chain(tree.iter().rev().take(EACH_END))
+        {
+            entry.map_err(|error| {
+                format!(
+                    "a record of its tree {name} cannot be read: {}",
+                    describe(&error)
+                )
+            })?;
+        }
+    }
+    Ok(())
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
@@ -70,7 +158,7 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "a panic".to_owned())
 }
 
-fn check(handles: &Handles, dir: &Path) -> Result<(), StoreError> {
+fn check(handles: &Handles, dir: &Path, scan_records: u64) -> Result<Checked, StoreError> {
     let path = dir.display().to_string();
     let damaged = |problem: String| StoreError::Damaged {
         path: path.clone(),
@@ -98,6 +186,7 @@ fn check(handles: &Handles, dir: &Path) -> Result<(), StoreError> {
         })
         .transpose()?;
     let manifest = integrity::read_manifest(dir);
+    let mut checked = Checked::Whole;
     match schema {
         None => {
             let holds_records = handles.sealed().iter().any(|tree| !tree.is_empty());
@@ -135,21 +224,14 @@ fn check(handles: &Handles, dir: &Path) -> Result<(), StoreError> {
             seal(handles, dir, seals, "seal").map_err(|message| write_error("seal", message))?;
         }
         Some(SCHEMA_VERSION) => {
-            let found = scan(handles).map_err(&damaged)?;
             let recorded = handles.recorded_seals().map_err(unreadable)?;
-            for name in SEALED {
-                let (found, recorded) = (found[name], recorded.trees[name]);
-                if found != recorded {
-                    let how = if found.count == recorded.count {
-                        " (as many records, different content)"
-                    } else {
-                        ""
-                    };
-                    return Err(damaged(format!(
-                        "its tree {name} holds {} records where the store's own tally says {}{how}",
-                        found.count, recorded.count
-                    )));
-                }
+            let records: u64 = recorded.trees.values().map(|seal| seal.count).sum();
+            if records <= scan_records {
+                let found = scan(handles).map_err(&damaged)?;
+                compare(&found, &recorded).map_err(&damaged)?;
+            } else {
+                ends(handles).map_err(&damaged)?;
+                checked = Checked::Deferred;
             }
             match manifest {
                 Err(ManifestProblem::Missing) if recorded == empty_seals() => {
@@ -206,7 +288,7 @@ fn check(handles: &Handles, dir: &Path) -> Result<(), StoreError> {
             });
         }
     }
-    Ok(())
+    Ok(checked)
 }
 
 fn empty_seals() -> Seals {
@@ -262,15 +344,26 @@ pub(super) fn private_copy(path: &Path) -> Result<tempfile::TempDir, StoreError>
         std::io::ErrorKind::NotFound => open_error("no store here (no database file)".into()),
         _ => open_error(format!("read {}: {error}", db.display())),
     })?;
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared).map_err(
-        |error| {
-            if error == rustix::io::Errno::WOULDBLOCK {
-                open_error("it is in use by a running wardfeed (stop the daemon first)".into())
-            } else {
-                open_error(format!("lock {}: {error}", db.display()))
+    // A store closed a moment ago may still be held by sled's flusher thread, which lets go
+    // of the database shortly after the last handle drops: ask again for a second before
+    // saying a daemon holds it.
+    let mut tries = 0;
+    let locked = loop {
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared) {
+            Err(rustix::io::Errno::WOULDBLOCK) if tries < 20 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
             }
-        },
-    )?;
+            other => break other,
+        }
+    };
+    locked.map_err(|error| {
+        if error == rustix::io::Errno::WOULDBLOCK {
+            open_error("it is in use by a running wardfeed (stop the daemon first)".into())
+        } else {
+            open_error(format!("lock {}: {error}", db.display()))
+        }
+    })?;
     let scratch = tempfile::Builder::new()
         .prefix("wardfeed-store-copy-")
         .tempdir()
@@ -337,6 +430,8 @@ pub(super) fn renamed(error: StoreError, copy: &Path, original: &Path) -> StoreE
             message: fix(message),
         },
         StoreError::Reopening { .. } => StoreError::Reopening { path: original },
+        // About the backup file, not the store.
+        backup @ StoreError::Backup { .. } => backup,
         StoreError::NoRoom {
             free_mib,
             reserve_mib,

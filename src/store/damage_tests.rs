@@ -523,3 +523,53 @@ fn a_store_held_by_a_writer_is_refused_as_in_use() {
     assert!(error.contains(&dir.path().display().to_string()), "{error}");
     assert!(!error.contains("acquire lock"), "{error}");
 }
+
+#[test]
+fn a_large_store_opens_after_quick_checks_and_is_read_whole_before_its_first_write() {
+    let dir = tempfile::tempdir().unwrap();
+    filled_store(dir.path());
+    let longbien = SourceId::parse("longbien").unwrap();
+    // Whole: opened without the whole read (as a store past OPEN_SCAN_RECORDS is), it passes
+    // the read when asked, and a first write asks for it.
+    {
+        let store = Store::open_checking(dir.path(), 1 << 20, 0).unwrap();
+        assert!(store.is_unverified());
+        store.finish_verification().unwrap();
+        assert!(!store.is_unverified());
+    }
+    {
+        let store = Store::open_checking(dir.path(), 1 << 20, 0).unwrap();
+        assert!(store.is_unverified());
+        store
+            .ingest(&longbien, &items("longbien", 1, 100), at(5))
+            .unwrap();
+        assert!(!store.is_unverified());
+        assert_eq!(store.len(), 159);
+    }
+    // One record changed behind the tallies' back: as many records, different content.
+    {
+        let handles = Handles::open(dir.path(), 1 << 20).unwrap();
+        let (key, _) = handles.items.iter().next().unwrap().unwrap();
+        handles.items.insert(key, &b"not the record"[..]).unwrap();
+        handles.db.flush().unwrap();
+    }
+    // Small enough to read whole at open: refused at open, as ever.
+    damaged(Store::open(dir.path()), dir.path());
+    // Deferred: it opens, the whole read finds the damage; the store is failing from then on
+    // and takes no write.
+    let store = Store::open_checking(dir.path(), 1 << 20, 0).unwrap();
+    let error = store.finish_verification().unwrap_err();
+    assert!(
+        matches!(error, StoreError::Damaged { .. })
+            && error
+                .to_string()
+                .contains("as many records, different content"),
+        "{error}"
+    );
+    assert!(matches!(store.condition(), StoreCondition::Failing { .. }));
+    let refused = store
+        .ingest(&longbien, &items("longbien", 2, 100), at(6))
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::Damaged { .. }), "{refused}");
+    assert_eq!(store.len(), 159);
+}

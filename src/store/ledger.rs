@@ -185,6 +185,7 @@ fn upsert(
         return Ok((key, change));
     }
     put(&tx.items, key.0, &record)?;
+    super::search::reindex(tx.search, old.as_ref(), Some(&record))?;
     let old_time = old.as_ref().map(StoredItem::sort_time);
     let old_title = old.as_ref().map(|o| story_title_key(&o.item.title));
     let new_title = story_title_key(&record.item.title);
@@ -276,6 +277,7 @@ pub(super) fn merge(
 fn remove(tx: &Tx<'_>, stored: &StoredItem) -> TxResult<()> {
     let key = stored.key;
     tx.items.remove(key.0)?;
+    super::search::reindex(tx.search, Some(stored), None)?;
     tx.by_source
         .remove(by_source_key(&stored.item.source, stored.sort_time(), &key))?;
     tx.by_time.remove(by_time_key(stored.sort_time(), &key))?;

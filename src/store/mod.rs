@@ -10,6 +10,8 @@
 //!   conditional requests
 //! - `health`: source → [`SourceHealth`]; `warnings`: source → its last refresh's warnings;
 //!   `incidents`: id → [`Incident`]
+//! - `search_filters`: sort time + key → the item's word filter: the search index (`search`)
+//! - `checkpoints`: source/category → where `wardfeed backfill` goes on (`checkpoints`)
 //! - `meta`: schema version, the generation and each sealed tree's seal (`integrity`)
 //!
 //! Every change to the ledger (a refresh's whole ingest, a prune, a health record) is one sled
@@ -17,13 +19,16 @@
 //! it returns: what an ingest reports survives a `kill -9`, a crash mid-ingest leaves the
 //! refresh wholly applied or not at all, and a store that lost anything refuses to open.
 
+mod backup;
 mod check;
+mod checkpoints;
 mod health;
 pub mod integrity;
 mod ledger;
 mod pages;
 pub mod records;
 mod repair;
+pub mod search;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -40,7 +45,8 @@ use sled::transaction::{
 };
 
 use crate::model::{ItemKey, SourceId};
-pub use check::VerifyReport;
+pub use backup::{BackupSummary, RestoreReport, check_backup};
+pub use check::{OPEN_SCAN_RECORDS, VerifyReport};
 pub use health::RunOutcome;
 use integrity::{Deltas, SEALED, Seal, Seals, Tracked};
 pub use ledger::{Change, IngestReport};
@@ -88,6 +94,9 @@ pub enum StoreError {
     },
     #[error("store {path}: closed while it is reopened after a failure; try again shortly")]
     Reopening { path: String },
+    /// A backup that cannot be written or read back (truncated, changed, not a backup).
+    #[error("backup {path}: {message}")]
+    Backup { path: String, message: String },
     #[error("store: background task failed: {0}")]
     Task(String),
 }
@@ -174,6 +183,11 @@ pub(crate) struct Handles {
     warnings: Tree,
     incidents: Tree,
     pages: Tree,
+    /// `wardfeed backfill`'s place in each listing it walks (not sealed: see `checkpoints`).
+    checkpoints: Tree,
+    /// The search index (`search`): not sealed, derived from the items, written in their
+    /// transactions.
+    search: Tree,
     meta: Tree,
 }
 
@@ -206,9 +220,37 @@ impl Handles {
             warnings: db.open_tree("warnings")?,
             incidents: db.open_tree("incidents")?,
             pages: db.open_tree("pages")?,
+            checkpoints: db.open_tree("checkpoints")?,
+            search: db.open_tree("search_filters")?,
             meta: db.open_tree("meta")?,
             db,
         })
+        .inspect(|handles| handles.drop_word_postings())
+    }
+
+    /// Drops the search index of stores written before the word filters (tree `search`: a key
+    /// per word of every item, most of such a store's bytes); `Store::search` builds the
+    /// filters from the items on its first call.
+    fn drop_word_postings(&self) {
+        const WORD_POSTINGS: &str = "search";
+        if self
+            .db
+            .tree_names()
+            .iter()
+            .any(|n| n == WORD_POSTINGS.as_bytes())
+        {
+            match self.db.drop_tree(WORD_POSTINGS) {
+                Ok(_) => tracing::info!(
+                    "dropped the search index of an earlier version (word postings); \
+                     the first search builds its successor"
+                ),
+                Err(error) => tracing::warn!(
+                    %error,
+                    "could not drop the search index of an earlier version (word postings); \
+                     it stays on disk, unused"
+                ),
+            }
+        }
     }
 
     /// The sealed trees, in `SEALED` order.
@@ -252,7 +294,11 @@ impl Handles {
     /// run `work` more than once (on conflict), so it must only touch the transaction.
     fn transaction<T>(&self, work: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<(T, bool), Fault> {
         let sealed = self.sealed();
-        let trees: Vec<&Tree> = sealed.iter().copied().chain([&self.meta]).collect();
+        let trees: Vec<&Tree> = sealed
+            .iter()
+            .copied()
+            .chain([&self.meta, &self.search])
+            .collect();
         let result = trees[..].transaction(|view: &Vec<TransactionalTree>| {
             let deltas = Deltas::default();
             let value = {
@@ -267,6 +313,7 @@ impl Handles {
                     health: tracked(6),
                     warnings: tracked(7),
                     incidents: tracked(8),
+                    search: &view[SEALED.len() + 1],
                 };
                 work(&tx)?
             };
@@ -315,6 +362,15 @@ fn free_space(dir: &Path) -> std::io::Result<u64> {
     Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
 }
 
+/// One tree's records and their bytes (`Store::tree_sizes`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeSize {
+    pub name: &'static str,
+    pub records: u64,
+    pub key_bytes: u64,
+    pub value_bytes: u64,
+}
+
 const GENERATION_KEY: &str = "generation";
 
 /// How long an opening waits for a lock the store's previous opening still holds.
@@ -342,6 +398,8 @@ pub(crate) struct Tx<'a> {
     health: Tracked<'a>,
     warnings: Tracked<'a>,
     incidents: Tracked<'a>,
+    /// Not sealed (derived from the items): written untracked.
+    search: &'a TransactionalTree,
 }
 
 pub(crate) type TxResult<T> = ConflictableTransactionResult<T, Fault>;
@@ -374,6 +432,13 @@ pub struct Store {
     any_generation: AtomicU64,
     /// Item records decoded (`decoded_items`).
     decoded: AtomicU64,
+    /// Whether the search index is known to cover every item.
+    search_built: std::sync::atomic::AtomicBool,
+    /// Opened without reading every tree whole (`check::OPEN_SCAN_RECORDS`): the first write,
+    /// or `finish_verification`, reads them first.
+    unverified: std::sync::atomic::AtomicBool,
+    /// What that read found wrong: the store then refuses every write.
+    damage: Mutex<Option<String>>,
     /// A read-only opening works on a private copy, removed with the store.
     _scratch: Option<tempfile::TempDir>,
 }
@@ -387,6 +452,20 @@ impl std::fmt::Debug for Store {
 /// Sort times as big-endian bytes that order like the instants (sign bit flipped).
 fn time_bytes(time: DateTime<FixedOffset>) -> [u8; 8] {
     ((time.timestamp_micros() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// The instant `time_bytes` wrote, from the first 8 bytes of `bytes`.
+fn time_from_bytes(bytes: &[u8]) -> Option<DateTime<Utc>> {
+    let bytes: [u8; 8] = bytes.get(..8)?.try_into().ok()?;
+    DateTime::<Utc>::from_timestamp_micros((u64::from_be_bytes(bytes) ^ (1 << 63)) as i64)
+}
+
+/// Past every key that starts with `prefix` (a source's, ending in '/'): its last byte raised
+/// by one.
+fn past_prefix(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    *end.last_mut().unwrap_or(&mut 0) += 1;
+    end
 }
 
 fn source_prefix(source: &SourceId) -> Vec<u8> {
@@ -426,12 +505,77 @@ impl Store {
     /// Opens (or creates) the store in directory `path`, caching up to `cache_bytes`, and
     /// checks that it is whole: a damaged or shrunken store is an error, never opened.
     pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
+        Store::open_checking(path, cache_bytes, check::OPEN_SCAN_RECORDS)
+    }
+
+    /// `open_with_cache`, reading every tree whole at open when the store's seals count at most
+    /// `scan_records` records (`u64::MAX`: always; 0: never, the read waits for the first
+    /// write or `finish_verification`).
+    pub fn open_checking(
+        path: &Path,
+        cache_bytes: u64,
+        scan_records: u64,
+    ) -> Result<Store, StoreError> {
         std::fs::create_dir_all(path).map_err(|e| StoreError::Open {
             path: path.display().to_string(),
             message: e.to_string(),
         })?;
-        let handles = check::open_checked(path, cache_bytes)?;
-        Ok(Store::with_handles(path, cache_bytes, handles, None))
+        let (handles, checked) = check::open_checked(path, cache_bytes, scan_records)?;
+        let store = Store::with_handles(path, cache_bytes, handles, None);
+        store
+            .unverified
+            .store(checked == check::Checked::Deferred, Ordering::Release);
+        Ok(store)
+    }
+
+    /// Whether the store was opened without reading every tree whole, and has not been read
+    /// whole since.
+    pub fn is_unverified(&self) -> bool {
+        self.unverified.load(Ordering::Acquire)
+    }
+
+    /// Reads every tree whole and compares it with the store's tallies, if the opening left
+    /// that for later (a large store). Found damage makes the store failing (`/healthz` 503,
+    /// the dashboard's banner) and refuses every ledger write from then on; no ledger write
+    /// goes to a store not read whole. Waits for a write in progress.
+    pub fn finish_verification(&self) -> Result<(), StoreError> {
+        let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.verified_for_write()
+    }
+
+    /// The deferred whole read, if still due, and the damage it found, if any. The caller
+    /// holds the write lock.
+    fn verified_for_write(&self) -> Result<(), StoreError> {
+        let damaged = |problem: String| StoreError::Damaged {
+            path: self.path.display().to_string(),
+            problem,
+        };
+        if let Some(problem) = self
+            .damage
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        {
+            return Err(damaged(problem));
+        }
+        if !self.is_unverified() {
+            return Ok(());
+        }
+        let handles = self.handles()?;
+        let started = std::time::Instant::now();
+        match check::scan_against_tallies(&handles) {
+            Ok(()) => {
+                self.unverified.store(false, Ordering::Release);
+                tracing::info!(path = %self.path.display(), elapsed_ms = started.elapsed().as_millis() as u64, "store read whole: it holds what its tallies say");
+                Ok(())
+            }
+            Err(problem) => {
+                *self.damage.lock().unwrap_or_else(|p| p.into_inner()) = Some(problem.clone());
+                let error = damaged(problem);
+                self.failing(&error);
+                Err(error)
+            }
+        }
     }
 
     /// Opens the store in `path` without writing to it: its files are copied (under a shared
@@ -439,7 +583,8 @@ impl Store {
     /// opened instead. Works on a read-only copy of a store, and never creates one.
     pub fn open_read_only(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         let scratch = check::private_copy(path)?;
-        let handles = check::open_checked(scratch.path(), cache_bytes)
+        // Whole: `items` and `verify` read what they open, and the copy is as long anyway.
+        let (handles, _) = check::open_checked(scratch.path(), cache_bytes, u64::MAX)
             .map_err(|error| check::renamed(error, scratch.path(), path))?;
         Ok(Store::with_handles(
             path,
@@ -467,6 +612,9 @@ impl Store {
             health_generation: AtomicU64::new(0),
             any_generation: AtomicU64::new(0),
             decoded: AtomicU64::new(0),
+            search_built: std::sync::atomic::AtomicBool::new(false),
+            unverified: std::sync::atomic::AtomicBool::new(false),
+            damage: Mutex::new(None),
             _scratch: scratch,
         }
     }
@@ -557,6 +705,7 @@ impl Store {
     /// Returns the work's value and whether it changed anything. The caller holds the write
     /// lock.
     fn commit<T>(&self, work: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<(T, bool), StoreError> {
+        self.verified_for_write()?;
         self.ensure_room()?;
         let handles = self.handles()?;
         let durable = || -> Result<(T, bool), Fault> {
@@ -620,10 +769,14 @@ impl Store {
         // reads answer "being reopened" at once (a sled that met a write error has been seen
         // to spin reading).
         self.ensure_room()?;
-        let reopened = check::open_checked(self.work_dir(), self.cache_bytes)
-            .map_err(|error| check::renamed(error, self.work_dir(), &self.path));
+        let reopened =
+            check::open_checked(self.work_dir(), self.cache_bytes, check::OPEN_SCAN_RECORDS)
+                .map_err(|error| check::renamed(error, self.work_dir(), &self.path));
         match reopened {
-            Ok(handles) => {
+            Ok((handles, checked)) => {
+                if checked == check::Checked::Deferred {
+                    self.unverified.store(true, Ordering::Release);
+                }
                 *self.handles.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(handles));
                 tracing::info!(path = %self.path.display(), "store reopened");
                 // Renders cached from before are still right; readers re-check on any change.
@@ -662,6 +815,46 @@ impl Store {
     /// Bytes the store occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         self.read(|h| Ok(h.db.size_on_disk()?))
+    }
+
+    /// What each tree holds — its name, records, and the bytes of their keys and of their
+    /// values — read whole (slow: the store bench's breakdown of where the bytes go).
+    pub fn tree_sizes(&self) -> Result<Vec<TreeSize>, StoreError> {
+        self.read(|h| {
+            let trees: [(&'static str, &Tree); 13] = [
+                ("items", &h.items),
+                ("by_source", &h.by_source),
+                ("by_time", &h.by_time),
+                ("titles", &h.titles),
+                ("story_of", &h.story_of),
+                ("stories", &h.stories),
+                ("health", &h.health),
+                ("warnings", &h.warnings),
+                ("incidents", &h.incidents),
+                ("pages", &h.pages),
+                ("checkpoints", &h.checkpoints),
+                ("search_filters", &h.search),
+                ("meta", &h.meta),
+            ];
+            trees
+                .into_iter()
+                .map(|(name, tree)| {
+                    let mut size = TreeSize {
+                        name,
+                        records: 0,
+                        key_bytes: 0,
+                        value_bytes: 0,
+                    };
+                    for entry in tree.iter() {
+                        let (key, value) = entry?;
+                        size.records += 1;
+                        size.key_bytes += key.len() as u64;
+                        size.value_bytes += value.len() as u64;
+                    }
+                    Ok(size)
+                })
+                .collect()
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -710,13 +903,43 @@ impl Store {
     /// it: a feed of 100 items decodes 100 records, whatever the history holds.
     pub fn source_items(&self, source: &SourceId) -> Items<'_> {
         Items::new(self, |h| {
-            h.by_source.scan_prefix(source_prefix(source)).rev()
+            Box::new(h.by_source.scan_prefix(source_prefix(source)).rev())
+        })
+    }
+
+    /// A source's items sorting at or after `from` and before `to` (either open), newest or
+    /// oldest first, decoded as the iterator reaches them: what an archive page reads.
+    pub fn source_items_in(
+        &self,
+        source: &SourceId,
+        from: Option<DateTime<FixedOffset>>,
+        to: Option<DateTime<FixedOffset>>,
+        newest_first: bool,
+    ) -> Items<'_> {
+        let prefix = source_prefix(source);
+        let bound = |time: Option<DateTime<FixedOffset>>, end: bool| {
+            let mut key = prefix.clone();
+            match time {
+                Some(time) => key.extend_from_slice(&time_bytes(time)),
+                None if end => key = past_prefix(&prefix),
+                None => {}
+            }
+            key
+        };
+        let (low, high) = (bound(from, false), bound(to, true));
+        Items::new(self, move |h| {
+            let range = h.by_source.range(low..high);
+            if newest_first {
+                Box::new(range.rev())
+            } else {
+                Box::new(range)
+            }
         })
     }
 
     /// Every item, newest first, decoded as the iterator reaches it.
     pub fn items(&self) -> Items<'_> {
-        Items::new(self, |h| h.by_time.iter().rev())
+        Items::new(self, |h| Box::new(h.by_time.iter().rev()))
     }
 
     /// Stories, newest first (by their earliest item), whose items pass `keep`; a story is
@@ -724,15 +947,80 @@ impl Store {
     /// only as far as the `n`th story's earliest item.
     pub fn stories<F: FnMut(&StoredItem) -> bool>(&self, keep: F) -> Stories<'_, F> {
         Stories {
-            walk: Walk::new(self, |h| h.by_time.iter().rev()),
+            walk: Walk::new(self, |h| Box::new(h.by_time.iter().rev())),
             keep,
         }
+    }
+
+    /// Stories whose earliest (kept) item sorts at or after `from` and before `to`, newest or
+    /// oldest first: each story once, in the period of its earliest item.
+    pub fn stories_in<F: FnMut(&StoredItem) -> bool>(
+        &self,
+        from: Option<DateTime<FixedOffset>>,
+        to: Option<DateTime<FixedOffset>>,
+        newest_first: bool,
+        keep: F,
+    ) -> Stories<'_, F> {
+        let low = from.map_or_else(Vec::new, |t| time_bytes(t).to_vec());
+        let high = to.map(time_bytes);
+        Stories {
+            walk: Walk::new(self, move |h| {
+                let range: sled::Iter = match high {
+                    Some(high) => h.by_time.range(low..high.to_vec()),
+                    None => h.by_time.range(low..),
+                };
+                if newest_first {
+                    Box::new(range.rev())
+                } else {
+                    Box::new(range)
+                }
+            }),
+            keep,
+        }
+    }
+
+    /// The story `key`'s item belongs to, with its members that pass `keep` (`None` when none
+    /// does): for a view that walks its own index yet shows each story once, as `stories` does
+    /// (a ward's feed with the wards merged into it).
+    pub fn story_of<F: FnMut(&StoredItem) -> bool>(
+        &self,
+        key: &ItemKey,
+        mut keep: F,
+    ) -> Result<Option<Story>, StoreError> {
+        let handles = self.handles()?;
+        self.story_containing(&handles, key, &mut keep)
+            .map_err(|fault| self.fault(fault))
     }
 
     /// The number of items a source has in the store.
     pub fn source_len(&self, source: &SourceId) -> usize {
         self.handles().map_or(0, |h| {
             h.by_source.scan_prefix(source_prefix(source)).count()
+        })
+    }
+
+    /// The sort times of a source's items at or after `since`, newest first, read from the
+    /// index keys alone (no record decoded): what the dashboard's counts and charts need.
+    pub fn source_times_since(
+        &self,
+        source: &SourceId,
+        since: DateTime<FixedOffset>,
+    ) -> Result<Vec<DateTime<Utc>>, StoreError> {
+        let prefix = source_prefix(source);
+        let mut low = prefix.clone();
+        low.extend_from_slice(&time_bytes(since));
+        let high = past_prefix(&prefix);
+        self.read(|h| {
+            let mut times = Vec::new();
+            for entry in h.by_source.range(low..high).rev() {
+                let (key, _) = entry?;
+                let time = key
+                    .get(prefix.len()..)
+                    .and_then(time_from_bytes)
+                    .ok_or_else(|| Fault::Codec("a by_source key's time".into()))?;
+                times.push(time);
+            }
+            Ok(times)
         })
     }
 
@@ -793,18 +1081,21 @@ impl Store {
     }
 }
 
+/// An index's keys in the order a walk takes them.
+type IndexWalk = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>;
+
 /// A walk down one of the store's indexes, on the database that was open when it began (a
 /// reopen meanwhile leaves it reading the old one to its end).
 struct Walk<'a> {
     store: &'a Store,
     handles: Option<Arc<Handles>>,
-    index: Option<std::iter::Rev<sled::Iter>>,
+    index: Option<IndexWalk>,
     /// Why the walk could not begin, given once.
     error: Option<StoreError>,
 }
 
 impl<'a> Walk<'a> {
-    fn new(store: &'a Store, index: impl FnOnce(&Handles) -> std::iter::Rev<sled::Iter>) -> Self {
+    fn new(store: &'a Store, index: impl FnOnce(&Handles) -> IndexWalk) -> Self {
         match store.handles() {
             Ok(handles) => Walk {
                 store,
@@ -846,7 +1137,7 @@ pub struct Items<'a> {
 }
 
 impl<'a> Items<'a> {
-    fn new(store: &'a Store, index: impl FnOnce(&Handles) -> std::iter::Rev<sled::Iter>) -> Self {
+    fn new(store: &'a Store, index: impl FnOnce(&Handles) -> IndexWalk) -> Self {
         Items {
             walk: Walk::new(store, index),
         }

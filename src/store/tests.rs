@@ -41,6 +41,11 @@ fn open() -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
+/// A search's words, folded as the index folds them.
+fn query(q: &str) -> Vec<String> {
+    super::search::words(q).into_iter().collect()
+}
+
 fn all(store: &Store) -> Vec<StoredItem> {
     store.items().collect::<Result<Vec<_>, _>>().unwrap()
 }
@@ -411,6 +416,65 @@ fn the_ledger_survives_reopening() {
 }
 
 #[test]
+fn a_store_written_with_lz4_records_opens_whole_reads_and_takes_new_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = [
+        item("bode", "a", "Tin cũ một", 0),
+        item("giang", "b", "Tin cũ hai", 1),
+    ];
+    {
+        records::WRITE_LZ4.with(|lz4| lz4.set(true));
+        let store = Store::open(dir.path()).unwrap();
+        store.ingest(&source("bode"), &old[..1], at(100)).unwrap();
+        store.ingest(&source("giang"), &old[1..], at(100)).unwrap();
+        let outcome = RunOutcome {
+            listings: 1,
+            failures: vec![HealthError {
+                at: at(100),
+                kind: ErrorKind::Http,
+                category: "tin-tuc".into(),
+                message: "HTTP 500".into(),
+            }],
+            empty: vec![],
+            items_seen: 1,
+            warnings: vec![],
+        };
+        store
+            .record_run(&source("bode"), &outcome, at(100))
+            .unwrap();
+        records::WRITE_LZ4.with(|lz4| lz4.set(false));
+    }
+    // Read whole at open: every seal and every record of the previous format checks out.
+    let store = Store::open_checking(dir.path(), 1 << 20, u64::MAX).unwrap();
+    assert_eq!(
+        all(&store)
+            .iter()
+            .map(|s| s.item.title.as_str())
+            .collect::<Vec<_>>(),
+        ["Tin cũ hai", "Tin cũ một"]
+    );
+    let report = store.verify().unwrap();
+    assert_eq!((report.items, report.problems.len()), (2, 0), "{report:?}");
+    assert_eq!(store.health(&source("bode")).unwrap().items_seen, 1);
+    // New records (zstd) beside the old ones; an old item edited is written again.
+    let mut edited = old[0].clone();
+    edited.title = "Tin cũ một, sửa".into();
+    store
+        .ingest(
+            &source("bode"),
+            &[edited, item("bode", "c", "Tin mới", 2)],
+            at(101),
+        )
+        .unwrap();
+    drop(store);
+    let store = Store::open_checking(dir.path(), 1 << 20, u64::MAX).unwrap();
+    let mut titles: Vec<_> = all(&store).into_iter().map(|s| s.item.title).collect();
+    titles.sort();
+    assert_eq!(titles, ["Tin cũ hai", "Tin cũ một, sửa", "Tin mới"]);
+    assert_eq!(store.search(&query("cũ")).unwrap().count(), 2);
+}
+
+#[test]
 fn health_changes_are_incidents() {
     let (_dir, store) = open();
     let bode = source("bode");
@@ -608,4 +672,171 @@ fn a_refreshs_warnings_are_kept_until_the_next_one() {
         )
         .unwrap();
     assert!(store.warnings(&bode).unwrap().is_empty());
+}
+
+/// Search reads the index: every word must be there (folded: "Phường" is found by
+/// "PHUONG", "đường" by "duong"), newest first; taking 10 of thousands of matches decodes
+/// 10 records, not the ledger; an updated body moves its words, a pruned item takes them along.
+#[test]
+fn search_reads_the_index_and_decodes_only_what_it_returns() {
+    let (_dir, store) = open();
+    let mut items = Vec::new();
+    for n in 0..3000 {
+        let mut it = item(
+            "phucloi",
+            &format!("bai-{n}"),
+            &format!("Tin số {n} của Phường"),
+            n,
+        );
+        it.content_html = Some(format!("<p>Sửa đường số {}</p>", n % 7));
+        items.push(it);
+    }
+    for chunk in items.chunks(500) {
+        store.ingest(&source("phucloi"), chunk, at(0)).unwrap();
+    }
+    store.search(&query("x")).unwrap().count(); // builds the (already complete) index
+    let before = store.decoded_items();
+    let found: Vec<StoredItem> = store
+        .search(&query("PHUONG"))
+        .unwrap()
+        .take(10)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        store.decoded_items() - before,
+        10,
+        "decoded more than it returned"
+    );
+    let titles: Vec<&str> = found.iter().map(|s| s.item.title.as_str()).collect();
+    assert_eq!(titles[0], "Tin số 2999 của Phường");
+    assert_eq!(titles[9], "Tin số 2990 của Phường");
+    // Two words, one only in the body: "đường 3" items, newest first.
+    let hits: Vec<StoredItem> = store
+        .search(&query("duong 3"))
+        .unwrap()
+        .take(3)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let urls: Vec<&str> = hits.iter().map(|s| s.item.url.as_str()).collect();
+    assert_eq!(
+        urls,
+        [
+            "http://h/phucloi/bai-2999",
+            "http://h/phucloi/bai-2992",
+            "http://h/phucloi/bai-2985"
+        ]
+    );
+    // An edited body: its old words go, its new ones come.
+    let mut edited = items[2999].clone();
+    edited.content_html = Some("<p>Khánh thành cầu</p>".into());
+    store
+        .ingest(&source("phucloi"), &[edited], at(5000))
+        .unwrap();
+    let first = store
+        .search(&query("duong 3"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.item.url, "http://h/phucloi/bai-2992");
+    let cau: Vec<StoredItem> = store
+        .search(&query("cầu"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(cau.len(), 1);
+    // Pruned: gone from the index too.
+    store
+        .prune(
+            &source("phucloi"),
+            &Retention {
+                max_items: Some(5),
+                max_age_days: None,
+            },
+            at(5000),
+        )
+        .unwrap();
+    let left = store.search(&query("phuong")).unwrap().count();
+    assert_eq!(left, 5);
+}
+
+/// A filter that says "may hold" wrongly (here: every bit set) costs a decode, never a hit:
+/// the item's own words are checked before it is returned.
+#[test]
+fn a_word_filters_false_positive_is_never_a_hit() {
+    let (_dir, store) = open();
+    store
+        .ingest(
+            &source("bode"),
+            &[item("bode", "a", "Lịch tiếp công dân", 0)],
+            at(100),
+        )
+        .unwrap();
+    assert_eq!(store.search(&query("tiep")).unwrap().count(), 1);
+    let h = store.handles().unwrap();
+    let (key, filter) = h.search.iter().next().unwrap().unwrap();
+    h.search
+        .insert(
+            key,
+            vec![filter[0], filter[1], 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+        )
+        .unwrap();
+    let before = store.decoded_items();
+    assert_eq!(store.search(&query("ngập lụt")).unwrap().count(), 0);
+    assert_eq!(
+        store.decoded_items() - before,
+        1,
+        "the candidate was checked"
+    );
+    assert_eq!(store.search(&query("công dân")).unwrap().count(), 1);
+}
+
+/// A store written with the word postings (tree `search`, a key per word of every item)
+/// loses that tree at its next opening, and its first search builds the word filters.
+#[test]
+fn a_store_with_the_old_word_postings_drops_them_and_searches_from_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .ingest(
+                &source("bode"),
+                &[item("bode", "a", "Khánh thành cầu", 0)],
+                at(100),
+            )
+            .unwrap();
+        let h = store.handles().unwrap();
+        let old = h.db.open_tree("search").unwrap();
+        old.insert(b"cau\0posting", &[]).unwrap();
+        h.search.clear().unwrap();
+        h.meta.remove(b"search/filters-built").unwrap();
+        h.db.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let h = store.handles().unwrap();
+    assert!(!h.db.tree_names().iter().any(|n| n == b"search".as_slice()));
+    assert!(h.search.is_empty());
+    assert_eq!(store.search(&query("cầu")).unwrap().count(), 1);
+    assert_eq!(h.search.len(), 1, "one filter per item");
+}
+
+/// A source's recent sort times come from the index keys: newest first, none before `since`,
+/// equal to the items' own, and no record decoded.
+#[test]
+fn source_times_since_reads_the_index_alone() {
+    let (_dir, store) = open();
+    let items: Vec<Item> = (0..10)
+        .map(|n| item("bode", &format!("t{n}"), &format!("Tin {n}"), n))
+        .collect();
+    store.ingest(&source("bode"), &items, at(100)).unwrap();
+    store
+        .ingest(&source("giang"), &[item("giang", "x", "X", 9)], at(100))
+        .unwrap();
+    let before = store.decoded_items();
+    let times = store.source_times_since(&source("bode"), at(6)).unwrap();
+    assert_eq!(store.decoded_items(), before, "no record decoded");
+    let expected: Vec<DateTime<Utc>> = (6..10).rev().map(|n| at(n).to_utc()).collect();
+    assert_eq!(times, expected);
+    let newest = store.source_items(&source("bode")).next().unwrap().unwrap();
+    assert_eq!(times[0], newest.sort_time());
 }

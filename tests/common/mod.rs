@@ -14,6 +14,7 @@ use wardfeed::store::Store;
 use wardfeed_portal::{PortalServer, Snapshot};
 
 mod judges;
+pub mod score;
 #[allow(unused_imports)] // only the tests that judge feeds use it
 pub use judges::*;
 
@@ -39,10 +40,14 @@ pub async fn serve(name: &str) -> PortalServer {
 pub fn polite_fixture_config(server: &PortalServer) -> Config {
     let base = server.base_url();
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/fixtures.toml");
-    config::load(&path, &move |name| match name {
-        "FIXTURES_BASE" => Some(base.clone()),
-        _ => None,
-    })
+    config::load(
+        &path,
+        &move |name| match name {
+            "FIXTURES_BASE" => Some(base.clone()),
+            _ => None,
+        },
+        wardfeed::extract::check_rules,
+    )
     .unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -224,6 +229,21 @@ pub async fn dashboard_base(
         }
     }
     None
+}
+
+/// `wardfeed run` on an ephemeral loopback port over `config` and `store`, stdout piped (it
+/// prints the dashboard line `dashboard_base` reads), killed when dropped; the caller adds its
+/// environment and stderr and spawns it.
+pub fn daemon_command(config: &Path, store: &Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_wardfeed"));
+    command
+        .args(["run", "--listen", "127.0.0.1:0", "--config"])
+        .arg(config)
+        .arg("--store")
+        .arg(store)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    command
 }
 
 /// GETs `url`, expecting a 200, and returns the body as text.

@@ -87,8 +87,13 @@ fn load(portal_base: &str, file: Option<&std::path::Path>) -> Result<Config, Con
         }
     };
     match file {
-        Some(path) => config::load(path, &lookup),
-        None => config::parse(demo::CONFIG_TEXT, "(built-in demo config)", &lookup),
+        Some(path) => config::load(path, &lookup, wardfeed::extract::check_rules),
+        None => config::parse(
+            demo::CONFIG_TEXT,
+            "(built-in demo config)",
+            &lookup,
+            wardfeed::extract::check_rules,
+        ),
     }
 }
 

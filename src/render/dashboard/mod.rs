@@ -19,7 +19,8 @@ use std::fmt::Write as _;
 use chrono::{DateTime, FixedOffset};
 
 use super::{
-    Dashboard, DashboardError, DashboardGroup, DashboardSource, FeedLinks, escape_xml_text as esc,
+    Dashboard, DashboardError, DashboardGroup, DashboardPage, DashboardSource, FeedLinks,
+    escape_xml_text as esc,
 };
 use crate::model::{ErrorKind, SourceStatus};
 use chart::chart;
@@ -34,12 +35,23 @@ pub fn render(dashboard: &Dashboard) -> String {
     header(&mut out, dashboard);
     out.push_str("<main id=\"main\" class=\"wrap\">\n");
     store_banner(&mut out, dashboard);
+    if let DashboardPage::Group { summary_url } = &dashboard.page {
+        let _ = writeln!(
+            out,
+            "<p class=\"back\"><a href=\"{}\">← Tổng quan mọi nhóm</a></p>",
+            safe_href(summary_url)
+        );
+    }
     overview(&mut out, dashboard);
     if dashboard.groups.is_empty() {
         out.push_str("<p class=\"empty-state\">Chưa có nguồn tin nào được cấu hình.</p>\n");
     }
-    for (index, group) in dashboard.groups.iter().enumerate() {
-        group_section(&mut out, dashboard, index + 1, group);
+    if dashboard.page == DashboardPage::Summary {
+        groups_summary(&mut out, dashboard);
+    } else {
+        for (index, group) in dashboard.groups.iter().enumerate() {
+            group_section(&mut out, dashboard, index + 1, group);
+        }
     }
     out.push_str("</main>\n");
     footer(&mut out);
@@ -94,6 +106,9 @@ h2 { font-size: 1.25rem; margin: 0; }
 .attention ul { margin: 0; padding-left: 20px; }
 .attention li { margin: 2px 0; }
 .attention .all-good { margin: 0; color: #1f5f3a; }
+.attention .attention-more { margin: 6px 0 0; color: var(--muted); }
+.back { margin: 0 0 12px; }
+table.group-summary { min-width: 640px; }
 .group-head { display: flex; flex-wrap: wrap; align-items: baseline; gap: 4px 20px;
   margin-bottom: 12px; }
 .group-head p { margin: 0; font-size: 14px; color: var(--muted); }
@@ -126,6 +141,7 @@ td.status { min-width: 210px; max-width: 290px; }
 .badge-empty { color: #3d4349; background: #eceff3; border-color: #bcc3cb; }
 .badge-degraded { color: #6e3b00; background: #fff0d4; border-color: #e5b35c; }
 .badge-failing { color: #fff; background: #b02a37; border-color: #b02a37; }
+.badge-merged { color: #3d4349; background: #eef1ff; border-color: #8c9ad6; }
 .badge-pending { color: #3d4349; background: #fff; border-color: #8c959f; border-style: dashed; }
 tr.quiet > * { background: var(--quiet); }
 tr.quiet > th { box-shadow: inset 4px 0 0 #b7791f; }
@@ -209,6 +225,10 @@ fn head(out: &mut String, dashboard: &Dashboard) {
     alternate(out, "application/feed+json", &all, &dashboard.combined.json);
     for group in &dashboard.groups {
         alternate(out, "application/rss+xml", &group.name, &group.feeds.rss);
+        // The summary lists groups, not sources: their feeds are on the groups' pages.
+        if dashboard.page == DashboardPage::Summary {
+            continue;
+        }
         for source in &group.sources {
             alternate(out, "application/rss+xml", &source.name, &source.feeds.rss);
         }
@@ -239,7 +259,7 @@ fn header(out: &mut String, dashboard: &Dashboard) {
          <li><a href=\"{}\">Theo dõi tin các phường (OPML cho người dân)</a></li>\n\
          <li><a href=\"{}\">Danh sách đầy đủ nguồn cấp (OPML)</a></li>\n\
          <li><a href=\"{}\">Sự cố nguồn tin (Atom)</a></li>\n\
-         </ul></nav>\n</div></header>\n",
+         </ul></nav>\n         <form class=\"search\" role=\"search\" action=\"{}\" method=\"get\"><label>Tìm trong mọi tin đã lưu:          <input type=\"search\" name=\"q\"></label> <button>Tìm</button></form>\n</div></header>\n",
         esc(&dashboard.title),
         esc(&generated.to_rfc3339()),
         datetime(generated),
@@ -247,11 +267,12 @@ fn header(out: &mut String, dashboard: &Dashboard) {
         safe_href(&dashboard.resident_opml_url),
         safe_href(&dashboard.opml_url),
         safe_href(&dashboard.incidents_url),
+        // The search page sits beside the OPML, at the site's root.
+        safe_href(&format!(
+            "{}/search",
+            dashboard.opml_url.strip_suffix("/opml").unwrap_or_default()
+        )),
     );
-}
-
-fn is_failing(status: SourceStatus) -> bool {
-    matches!(status, SourceStatus::Failing | SourceStatus::Degraded)
 }
 
 /// The counts and the short list of sources needing attention, so the office sees at a glance
@@ -278,7 +299,8 @@ fn overview(out: &mut String, dashboard: &Dashboard) {
         .filter(|s| s.status == SourceStatus::Pending)
         .count();
     let ok = sources().filter(|s| s.status == SourceStatus::Ok).count();
-    let failing = sources().filter(|s| is_failing(s.status)).count();
+    let failing = sources().filter(|s| s.is_failing()).count();
+    let merged = sources().filter(|s| s.merged_into.is_some()).count();
     let quiet = sources().filter(|s| s.is_quiet()).count();
     let posts_7d: usize = sources().map(|s| s.items_7d).sum();
 
@@ -293,6 +315,9 @@ fn overview(out: &mut String, dashboard: &Dashboard) {
         ("stat-quiet", "Im lặng quá ngưỡng", quiet),
         ("stat-posts", "Bài đăng trong 7 ngày", posts_7d),
     ]);
+    if merged > 0 {
+        stats.push(("stat-merged", "Đã sáp nhập", merged));
+    }
     for (class, label, value) in stats {
         let _ = writeln!(
             out,
@@ -316,7 +341,7 @@ fn overview(out: &mut String, dashboard: &Dashboard) {
         );
     }
     let needing: Vec<&DashboardSource> = sources()
-        .filter(|s| s.is_quiet() || is_failing(s.status) || !s.warnings.is_empty())
+        .filter(|s| s.is_quiet() || s.is_failing() || !s.warnings.is_empty())
         .collect();
     if needing.is_empty() && pending == 0 {
         out.push_str(
@@ -328,9 +353,16 @@ fn overview(out: &mut String, dashboard: &Dashboard) {
         );
     } else {
         out.push_str("<ul>\n");
-        for source in needing {
+        let summary = dashboard.page == DashboardPage::Summary;
+        let more = if summary {
+            needing.len().saturating_sub(ATTENTION_SHOWN)
+        } else {
+            0
+        };
+        let shown = needing.len() - more;
+        for source in needing.into_iter().take(shown) {
             let mut reasons = Vec::new();
-            if is_failing(source.status) {
+            if source.is_failing() {
                 let mut reason = status_words(source.status).to_owned();
                 if let Some(failure) = source.failures.first() {
                     let _ = write!(
@@ -354,15 +386,33 @@ fn overview(out: &mut String, dashboard: &Dashboard) {
             if !source.warnings.is_empty() {
                 reasons.push(warnings_phrase(source.warnings.len()));
             }
+            // On the summary a source's row is on its group's page.
+            let page = if summary {
+                dashboard
+                    .groups
+                    .iter()
+                    .find(|g| g.sources.iter().any(|s| std::ptr::eq(s, source)))
+                    .map_or("", |g| g.page_url.as_str())
+            } else {
+                ""
+            };
             let _ = writeln!(
                 out,
-                "<li><a href=\"#{}\">{}</a> — {}</li>",
+                "<li><a href=\"{}#{}\">{}</a> — {}</li>",
+                safe_href(page),
                 row_id(source),
                 esc(&source.name),
                 reasons.join("; ")
             );
         }
         out.push_str("</ul>\n");
+        if more > 0 {
+            let _ = writeln!(
+                out,
+                "<p class=\"attention-more\">Và {more} nguồn khác cần chú ý: xem trang của từng \
+                 nhóm bên dưới.</p>"
+            );
+        }
     }
     out.push_str("</section>\n");
 }
@@ -405,6 +455,47 @@ fn quiet_phrase(source: &DashboardSource) -> String {
             source.quiet_after_days
         ),
     }
+}
+
+/// How many sources needing attention the summary page names; the rest are counted.
+pub const ATTENTION_SHOWN: usize = 100;
+
+/// The summary page's groups: one row each, with its counts and its page.
+fn groups_summary(out: &mut String, dashboard: &Dashboard) {
+    if dashboard.groups.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<section class=\"panel groups\" aria-labelledby=\"groups-title\">\n\
+         <h2 id=\"groups-title\">Các nhóm nguồn tin</h2>\n\
+         <div class=\"table-scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"groups-title\">\n\
+         <table class=\"group-summary\">\n<thead><tr><th scope=\"col\">Nhóm</th>\
+         <th scope=\"col\" class=\"num\">Nguồn tin</th><th scope=\"col\" class=\"num\">Bình thường</th>\
+         <th scope=\"col\" class=\"num\">Lỗi</th><th scope=\"col\" class=\"num\">Im lặng</th>\
+         <th scope=\"col\" class=\"num\">Bài 7 ngày</th><th scope=\"col\">Nguồn cấp</th></tr></thead>\n<tbody>\n",
+    );
+    for group in &dashboard.groups {
+        let sources = &group.sources;
+        let ok = sources
+            .iter()
+            .filter(|s| s.status == SourceStatus::Ok)
+            .count();
+        let failing = sources.iter().filter(|s| s.is_failing()).count();
+        let quiet = sources.iter().filter(|s| s.is_quiet()).count();
+        let posts: usize = sources.iter().map(|s| s.items_7d).sum();
+        let _ = writeln!(
+            out,
+            "<tr id=\"group-{}\"><th scope=\"row\"><a href=\"{}\">{}</a></th>\
+             <td class=\"num\">{}</td><td class=\"num\">{ok}</td><td class=\"num\">{failing}</td>\
+             <td class=\"num\">{quiet}</td><td class=\"num\">{posts}</td><td class=\"feeds\">{}</td></tr>",
+            esc(&group.id),
+            safe_href(&group.page_url),
+            esc(&group.name),
+            sources.len(),
+            format_links(&group.feeds, &group.name),
+        );
+    }
+    out.push_str("</tbody>\n</table>\n</div>\n</section>\n");
 }
 
 fn group_section(out: &mut String, dashboard: &Dashboard, index: usize, group: &DashboardGroup) {
@@ -571,6 +662,17 @@ fn source_row(out: &mut String, source: &DashboardSource) {
 }
 
 fn status_cell(out: &mut String, source: &DashboardSource) {
+    if let Some((id, name)) = &source.merged_into {
+        // Its feeds redirect to the new ward's, which carries its history.
+        let _ = write!(
+            out,
+            "<span class=\"badge badge-merged\"><span aria-hidden=\"true\">→</span> Đã sáp nhập</span>\
+             <span class=\"detail\">vào <a href=\"#source-{}\">{}</a>; tin cũ có trong nguồn tin của phường mới</span>",
+            esc(id),
+            esc(name)
+        );
+        return;
+    }
     let status = source.status.as_str();
     let _ = write!(
         out,

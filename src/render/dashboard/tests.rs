@@ -58,6 +58,7 @@ fn source(id: &str, name: &str, weekly: [u32; 12]) -> DashboardSource {
         empty_listings: Vec::new(),
         weekly_posts: weekly.to_vec(),
         warnings: Vec::new(),
+        merged_into: None,
     }
 }
 
@@ -126,6 +127,7 @@ fn sample() -> Dashboard {
             id: "longbien".to_owned(),
             name: "Long Biên".to_owned(),
             feeds: links("groups/longbien"),
+            page_url: "https://feeds.example/groups/longbien".to_owned(),
             sources: vec![
                 source(
                     "longbien",
@@ -143,6 +145,7 @@ fn sample() -> Dashboard {
             ],
         }],
         store_failing: None,
+        page: DashboardPage::Whole,
     }
 }
 
@@ -751,4 +754,112 @@ fn warnings_the_store_left_out_make_the_count_more_than() {
         last,
         "cảnh báo khác: 250 more warnings not kept (the log has them all)"
     );
+}
+
+/// A ward merged into another is shown as merged: neither failing (its old portal may be gone)
+/// nor quiet (it no longer posts), with a link to the row of the ward that took it over.
+#[test]
+fn a_merged_source_is_neither_failing_nor_quiet() {
+    let mut dashboard = sample();
+    let before = Html::parse_document(&render(&dashboard));
+    let failing: usize = stat(&before, "stat-failing").unwrap().parse().unwrap();
+    let bode = dashboard.groups[0]
+        .sources
+        .iter_mut()
+        .find(|s| s.id == "bode")
+        .unwrap();
+    assert!(bode.is_failing());
+    bode.days_since_last_post = Some(400);
+    bode.merged_into = Some(("phucloi".into(), "Phường Phúc Lợi".into()));
+    assert!(!bode.is_failing() && !bode.is_quiet());
+    let page = Html::parse_document(&render(&dashboard));
+    assert_eq!(
+        stat(&page, "stat-failing").unwrap(),
+        (failing - 1).to_string()
+    );
+    assert_eq!(stat(&page, "stat-merged").as_deref(), Some("1"));
+    let row = select(&page, "tr#source-bode .badge-merged");
+    assert_eq!(row.len(), 1);
+    let link = select(&page, "tr#source-bode td.status a");
+    assert_eq!(link[0].value().attr("href"), Some("#source-phucloi"));
+    let attention: Vec<String> = select(&page, ".attention li").iter().map(text).collect();
+    assert!(
+        attention.iter().all(|line| !line.contains("Bồ Đề")),
+        "{attention:?}"
+    );
+}
+
+#[test]
+fn the_summary_page_lists_groups_not_sources_and_links_attention_to_group_pages() {
+    let mut dashboard = sample();
+    // A second group, and more sources needing attention than the summary names.
+    let mut other = dashboard.groups[0].clone();
+    other.id = "gialam".to_owned();
+    other.name = "Gia Lâm".to_owned();
+    other.page_url = "https://feeds.example/groups/gialam".to_owned();
+    let template = other
+        .sources
+        .iter()
+        .find(|s| s.is_failing())
+        .cloned()
+        .expect("the sample has a failing source");
+    other.sources = (0..ATTENTION_SHOWN + 7)
+        .map(|n| DashboardSource {
+            id: format!("gl{n}"),
+            name: format!("Xã {n}"),
+            ..template.clone()
+        })
+        .collect();
+    dashboard.groups.push(other);
+    dashboard.page = DashboardPage::Summary;
+    let html = render(&dashboard);
+    let page = Html::parse_document(&html);
+    // No source tables, charts or per-source rows: one row per group, linked to its page.
+    assert!(select(&page, "table.sources").is_empty());
+    assert!(select(&page, "tr[id^=source-]").is_empty());
+    let rows = select(&page, "table.group-summary tbody tr");
+    assert_eq!(rows.len(), 2);
+    let links: Vec<_> = select(&page, "table.group-summary tbody th a")
+        .iter()
+        .map(|a| a.value().attr("href").unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        links,
+        [
+            "https://feeds.example/groups/longbien",
+            "https://feeds.example/groups/gialam"
+        ]
+    );
+    assert!(text(&rows[1]).contains(&(ATTENTION_SHOWN + 7).to_string()));
+    // The stats still count every source.
+    let total = dashboard
+        .groups
+        .iter()
+        .map(|g| g.sources.len())
+        .sum::<usize>();
+    assert_eq!(stat(&page, "stat-total"), Some(total.to_string()));
+    // The attention list names at most ATTENTION_SHOWN, each linked to its group's page, and
+    // says how many more.
+    let named = select(&page, ".attention li a");
+    assert_eq!(named.len(), ATTENTION_SHOWN);
+    assert!(named.iter().all(|a| {
+        let href = a.value().attr("href").unwrap();
+        href.starts_with("https://feeds.example/groups/") && href.contains("#source-")
+    }));
+    let needing = dashboard
+        .groups
+        .iter()
+        .flat_map(|g| &g.sources)
+        .filter(|s| s.is_quiet() || s.is_failing() || !s.warnings.is_empty())
+        .count();
+    let more = select(&page, ".attention-more");
+    assert_eq!(more.len(), 1);
+    assert!(
+        text(&more[0]).contains(&format!("Và {} nguồn khác", needing - ATTENTION_SHOWN)),
+        "{}",
+        text(&more[0])
+    );
+    // Far smaller than the whole page of the same sources.
+    dashboard.page = DashboardPage::Whole;
+    assert!(html.len() * 3 < render(&dashboard).len());
 }

@@ -1,6 +1,25 @@
 //! Configuration loading: valid files resolve, every kind of mistake is located.
+//!
+//! Here rather than beside `src/config/`: config names no later stage, and these tests load
+//! files as the program does, with extraction's check of selectors and patterns.
 
-use super::*;
+use std::path::Path;
+
+use url::Url;
+use wardfeed::config::{CategoryKind, Config, ConfigError, parse_schedule, slugify};
+use wardfeed::extract::SiteRules;
+
+fn parse(
+    text: &str,
+    file: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    wardfeed::config::parse(text, file, lookup, wardfeed::extract::check_rules)
+}
+
+fn load(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    wardfeed::config::load(path, lookup, wardfeed::extract::check_rules)
+}
 
 const GOOD: &str = r#"
 [defaults]
@@ -65,8 +84,9 @@ fn a_good_config_resolves_templates_overrides_and_urls() {
         source.categories[1].kind,
         CategoryKind::Feed(Url::parse("https://example.org/rss.xml").unwrap())
     );
-    assert!(source.rules.listing.list.is_some(), "template rule kept");
-    assert!(source.rules.listing.title.is_some(), "override applied");
+    let rules = SiteRules::of(&source.rules);
+    assert!(rules.listing.list.is_some(), "template rule kept");
+    assert!(rules.listing.fields.title.is_some(), "override applied");
     assert!(source.fetch_articles);
     assert_eq!(source.timezone, chrono_tz::Asia::Ho_Chi_Minh);
 }
@@ -374,11 +394,12 @@ fn a_json_listing_resolves_its_endpoint_and_rules() {
         source.categories[0].kind,
         CategoryKind::JsonListing(Url::parse("http://127.0.0.1:9/spa/api/news?cat=3").unwrap())
     );
-    assert_eq!(source.rules.json.items.as_deref(), Some("/data/items"));
-    assert!(source.rules.json.link.is_some() && source.rules.json.date.is_some());
+    let rules = SiteRules::of(&source.rules);
+    assert_eq!(rules.json.items.as_deref(), Some("/data/items"));
+    assert!(rules.json.fields.link.is_some() && rules.json.fields.date.is_some());
     assert_eq!(
-        source.rules.json.next,
-        Some(crate::extract::json::JsonNext::PageParam("page".into()))
+        rules.json.next,
+        Some(wardfeed::extract::json::JsonNext::PageParam("page".into()))
     );
 }
 
@@ -466,22 +487,15 @@ fn paging_is_set_one_way_and_a_source_replaces_its_templates() {
         "title = \"h3.news-title > a\"\npage_param = \"p\"",
     );
     let config = parse(&source_counts, "wardfeed.toml", &env).unwrap();
-    let rules = &config.source("phucloi").unwrap().rules.listing;
-    assert_eq!(rules.page_param.as_deref(), Some("p"));
+    let rules = SiteRules::of(&config.source("phucloi").unwrap().rules);
+    assert_eq!(rules.listing.page_param.as_deref(), Some("p"));
     assert!(
-        rules.next_page.is_none(),
+        rules.listing.next_page.is_none(),
         "the template's next_page is replaced"
     );
     let config = parse(&template_links, "wardfeed.toml", &env).unwrap();
-    assert!(
-        config
-            .source("phucloi")
-            .unwrap()
-            .rules
-            .listing
-            .next_page
-            .is_some()
-    );
+    let rules = SiteRules::of(&config.source("phucloi").unwrap().rules);
+    assert!(rules.listing.next_page.is_some());
 }
 
 #[test]
@@ -513,6 +527,85 @@ fn a_moved_portal_names_where_its_items_were_stored_before() {
     ));
     assert!(
         error.contains("sources.phucloi.previous_bases[0]"),
+        "{error}"
+    );
+}
+
+/// A thousand wards on one portal software compile its rules once (issue 14: every source
+/// held its own copy of its template's regexes, each with its own cache).
+#[test]
+fn sources_that_take_their_templates_rules_share_one_compiled_copy() {
+    let mut text = GOOD.to_owned();
+    for id in ["bode", "thachban"] {
+        text.push_str(&format!(
+            "\n[sources.{id}]\nname = \"{id}\"\ngroup = \"longbien\"\nbase = \"${{BASE}}/{id}\"\n\
+             template = \"portal\"\n\n[[sources.{id}.categories]]\nlabel = \"Tin tức\"\n\
+             listing = \"/tin-tuc\"\n"
+        ));
+    }
+    let config = parse(&text, "wardfeed.toml", &env).unwrap();
+    let rules = |id: &str| SiteRules::of(&config.source(id).unwrap().rules);
+    assert!(std::sync::Arc::ptr_eq(&rules("bode"), &rules("thachban")));
+    assert!(std::sync::Arc::ptr_eq(
+        &rules("bode"),
+        &SiteRules::of(&config.templates["portal"])
+    ));
+    // phucloi writes its own title: its rules are its own, over the template's.
+    assert!(!std::sync::Arc::ptr_eq(&rules("bode"), &rules("phucloi")));
+    assert!(rules("phucloi").listing.list.is_some());
+}
+
+/// `GOOD` with more sources (each with one category, on the portal template) appended.
+fn good_plus(extra: &[(&str, &str)]) -> String {
+    let mut text = GOOD.to_owned();
+    for (id, keys) in extra {
+        text.push_str(&format!(
+            "\n[sources.{id}]\nname = \"{id}\"\ngroup = \"longbien\"\nbase = \"${{BASE}}/{id}\"\ntemplate = \"portal\"\n{keys}\n\n[[sources.{id}.categories]]\nlabel = \"Tin\"\nlisting = \"/tin\"\n"
+        ));
+    }
+    text
+}
+
+#[test]
+fn merged_into_names_a_source_and_never_goes_round() {
+    let config = parse(
+        &good_plus(&[
+            ("giang", "merged_into = \"phucloi\""),
+            ("cu", "merged_into = \"giang\""),
+        ]),
+        "wardfeed.toml",
+        &env,
+    )
+    .unwrap();
+    let id = |s: &str| wardfeed::model::SourceId::parse(s).unwrap();
+    assert_eq!(
+        config.merged_target(&id("cu")).map(|s| s.id.as_str()),
+        Some("phucloi"),
+        "a chain ends at its last source"
+    );
+    assert!(config.merged_target(&id("phucloi")).is_none());
+    let merged: Vec<&str> = config
+        .merged_sources(&id("phucloi"))
+        .iter()
+        .map(|s| s.id.as_str())
+        .collect();
+    assert_eq!(merged, ["giang", "cu"]);
+
+    let error = parse_err(&good_plus(&[("giang", "merged_into = \"nowhere\"")]));
+    assert!(
+        error.contains("sources.giang.merged_into") && error.contains("no source \"nowhere\""),
+        "{error}"
+    );
+    let error = parse_err(&good_plus(&[("giang", "merged_into = \"giang\"")]));
+    assert!(error.contains("merged into itself"), "{error}");
+    let error = parse_err(&good_plus(&[
+        ("giang", "merged_into = \"cu\""),
+        ("cu", "merged_into = \"giang\""),
+    ]));
+    assert!(
+        error.contains("sources.giang.merged_into")
+            && error.contains("sources.cu.merged_into")
+            && error.contains("giang → cu → giang"),
         "{error}"
     );
 }
