@@ -125,12 +125,10 @@ async fn not_found() -> Response {
 fn internal(error: &StoreError) -> Response {
     // The detail goes to the log; a client learns only that it was our fault.
     tracing::error!(error = %error, "serving failed");
-    if matches!(
-        error,
-        StoreError::Reopening { .. } | StoreError::NoRoom { .. }
-    ) {
-        // The store is closed until there is room to reopen it: a reader should come back,
-        // not mark the feed broken. What was rendered before is still served from the cache.
+    if error.is_io() || matches!(error, StoreError::NoRoom { .. }) {
+        // A failing store (a full disk, an I/O error) is reopened by the next refresh; a
+        // closed one once there is room: a reader should come back, not mark the feed
+        // broken. What was rendered before is still served from the cache.
         let mut response = plain(
             StatusCode::SERVICE_UNAVAILABLE,
             "store unavailable for a while; try again later",
