@@ -8,7 +8,8 @@
 #   xmllint (libxml2-utils), newsboat, curl, Python with feedparser and jsonschema: the feed
 #     judges (tests/judges); newsboat and tmux: the resident's subscription test;
 #   chromium: the dashboard and feed-page screenshots; promtool (prometheus): /metrics;
-#   systemd-analyze (systemd): the unit check; a C++ compiler (g++) and cargo-fuzz: the fuzz run.
+#   systemd-analyze (systemd): the unit check; nginx (nginx-light): the exported static tree;
+#   a C++ compiler (g++) and cargo-fuzz: the fuzz run.
 # Missing Debian packages are installed with apt-get when running as root or with sudo that
 # needs no password; otherwise the script stops, naming them. When no Python on the machine has
 # feedparser and jsonschema and apt cannot add them, they are installed with pip into a venv at
@@ -46,6 +47,8 @@ want "${CHROMIUM:-chromium}" chromium
 want promtool prometheus
 want systemd-analyze systemd
 want c++ g++
+# tests/export.rs serves the exported tree with nginx (gzip_static); not always on PATH (sbin).
+[ -x /usr/sbin/nginx ] || packages+=(nginx-light)
 if ! judge_python >/dev/null; then
   packages+=(python3 python3-feedparser python3-jsonschema)
 fi
