@@ -97,7 +97,7 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
         // Compressing megabytes takes milliseconds: off the async workers.
         match tokio::task::spawn_blocking(respond).await {
             Ok(response) => response,
-            Err(error) => return internal(&StoreError::Task(error.to_string())),
+            Err(error) => return serving_failed(&StoreError::Task(error.to_string())),
         }
     } else {
         respond()
@@ -122,8 +122,9 @@ async fn not_found() -> Response {
     plain(StatusCode::NOT_FOUND, "not found")
 }
 
-fn internal(error: &StoreError) -> Response {
-    // The detail goes to the log; a client learns only that it was our fault.
+/// Our failure, answered: 503 (come back later) while the store fails, 500 otherwise. The
+/// detail goes to the log; a client learns only that it was our fault.
+fn serving_failed(error: &StoreError) -> Response {
     tracing::error!(error = %error, "serving failed");
     if error.is_io() || matches!(error, StoreError::NoRoom { .. }) {
         // A failing store (a full disk, an I/O error) is reopened by the next refresh; a
@@ -294,7 +295,7 @@ async fn answer_with(
     let response = match tokio::task::spawn_blocking(move || kept.respond(&headers, max_age)).await
     {
         Ok(response) => response,
-        Err(error) => return internal(&StoreError::Task(error.to_string())),
+        Err(error) => return serving_failed(&StoreError::Task(error.to_string())),
     };
     // The kept document grew by its new encoding.
     state.keep_within_budget(&representation);
@@ -385,7 +386,7 @@ async fn current_document(state: &Arc<AppState>, request: &Parts) -> Response {
             answer_with(state, representation, headers, max_age).await
         }
         Ok(None) => not_found().await,
-        Err(error) => internal(&error),
+        Err(error) => serving_failed(&error),
     }
 }
 
@@ -452,7 +453,7 @@ async fn search_page(State(state): State<Arc<AppState>>, request: Request) -> Re
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             response
         }
-        Err(error) => internal(&error),
+        Err(error) => serving_failed(&error),
     }
 }
 
@@ -514,7 +515,7 @@ async fn status(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Respo
             _ => {
                 let body = match status_body(&state) {
                     Ok(body) => body,
-                    Err(error) => return internal(&error),
+                    Err(error) => return serving_failed(&error),
                 };
                 state.status_builds.fetch_add(1, Ordering::Relaxed);
                 let representation = Arc::new(Representation::new(
@@ -629,7 +630,7 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
     }
     let stamp = match state.health_stamp() {
         Ok(stamp) => stamp,
-        Err(error) => return internal(&error),
+        Err(error) => return serving_failed(&error),
     };
     let kept = state
         .health_answer
@@ -643,7 +644,7 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
         None => {
             let body = match health_body(&state) {
                 Ok(body) => body,
-                Err(error) => return internal(&error),
+                Err(error) => return serving_failed(&error),
             };
             state.status_builds.fetch_add(1, Ordering::Relaxed);
             *state
