@@ -56,15 +56,7 @@ async fn a_backup_taken_while_the_daemon_runs_restores_the_same_items() {
         .unwrap();
     let mut stdout = BufReader::new(daemon.stdout.take().unwrap()).lines();
     let stderr = daemon.stderr.take().unwrap();
-    let log = tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        let mut all = String::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
+    let log = collect_log(stderr, |_| {});
     let base = dashboard_base(&mut stdout).await.expect("a dashboard line");
     tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
     let client = http_client();

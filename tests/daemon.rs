@@ -86,15 +86,7 @@ async fn systemd_notify_reload_and_stop() {
         .unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let stderr = child.stderr.take().unwrap();
-    let log = tokio::spawn(async move {
-        let mut lines = BufReader::new(stderr).lines();
-        let mut all = String::new();
-        while let Ok(Some(line)) = lines.next_line().await {
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
+    let log = collect_log(stderr, |_| {});
 
     let ready = notifications.wait_for("READY=1").await;
     assert!(

@@ -85,15 +85,8 @@ async fn start(config: &Path, store: &Path) -> Daemon {
     tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
     let (announce, lines) = tokio::sync::mpsc::unbounded_channel();
     let stderr = child.stderr.take().unwrap();
-    let log = tokio::spawn(async move {
-        let mut reader = BufReader::new(stderr).lines();
-        let mut all = String::new();
-        while let Ok(Some(line)) = reader.next_line().await {
-            all.push_str(&line);
-            all.push('\n');
-            let _ = announce.send(line);
-        }
-        all
+    let log = common::collect_log(stderr, move |line| {
+        let _ = announce.send(line.to_owned());
     });
     Daemon {
         child,

@@ -231,6 +231,25 @@ pub async fn dashboard_base(
     None
 }
 
+/// Reads a child's stderr to its end in a task, handing each line to `on_line` as it comes;
+/// the task's value is the whole log, for assertions once the child has exited.
+pub fn collect_log(
+    stderr: tokio::process::ChildStderr,
+    mut on_line: impl FnMut(&str) + Send + 'static,
+) -> tokio::task::JoinHandle<String> {
+    use tokio::io::AsyncBufReadExt;
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(stderr).lines();
+        let mut all = String::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            on_line(&line);
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    })
+}
+
 /// `wardfeed run` on an ephemeral loopback port over `config` and `store`, stdout piped (it
 /// prints the dashboard line `dashboard_base` reads), killed when dropped; the caller adds its
 /// environment and stderr and spawns it.
