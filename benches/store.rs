@@ -126,6 +126,9 @@ fn print_tree_sizes(store: &Store, items: u64, with_empty: bool) {
     }
 }
 
+/// Set to a store directory, the bench is the child that crashes (see "open after a kill").
+const CRASH_CHILD: &str = "WARDFEED_BENCH_CRASH_CHILD";
+
 fn main() {
     // `cargo bench` passes --bench; any other invocation (a test run) only smoke-tests.
     let full = std::env::args().any(|a| a == "--bench");
@@ -136,6 +139,16 @@ fn main() {
     let scratch = std::env::var("WARDFEED_BENCH_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| std::env::temp_dir());
+    if let Ok(dir) = std::env::var(CRASH_CHILD) {
+        // The crash: one more refresh stored, then the process dies without closing the store.
+        let store = Store::open(std::path::Path::new(&dir)).unwrap();
+        let now = base_time() + chrono::Duration::days(4001);
+        let items: Vec<Item> = (0..PER_REFRESH)
+            .map(|i| synthetic(10_000_000 + i))
+            .collect();
+        store.ingest(&items[0].source.clone(), &items, now).unwrap();
+        std::process::abort();
+    }
     if let Ok(existing) = std::env::var("WARDFEED_BENCH_SIZES_OF") {
         // Where the bytes of an existing store go (e.g. a run stopped part way).
         let store = Store::open_checking(
@@ -262,7 +275,7 @@ fn main() {
     let absent_decoded = store.decoded_items() - decoded_before;
 
     println!(
-        "  sled:         size_on_disk {:.1} MB; live keys + values per tree:",
+        "  engine:       file {:.1} MB; live keys + values per tree:",
         store.size_on_disk().unwrap() as f64 / 1e6
     );
     print_tree_sizes(&store, total as u64, false);
@@ -286,13 +299,24 @@ fn main() {
     let open_whole = started.elapsed();
     assert_eq!(reopened.len(), total);
     drop(reopened);
-    // sled 0.34 writes its snapshot only while opening (after replaying its log from the
-    // last one): the first opening above replayed everything the ingest wrote, the later
-    // ones only what came after. The daemon's opening again, now with that snapshot.
+    // The daemon's opening again, the OS's page cache now warm.
     let started = Instant::now();
     let reopened = Store::open(dir.path()).unwrap();
     let open_again = started.elapsed();
     assert_eq!(reopened.len(), total);
+    drop(reopened);
+    // A process killed with the store open (after one more refresh), then the opening after
+    // it: what a daemon's restart after `kill -9` or a power cut costs.
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(CRASH_CHILD, dir.path())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success(), "the crashing child exited cleanly");
+    let started = Instant::now();
+    let reopened = Store::open(dir.path()).unwrap();
+    let open_after_kill = started.elapsed();
+    assert_eq!(reopened.len(), total + PER_REFRESH);
 
     let per_sec = |count: usize, took: Duration| count as f64 / took.as_secs_f64();
     println!("store bench: {total} items, {SOURCES} sources, {PER_REFRESH} items per refresh");
@@ -350,7 +374,11 @@ fn main() {
         open_whole.as_secs_f64()
     );
     println!(
-        "  open again:   {:.2} s to open it as the daemon does, sled's snapshot now taken by the openings before",
+        "  open again:   {:.2} s to open it as the daemon does, its file cached by the openings before",
         open_again.as_secs_f64()
+    );
+    println!(
+        "  after a kill: {:.3} s to open it after a process holding it was killed",
+        open_after_kill.as_secs_f64()
     );
 }

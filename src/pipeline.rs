@@ -57,7 +57,7 @@ async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'stati
     }
 }
 
-/// The store takes one writer at a time (sled transactions behind its write lock). Refreshes
+/// The store takes one writer at a time (engine transactions behind its write lock). Refreshes
 /// queue here, as futures, for the one blocking thread that writes: a thread per refresh, each
 /// parked on the lock with its own heap, piled up to tokio's 512 blocking threads at 1,000
 /// sources (831 MiB peak; BENCHMARKS.md, "Scale"). tokio's semaphore is fair: first come,
@@ -1245,7 +1245,7 @@ async fn record_scrape(
         items_seen: scrape.items.len() as u64,
         warnings: scrape.warnings.clone(),
     };
-    // sled is synchronous: keep its fsyncs off the async workers, one writer at a time.
+    // The store is synchronous: keep its fsyncs off the async workers, one writer at a time.
     let (ingest, incident, pruned, scrape) = {
         let store = Arc::clone(store);
         let source = Arc::clone(source);
@@ -1280,7 +1280,7 @@ async fn record_scrape(
             }
             let (ingest, incident, pruned) =
                 match record(&store, &source, &mut scrape.items, &outcome, now) {
-                    // sled keeps a write error (a full disk) for good: only a fresh opening
+                    // The engine refuses all after a write error (a full disk): only a fresh opening
                     // writes again. Each step is a transaction, so doing them again is safe.
                     Err(error) if error.is_io() => {
                         tracing::warn!(source = %source.id, error = %error, "storing the refresh failed; reopening the store and trying once more");

@@ -575,7 +575,7 @@ async fn a_damaged_store_stops_every_command_and_verify_repairs_it() {
     }
 
     // Half the database gone.
-    let db = store.join("db");
+    let db = store.join(wardfeed::store::DB_FILE);
     let size = std::fs::metadata(&db).unwrap().len();
     std::fs::OpenOptions::new()
         .write(true)

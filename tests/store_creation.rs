@@ -134,5 +134,5 @@ async fn no_command_but_run_and_scrape_once_creates_a_store() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(store.join("db").exists() || store.exists());
+    assert!(store.join(wardfeed::store::DB_FILE).exists() || store.exists());
 }

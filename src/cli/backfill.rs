@@ -50,7 +50,7 @@ pub(super) async fn backfill(
     // A backfill adds to the ledger the daemon (or `scrape --once`) made; it never makes one,
     // so a mistyped --store is not a new, empty store filled with one ward's archive.
     let store_path = store_dir.unwrap_or(&config.store.path);
-    if !store_path.join("db").exists() {
+    if !crate::store::holds_a_store(store_path) {
         return Err(Failure::runtime(format!(
             "{}: no store here (no database file); `wardfeed scrape --once` or the daemon creates it, then backfill",
             store_path.display()

@@ -38,7 +38,7 @@ pub(super) async fn backup(
     file: &Path,
 ) -> CommandResult {
     let (dir, cache_bytes) = store_dir("backup", config_path, store_dir_over)?;
-    if !dir.join("db").exists() {
+    if !crate::store::holds_a_store(&dir) {
         return Err(Failure::runtime(format!(
             "{}: no store here (no database file)",
             dir.display()

@@ -84,7 +84,7 @@ async fn open_for_export(
     path: &Path,
     cache_bytes: u64,
 ) -> Result<(Store, Option<tempfile::TempDir>), Failure> {
-    if !path.join("db").exists() {
+    if !crate::store::holds_a_store(path) {
         return Err(Failure::runtime(format!(
             "{}: no store here (no database file)",
             path.display()

@@ -50,7 +50,7 @@ pub(super) async fn daemon(options: DaemonOptions) -> CommandResult {
 /// The process's signals as the daemon's controls: SIGHUP reloads, SIGTERM and SIGINT stop.
 /// A second SIGTERM or SIGINT while stopping ends the process at once (status 128 + the
 /// signal's number: 130 for Ctrl-C), without waiting for what stopping still waits for; the
-/// store stays consistent (every write is a transaction, and sled recovers its log).
+/// store stays consistent (every write is a transaction, and the engine's commits are atomic).
 fn signal_controls() -> std::io::Result<tokio::sync::mpsc::Receiver<Control>> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut hangup = signal(SignalKind::hangup())?;

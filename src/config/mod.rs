@@ -51,9 +51,8 @@ pub const MAX_RETRY_AFTER_LIMIT_SECS: u64 = 30 * 24 * 3600;
 pub const DEFAULT_QUIET_AFTER_DAYS: u32 = 14;
 pub const DEFAULT_DROP_QUERY_PARAMS: &[&str] = &["utm_*", "fbclid", "gclid", "zarsrc"];
 pub const DEFAULT_STORE_PATH: &str = "/var/lib/wardfeed";
-/// The store's page cache unless `[store] cache_mb` says otherwise. sled's own default
-/// (1 GiB) is more than a small server should give a feed daemon; feeds are served from
-/// rendered bytes anyway.
+/// The store's page cache unless `[store] cache_mb` says otherwise: feeds are served from
+/// rendered bytes, so the cache only speeds up renders and refreshes.
 pub const DEFAULT_CACHE_BYTES: u64 = 128 * 1024 * 1024;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_FEED_LIMIT: usize = 100;

@@ -1,7 +1,7 @@
 //! Domain types that cross stage boundaries: source ids, extracted items, item warnings, page
 //! validators.
 //!
-//! Nothing here imports reqwest, scraper, feed-rs, sled or axum: every stage speaks these types,
+//! Nothing here imports reqwest, scraper, feed-rs, redb or axum: every stage speaks these types,
 //! and each third-party type stays inside the stage that owns it.
 
 use std::fmt;

@@ -2,7 +2,7 @@
 //! and the district dashboard, as bytes ready to serve.
 //!
 //! Renderers are pure functions of the documents below; `serve` assembles those documents
-//! from the ledger. `rss` types stay in `rss.rs`; nothing here knows about HTTP or sled.
+//! from the ledger. `rss` types stay in `rss.rs`; nothing here knows about HTTP or the storage engine.
 
 mod atom;
 mod dashboard;

@@ -17,13 +17,14 @@ use std::path::{Path, PathBuf};
 
 use super::check;
 use super::integrity;
+use super::kv;
 use super::{Handles, SCHEMA_VERSION, Store, StoreError, describe};
 
 const MAGIC: &[u8] = b"wardfeed store backup\n";
 const FORMAT: u32 = 1;
 /// Records written per batch while restoring (a new store no one reads yet).
 const RESTORE_BATCH: usize = 1024;
-/// The longest key or value a backup may hold (sled's own bound is far below).
+/// The longest key or value a backup may hold (the engine's own bound is 3 GiB).
 const MAX_FIELD: u32 = 1 << 30;
 
 /// What a backup holds (or a restore wrote).
@@ -214,9 +215,13 @@ impl Store {
     }
 }
 
-/// Whether a running wardfeed holds the store in `dir` (sled's exclusive lock on its `db`).
+/// Whether a running wardfeed holds the store in `dir` (the engine's exclusive lock on its
+/// database file; an earlier wardfeed's sled store: on its `db`).
 fn held_by_a_daemon(dir: &Path) -> bool {
-    let Ok(file) = std::fs::File::open(dir.join("db")) else {
+    let file = [kv::DB_FILE, kv::SLED_FILE]
+        .iter()
+        .find_map(|name| std::fs::File::open(dir.join(name)).ok());
+    let Some(file) = file else {
         return false;
     };
     rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared)
@@ -240,24 +245,19 @@ fn write_backup(handles: &Handles, out: impl Write) -> Result<BackupSummary, Str
         items: 0,
         bytes: 0,
     };
-    for name in handles.db.tree_names() {
+    let names = handles.db.tree_names().map_err(|e| describe(&e))?;
+    for name in names {
         let tree = handles.db.open_tree(&name).map_err(|e| describe(&e))?;
         out.write_all(b"T").map_err(io)?;
-        put_field(&mut out, &name).map_err(io)?;
+        put_field(&mut out, name.as_bytes()).map_err(io)?;
         summary.trees += 1;
         for record in tree.iter() {
-            let (key, value) = record.map_err(|e| {
-                format!(
-                    "read tree {}: {}",
-                    String::from_utf8_lossy(&name),
-                    describe(&e)
-                )
-            })?;
+            let (key, value) = record.map_err(|e| format!("read tree {name}: {}", describe(&e)))?;
             out.write_all(b"R").map_err(io)?;
             put_field(&mut out, &key).map_err(io)?;
             put_field(&mut out, &value).map_err(io)?;
             summary.records += 1;
-            if name.as_ref() == b"items" {
+            if name == "items" {
                 summary.items += 1;
             }
         }
@@ -276,16 +276,16 @@ pub fn check_backup(file: &Path) -> Result<BackupSummary, StoreError> {
     walk_backup(file, |_, _, _| Ok(()))
 }
 
-/// Writes the backup `file` into a new sled database in `dir`, with its manifest.
+/// Writes the backup `file` into a new database in `dir`, with its manifest.
 fn read_backup(file: &Path, dir: &Path) -> Result<BackupSummary, StoreError> {
     let handles = Handles::open(dir, crate::config::DEFAULT_CACHE_BYTES)
         .map_err(|e| backup_error(dir, describe(&e)))?;
     let db = &handles.db;
     // The tree being restored, its records not yet written, and how many.
-    let mut current: Option<sled::Tree> = None;
-    let mut pending = sled::Batch::default();
+    let mut current: Option<kv::Tree> = None;
+    let mut pending = kv::Batch::default();
     let mut count = 0usize;
-    let write = |tree: &Option<sled::Tree>, pending: &mut sled::Batch| -> Result<(), String> {
+    let write = |tree: &Option<kv::Tree>, pending: &mut kv::Batch| -> Result<(), String> {
         if let Some(tree) = tree {
             tree.apply_batch(std::mem::take(pending))
                 .map_err(|e| describe(&e))?;
@@ -295,10 +295,12 @@ fn read_backup(file: &Path, dir: &Path) -> Result<BackupSummary, StoreError> {
     let summary = walk_backup(file, |tree, key, value| {
         if current
             .as_ref()
-            .is_none_or(|open| open.name().as_ref() != tree)
+            .is_none_or(|open| open.name().as_bytes() != tree)
         {
             write(&current, &mut pending)?;
-            current = Some(db.open_tree(tree).map_err(|e| describe(&e))?);
+            let name =
+                std::str::from_utf8(tree).map_err(|_| "a tree's name is not text".to_owned())?;
+            current = Some(db.open_tree(name).map_err(|e| describe(&e))?);
             count = 0;
         }
         pending.insert(key, value);

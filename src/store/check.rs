@@ -6,6 +6,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path;
 
 use super::integrity::{self, ManifestProblem, SEALED, Seal, Seals};
+use super::kv;
 use super::records::{Incident, SourceHealth, StoredItem, StoryRecord};
 use super::{
     Fault, GENERATION_KEY, Handles, SCHEMA_VERSION, StoreError, by_source_key, by_time_key,
@@ -31,7 +32,7 @@ pub(super) enum Checked {
     Deferred,
 }
 
-/// Opens the sled database in `dir` and checks it against its seals and its manifest: whole
+/// Opens the database in `dir` and checks it against its seals and its manifest: whole
 /// when its seals count at most `scan_records` records. A new store (no database, no
 /// manifest) is created and sealed; a schema-2 store is sealed.
 pub(super) fn open_checked(
@@ -43,7 +44,7 @@ pub(super) fn open_checked(
         path: dir.display().to_string(),
         problem,
     };
-    // sled has been seen to panic on some damaged files rather than return an error.
+    // A storage engine may panic on a damaged file rather than return an error (sled did).
     let opened = std::panic::catch_unwind(AssertUnwindSafe(|| Handles::open(dir, cache_bytes)))
         .map_err(|panic| {
             damaged(format!(
@@ -53,15 +54,14 @@ pub(super) fn open_checked(
         })?;
     let handles = match opened {
         Ok(handles) => handles,
-        Err(error @ sled::Error::Corruption { .. }) => {
+        Err(error @ kv::Error::Corrupted(_)) => {
             return Err(damaged(format!(
                 "its database cannot be opened: {}",
                 describe(&error)
             )));
         }
-        // sled's own words ("could not acquire lock on …/db: Os { code: 11, … }") tell an admin
-        // nothing about what holds it or what to do.
-        Err(sled::Error::Io(error)) if error.to_string().contains("could not acquire lock") => {
+        // The engine's own words tell an admin nothing about what holds it or what to do.
+        Err(kv::Error::InUse) => {
             return Err(StoreError::Open {
                 path: dir.display().to_string(),
                 message: "it is in use by a running wardfeed (stop the daemon first, \
@@ -104,7 +104,7 @@ pub(super) fn scan_against_tallies(handles: &Handles) -> Result<(), String> {
 
 fn fault_text(fault: Fault) -> String {
     match fault {
-        Fault::Sled(error) => describe(&error),
+        Fault::Engine(error) => describe(&error),
         Fault::Codec(what) => what,
         Fault::Manifest(error) => error.to_string(),
     }
@@ -165,7 +165,9 @@ fn check(handles: &Handles, dir: &Path, scan_records: u64) -> Result<Checked, St
         problem,
     };
     let unreadable = |fault: Fault| match fault {
-        Fault::Sled(error) => damaged(format!("its metadata cannot be read: {}", describe(&error))),
+        Fault::Engine(error) => {
+            damaged(format!("its metadata cannot be read: {}", describe(&error)))
+        }
         Fault::Codec(what) => damaged(format!("its metadata cannot be read: {what}")),
         Fault::Manifest(error) => damaged(format!("its manifest cannot be read: {error}")),
     };
@@ -179,7 +181,7 @@ fn check(handles: &Handles, dir: &Path, scan_records: u64) -> Result<Checked, St
         .map_err(|e| unreadable(e.into()))?
         .map(|bytes| {
             bytes
-                .as_ref()
+                .as_slice()
                 .try_into()
                 .map(u32::from_be_bytes)
                 .map_err(|_| unreadable(Fault::Codec("its schema version".into())))
@@ -302,7 +304,7 @@ fn empty_seals() -> Seals {
 /// flushed.
 fn seal(handles: &Handles, dir: &Path, seals: Seals, _what: &str) -> Result<(), String> {
     integrity::write_manifest(dir, SCHEMA_VERSION, &seals).map_err(|e| e.to_string())?;
-    let mut batch = sled::Batch::default();
+    let mut batch = kv::Batch::default();
     for (name, seal) in &seals.trees {
         batch.insert(seal_key(name).as_bytes(), &seal.to_bytes()[..]);
     }
@@ -339,14 +341,17 @@ pub(super) fn private_copy(path: &Path) -> Result<tempfile::TempDir, StoreError>
         path: path.display().to_string(),
         message,
     };
-    let db = path.join("db");
+    // A store of an earlier wardfeed (sled) is moved to the new engine in the copy.
+    let db = match path.join(kv::DB_FILE) {
+        file if file.exists() => file,
+        _ => path.join(kv::SLED_FILE),
+    };
     let file = std::fs::File::open(&db).map_err(|error| match error.kind() {
         std::io::ErrorKind::NotFound => open_error("no store here (no database file)".into()),
         _ => open_error(format!("read {}: {error}", db.display())),
     })?;
-    // A store closed a moment ago may still be held by sled's flusher thread, which lets go
-    // of the database shortly after the last handle drops: ask again for a second before
-    // saying a daemon holds it.
+    // A store closed a moment ago may still be held by a reader finishing its walk: ask again
+    // for a second before saying a daemon holds it.
     let mut tries = 0;
     let locked = loop {
         match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockShared) {
@@ -493,7 +498,7 @@ fn deep_check(h: &Handles) -> VerifyReport {
         }
     }
     report.items = items.len() as u64;
-    let index_keys = |tree: &sled::Tree| -> BTreeSet<Vec<u8>> {
+    let index_keys = |tree: &kv::Tree| -> BTreeSet<Vec<u8>> {
         tree.iter()
             .keys()
             .filter_map(Result::ok)

@@ -33,7 +33,7 @@ impl Store {
                 Some(bytes) => h.checkpoints.insert(key(source, category), bytes)?,
                 None => h.checkpoints.remove(key(source, category))?,
             };
-            h.checkpoints.flush()?;
+            h.db.flush()?;
             Ok(())
         })
     }

@@ -1,5 +1,5 @@
 //! Damaged stores: truncated, overwritten, rolled back, missing their manifest, reported
-//! corrupt by sled. None opens; each names its path and what to do; salvage recovers what
+//! corrupt by the storage engine. None opens; each names its path and what to do; salvage recovers what
 //! can be read; a store that only crashed opens.
 
 use std::io::{Seek, SeekFrom, Write};
@@ -121,10 +121,12 @@ fn truncate(db: &Path, len: u64) {
 fn a_truncated_database_is_refused_at_any_length() {
     let dir = tempfile::tempdir().unwrap();
     filled_store(dir.path());
-    let size = std::fs::metadata(dir.path().join("db")).unwrap().len();
+    let size = std::fs::metadata(dir.path().join(kv::DB_FILE))
+        .unwrap()
+        .len();
     for percent in [10, 25, 50, 75] {
         let copy = copy_of(dir.path());
-        truncate(&copy.path().join("db"), size * percent / 100);
+        truncate(&copy.path().join(kv::DB_FILE), size * percent / 100);
         let message = damaged(Store::open(copy.path()), copy.path());
         eprintln!("{percent} %: {message}");
         // The read-only opening (`wardfeed items`) refuses it too, naming the store.
@@ -136,18 +138,20 @@ fn a_truncated_database_is_refused_at_any_length() {
 fn random_bytes_over_the_database_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     filled_store(dir.path());
-    let size = std::fs::metadata(dir.path().join("db")).unwrap().len();
+    let size = std::fs::metadata(dir.path().join(kv::DB_FILE))
+        .unwrap()
+        .len();
     let mut refused = 0;
     for offset in [524_288.min(size / 2), size / 4, size * 3 / 4] {
         let copy = copy_of(dir.path());
         let mut db = std::fs::OpenOptions::new()
             .write(true)
-            .open(copy.path().join("db"))
+            .open(copy.path().join(kv::DB_FILE))
             .unwrap();
         db.seek(SeekFrom::Start(offset)).unwrap();
         db.write_all(noise(offset, 256).as_bytes()).unwrap();
         drop(db);
-        // Bytes over space sled no longer uses harm nothing: such a store may open, but only
+        // Bytes over space the engine no longer uses harm nothing: such a store may open, but only
         // whole; anything else is refused.
         match Store::open(copy.path()) {
             Ok(store) => {
@@ -182,7 +186,11 @@ fn an_older_database_under_a_newer_manifest_is_refused_and_a_crash_before_the_ma
     }
     // A backup's database put back under the newer manifest: the store went back in time.
     let rolled_back = copy_of(dir.path());
-    std::fs::copy(before.path().join("db"), rolled_back.path().join("db")).unwrap();
+    std::fs::copy(
+        before.path().join(kv::DB_FILE),
+        rolled_back.path().join(kv::DB_FILE),
+    )
+    .unwrap();
     let message = damaged(Store::open(rolled_back.path()), rolled_back.path());
     assert!(
         message.contains("with 158 items, but its manifest records"),
@@ -250,10 +258,10 @@ fn a_missing_or_edited_manifest_is_refused_and_an_emptied_database_never_starts_
     );
 }
 
-/// Large records live in sled's blob files, which sled checks when it reads them: a damaged
-/// blob is refused at open, in words (never sled's Debug dump of the error).
+/// Large records span many pages of the database, which the engine checksums: a flipped byte
+/// in one is refused at open, in words (never an engine's Debug dump of the error).
 #[test]
-fn a_damaged_blob_is_refused_at_open_in_words() {
+fn a_damaged_large_record_is_refused_at_open_in_words() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
@@ -265,16 +273,23 @@ fn a_damaged_blob_is_refused_at_open_in_words() {
             )
             .unwrap();
     }
-    let blobs: Vec<_> = std::fs::read_dir(dir.path().join("blobs"))
-        .map(|entries| entries.map(|e| e.unwrap().file_name()).collect())
-        .unwrap_or_default();
-    assert!(!blobs.is_empty(), "no blob files: bodies too small");
+    // A byte in the middle of the first item's record, wherever the engine put it.
+    let record = {
+        let store = Store::open(dir.path()).unwrap();
+        let h = store.handles().unwrap();
+        h.items.iter().next().unwrap().unwrap().1
+    };
     let copy = copy_of(dir.path());
-    let blob = copy.path().join("blobs").join(&blobs[0]);
-    let mut bytes = std::fs::read(&blob).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0xff;
-    std::fs::write(&blob, bytes).unwrap();
+    let file = copy.path().join(kv::DB_FILE);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let middle = record.len() / 2;
+    let window = &record[middle..middle + 64];
+    let at = bytes
+        .windows(window.len())
+        .position(|w| w == window)
+        .expect("the record's bytes are in the file");
+    bytes[at] ^= 0xff;
+    std::fs::write(&file, bytes).unwrap();
     let message = damaged(Store::open(copy.path()), copy.path());
     eprintln!("{message}");
     assert!(
@@ -287,8 +302,10 @@ fn a_damaged_blob_is_refused_at_open_in_words() {
 fn salvage_recovers_what_is_readable_into_a_new_whole_store() {
     let dir = tempfile::tempdir().unwrap();
     filled_store(dir.path());
-    let size = std::fs::metadata(dir.path().join("db")).unwrap().len();
-    truncate(&dir.path().join("db"), size * 3 / 4);
+    let size = std::fs::metadata(dir.path().join(kv::DB_FILE))
+        .unwrap()
+        .len();
+    truncate(&dir.path().join(kv::DB_FILE), size * 3 / 4);
     let into = tempfile::tempdir().unwrap();
     let (store, report) = Store::salvage(dir.path(), into.path(), 1 << 20).unwrap();
     eprintln!("{report}");
@@ -509,7 +526,7 @@ fn a_reopened_store_keeps_everything_and_writes_again() {
 }
 
 /// A second writer (`scrape --once` while the daemon runs) is told the store is in use and
-/// what to do, not sled's "could not acquire lock".
+/// what to do, not the engine's own words.
 #[test]
 fn a_store_held_by_a_writer_is_refused_as_in_use() {
     let dir = tempfile::tempdir().unwrap();

@@ -91,7 +91,7 @@ impl Store {
             {
                 return Ok(None);
             }
-            let id = tx.incidents.generate_id()? + 1;
+            let id = tx.new_id()?;
             let incident = Incident {
                 id,
                 source: source.clone(),

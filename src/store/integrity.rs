@@ -1,17 +1,19 @@
-//! Knowing the ledger is whole. sled's own checks let a damaged store open quietly (a `db`
-//! truncated to half opened with 48 of 158 items, to a quarter with none), so the store keeps
-//! two records of its own:
+//! Knowing the ledger is whole. A storage engine's own checks cannot tell a store that lost
+//! committed data from a younger one (sled, the engine before redb, opened a `db` truncated to
+//! half with 48 of 158 items, to a quarter with none), so the store keeps two records of its
+//! own:
 //!
 //! - a **seal** per tree (how many records it holds and an order-free sum of a hash of each),
 //!   updated in the very transaction that changes the tree, so that it always describes what
-//!   sled holds, and a **generation** counting those transactions;
+//!   the database holds, and a **generation** counting those transactions;
 //! - a **manifest** file beside the database (`wardfeed.manifest`, checksummed), rewritten after
 //!   every flush with the generation and seals just made durable.
 //!
 //! At open every tree is read whole and its seal recomputed: a record that cannot be read or a
-//! tally that does not match is damage inside sled. The manifest then tells what sled cannot:
+//! tally that does not match is damage inside the database. The manifest then tells what the
+//! database cannot:
 //! a store whose generation is behind its manifest's lost flushed data (a truncated or
-//! half-restored `db`). A store ahead of its manifest is fine — it crashed between the flush
+//! half-restored `ledger.redb`). A store ahead of its manifest is fine — it crashed between the flush
 //! and the manifest's rewrite — and the manifest is brought up to date.
 
 use std::cell::RefCell;
@@ -19,9 +21,8 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::kv::{self, Bytes, TxView};
 use serde::{Deserialize, Serialize};
-use sled::IVec;
-use sled::transaction::{TransactionalTree, UnabortableTransactionError};
 
 /// The trees the seals cover: the ledger, source health and warnings, and the incident log. The page cache
 /// is not covered: losing it costs one full fetch per page, nothing else.
@@ -103,21 +104,20 @@ impl Delta {
     }
 }
 
-/// The seal changes of one run of a transaction, per sealed tree. sled may run a transaction
-/// more than once; each run starts from fresh deltas.
+/// The seal changes of one transaction, per sealed tree.
 pub(super) type Deltas = RefCell<[Delta; SEALED.len()]>;
 
 /// A sealed tree inside a transaction: every write also moves the tree's seal.
 pub(super) struct Tracked<'a> {
-    tree: &'a TransactionalTree,
+    tree: &'a TxView<'a>,
     index: usize,
     deltas: &'a Deltas,
 }
 
-type TxResult<T> = Result<T, UnabortableTransactionError>;
+type TxResult<T> = kv::Result<T>;
 
 impl<'a> Tracked<'a> {
-    pub(super) fn new(tree: &'a TransactionalTree, index: usize, deltas: &'a Deltas) -> Self {
+    pub(super) fn new(tree: &'a TxView<'a>, index: usize, deltas: &'a Deltas) -> Self {
         Tracked {
             tree,
             index,
@@ -125,19 +125,19 @@ impl<'a> Tracked<'a> {
         }
     }
 
-    pub(super) fn get(&self, key: impl AsRef<[u8]>) -> TxResult<Option<IVec>> {
+    pub(super) fn get(&self, key: impl AsRef<[u8]>) -> TxResult<Option<Bytes>> {
         self.tree.get(key)
     }
 
     pub(super) fn insert(
         &self,
         key: impl AsRef<[u8]>,
-        value: impl Into<IVec>,
-    ) -> TxResult<Option<IVec>> {
+        value: impl AsRef<[u8]>,
+    ) -> TxResult<Option<Bytes>> {
         let key = key.as_ref();
-        let value: IVec = value.into();
+        let value = value.as_ref();
         let name = SEALED[self.index];
-        let added = record_hash(name, key, &value);
+        let added = record_hash(name, key, value);
         let old = self.tree.insert(key, value)?;
         let mut deltas = self.deltas.borrow_mut();
         let delta = &mut deltas[self.index];
@@ -150,7 +150,11 @@ impl<'a> Tracked<'a> {
         Ok(old)
     }
 
-    pub(super) fn remove(&self, key: impl AsRef<[u8]>) -> TxResult<Option<IVec>> {
+    pub(super) fn last_key(&self) -> TxResult<Option<Bytes>> {
+        self.tree.last_key()
+    }
+
+    pub(super) fn remove(&self, key: impl AsRef<[u8]>) -> TxResult<Option<Bytes>> {
         let key = key.as_ref();
         let old = self.tree.remove(key)?;
         if let Some(old) = &old {
@@ -163,10 +167,6 @@ impl<'a> Tracked<'a> {
                 .wrapping_sub(record_hash(SEALED[self.index], key, old));
         }
         Ok(old)
-    }
-
-    pub(super) fn generate_id(&self) -> sled::Result<u64> {
-        self.tree.generate_id()
     }
 }
 

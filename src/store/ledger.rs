@@ -1,4 +1,4 @@
-//! Writing items: identity, updates, story clustering and retention, in sled transactions.
+//! Writing items: identity, updates, story clustering and retention, in store transactions.
 
 use std::collections::BTreeSet;
 
@@ -304,7 +304,7 @@ fn leave_story(
     let former_story = tx
         .story_of
         .remove(key.0)?
-        .and_then(|b| b.as_ref().try_into().ok().map(u64::from_be_bytes));
+        .and_then(|b| b.as_slice().try_into().ok().map(u64::from_be_bytes));
     if members.members.is_empty() {
         tx.titles.remove(title)?;
     } else {
@@ -360,7 +360,7 @@ fn recluster(
         let mut ids = BTreeSet::new();
         for key in cluster {
             if let Some(bytes) = tx.story_of.get(key.0)?
-                && let Ok(raw) = bytes.as_ref().try_into()
+                && let Ok(raw) = bytes.as_slice().try_into()
             {
                 ids.insert(u64::from_be_bytes(raw));
             }
@@ -368,8 +368,7 @@ fn recluster(
         previous_ids.extend(ids.iter().copied());
         let id = match ids.into_iter().find(|id| !claimed.contains(id)) {
             Some(id) => id,
-            // sled ids start at 0; keep 0 free to mean "no story".
-            None => tx.stories.generate_id()? + 1,
+            None => tx.new_id()?,
         };
         claimed.insert(id);
         for key in cluster {

@@ -1,4 +1,4 @@
-//! The durable ledger, in sled: the only module that knows sled exists.
+//! The durable ledger, on the storage engine `kv` wraps (redb).
 //!
 //! Trees:
 //! - `items`: item key → [`StoredItem`]
@@ -14,8 +14,8 @@
 //! - `checkpoints`: source/category → where `wardfeed backfill` goes on (`checkpoints`)
 //! - `meta`: schema version, the generation and each sealed tree's seal (`integrity`)
 //!
-//! Every change to the ledger (a refresh's whole ingest, a prune, a health record) is one sled
-//! transaction that also moves the seals, flushed to disk and recorded in the manifest before
+//! Every change to the ledger (a refresh's whole ingest, a prune, a health record) is one
+//! transaction that also moves the seals, durable on disk and recorded in the manifest before
 //! it returns: what an ingest reports survives a `kill -9`, a crash mid-ingest leaves the
 //! refresh wholly applied or not at all, and a store that lost anything refuses to open.
 
@@ -24,6 +24,7 @@ mod check;
 mod checkpoints;
 mod health;
 pub mod integrity;
+pub(crate) mod kv;
 mod ledger;
 mod pages;
 pub mod records;
@@ -37,12 +38,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use sled::Transactional;
-use sled::Tree;
-use sled::transaction::{
-    ConflictableTransactionError, ConflictableTransactionResult, TransactionError,
-    TransactionalTree,
-};
+use kv::{Tree, TxView};
 
 use crate::model::{ItemKey, SourceId};
 pub use backup::{BackupSummary, RestoreReport, check_backup};
@@ -77,13 +73,13 @@ pub enum StoreError {
         found: u32,
         expected: u32,
     },
-    /// Reading or writing failed (a full disk, an I/O error, data sled found corrupt).
+    /// Reading or writing failed (a full disk, an I/O error, data the engine found corrupt).
     #[error("store {path}: {message}")]
     Io { path: String, message: String },
     #[error("store {path}: unreadable record: {message}")]
     Unreadable { path: String, message: String },
-    /// The store's file system is nearly full: nothing is written, so that sled never meets a
-    /// full disk (it keeps such an error for good, and has been seen to spin reading after it).
+    /// The store's file system is nearly full: nothing is written, so that the database never
+    /// meets a full disk (the engine refuses everything after a failed write until reopened).
     #[error(
         "store {path}: no room to write: {free_mib} MiB free on its file system, and wardfeed keeps {reserve_mib} MiB free so that the database is never cut short; free some space (nothing is lost meanwhile: refreshes are stored again once there is room)"
     )]
@@ -131,29 +127,20 @@ impl StoreError {
 /// A failure inside the store, before it is named with the store's path.
 #[derive(Debug)]
 pub(crate) enum Fault {
-    Sled(sled::Error),
+    Engine(kv::Error),
     Codec(String),
     Manifest(std::io::Error),
 }
 
-impl From<sled::Error> for Fault {
-    fn from(error: sled::Error) -> Fault {
-        Fault::Sled(error)
+impl From<kv::Error> for Fault {
+    fn from(error: kv::Error) -> Fault {
+        Fault::Engine(error)
     }
 }
 
-/// A sled error in words, never sled's Debug dump (its Display of corruption includes one).
-fn describe(error: &sled::Error) -> String {
-    match error {
-        sled::Error::Io(error) => error.to_string(),
-        sled::Error::Corruption { at: Some(at), .. } => {
-            format!("corrupted data at offset {} of the database file", at.lid())
-        }
-        sled::Error::Corruption { at: None, .. } => "corrupted data in the database".to_owned(),
-        sled::Error::CollectionNotFound(_) => "a tree of the database is missing".to_owned(),
-        sled::Error::Unsupported(what) => format!("unsupported by the storage engine: {what}"),
-        sled::Error::ReportableBug(what) => format!("storage engine bug: {what}"),
-    }
+/// A storage engine error in words.
+fn describe(error: &kv::Error) -> String {
+    error.to_string()
 }
 
 /// Whether the store works, as `/healthz`, the metrics and the dashboard show it.
@@ -168,9 +155,9 @@ pub enum StoreCondition {
     },
 }
 
-/// The open database: sled and its trees. Swapped whole when the store is reopened.
+/// The open database and its trees. Swapped whole when the store is reopened.
 pub(crate) struct Handles {
-    db: sled::Db,
+    db: kv::Db,
     items: Tree,
     by_source: Tree,
     by_time: Tree,
@@ -192,18 +179,15 @@ pub(crate) struct Handles {
 }
 
 impl Handles {
-    fn open(path: &Path, cache_bytes: u64) -> Result<Handles, sled::Error> {
-        let config = sled::Config::new().path(path).cache_capacity(cache_bytes);
-        // sled lets go of its file lock from a background thread some moments after the last
-        // handle is dropped: a reopen (after a failure, or a test's second opening) waits a
-        // little for it before saying the store is in use.
+    fn open(path: &Path, cache_bytes: u64) -> Result<Handles, kv::Error> {
+        kv::migrate_from_sled(path)?;
+        // A walk still reading the previous opening (an iterator a reader holds) keeps its
+        // file locked until it ends: a reopen waits a little for it before saying the store
+        // is in use.
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         let db = loop {
-            match config.open() {
-                Err(sled::Error::Io(error))
-                    if error.to_string().contains("could not acquire lock")
-                        && std::time::Instant::now() < deadline =>
-                {
+            match kv::Db::open(path, cache_bytes) {
+                Err(kv::Error::InUse) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(25));
                 }
                 other => break other?,
@@ -236,8 +220,7 @@ impl Handles {
         if self
             .db
             .tree_names()
-            .iter()
-            .any(|n| n == WORD_POSTINGS.as_bytes())
+            .is_ok_and(|names| names.iter().any(|n| n == WORD_POSTINGS))
         {
             match self.db.drop_tree(WORD_POSTINGS) {
                 Ok(_) => tracing::info!(
@@ -290,19 +273,22 @@ impl Handles {
 
     /// Runs `work` as one transaction over every sealed tree. The seals of the trees it
     /// changed and the generation move in the same transaction; a transaction that changed
-    /// nothing leaves them. Returns the work's value and whether anything changed. sled may
-    /// run `work` more than once (on conflict), so it must only touch the transaction.
-    fn transaction<T>(&self, work: impl Fn(&Tx<'_>) -> TxResult<T>) -> Result<(T, bool), Fault> {
+    /// nothing leaves them. Returns the work's value and whether anything changed; when `work`
+    /// gives up, nothing of it is kept.
+    fn transaction<T>(
+        &self,
+        work: impl FnOnce(&Tx<'_>) -> TxResult<T>,
+    ) -> Result<(T, bool), Fault> {
         let sealed = self.sealed();
         let trees: Vec<&Tree> = sealed
             .iter()
             .copied()
             .chain([&self.meta, &self.search])
             .collect();
-        let result = trees[..].transaction(|view: &Vec<TransactionalTree>| {
+        let result = self.db.transaction(&trees, |view: &[&TxView<'_>]| {
             let deltas = Deltas::default();
             let value = {
-                let tracked = |i: usize| Tracked::new(&view[i], i, &deltas);
+                let tracked = |i: usize| Tracked::new(view[i], i, &deltas);
                 let tx = Tx {
                     items: tracked(0),
                     by_source: tracked(1),
@@ -313,12 +299,13 @@ impl Handles {
                     health: tracked(6),
                     warnings: tracked(7),
                     incidents: tracked(8),
-                    search: &view[SEALED.len() + 1],
+                    meta: view[SEALED.len()],
+                    search: view[SEALED.len() + 1],
                 };
                 work(&tx)?
             };
             let deltas = deltas.into_inner();
-            let meta = &view[SEALED.len()];
+            let meta = view[SEALED.len()];
             let changed = deltas.iter().any(|d| d.touched());
             if changed {
                 for (name, delta) in SEALED.iter().zip(deltas) {
@@ -345,15 +332,24 @@ impl Handles {
             Ok((value, changed))
         });
         result.map_err(|error| match error {
-            TransactionError::Abort(fault) => fault,
-            TransactionError::Storage(error) => Fault::Sled(error),
+            kv::TxError::Abort(fault) => fault,
+            kv::TxError::Storage(error) => Fault::Engine(error),
         })
     }
 }
 
+/// Whether `dir` holds a store: this wardfeed's database file, or an earlier wardfeed's (sled,
+/// moved to the new engine at its first opening).
+pub fn holds_a_store(dir: &Path) -> bool {
+    dir.join(kv::DB_FILE).exists() || dir.join(kv::SLED_FILE).exists()
+}
+
+/// The database file in a store directory, for tests and tools that damage or measure it.
+pub const DB_FILE: &str = kv::DB_FILE;
+
 /// Space kept free on the store's file system: no write starts below it. A refresh writes at
-/// most a few MiB (`pipeline`'s caps: 32 MiB of article text at the very most, compressed by
-/// sled), and sled needs room to open.
+/// most a few MiB (`pipeline`'s caps: 32 MiB of article text at the very most, compressed), and
+/// the engine needs room to open.
 pub const FREE_SPACE_RESERVE: u64 = 32 * 1024 * 1024;
 
 /// Bytes free (to an unprivileged writer) on the file system that holds `dir`.
@@ -372,6 +368,9 @@ pub struct TreeSize {
 }
 
 const GENERATION_KEY: &str = "generation";
+
+/// In `meta`: the last story or incident id given (`Tx::new_id`).
+const LAST_ID_KEY: &str = "last_id";
 
 /// How long an opening waits for a lock the store's previous opening still holds.
 const LOCK_WAIT: Duration = Duration::from_secs(2);
@@ -399,13 +398,35 @@ pub(crate) struct Tx<'a> {
     warnings: Tracked<'a>,
     incidents: Tracked<'a>,
     /// Not sealed (derived from the items): written untracked.
-    search: &'a TransactionalTree,
+    search: &'a TxView<'a>,
+    /// Not sealed: the last id given (`new_id`), and the seals themselves.
+    meta: &'a TxView<'a>,
 }
 
-pub(crate) type TxResult<T> = ConflictableTransactionResult<T, Fault>;
+impl Tx<'_> {
+    /// A new id for a story or an incident: past every id given before and every id either
+    /// tree holds (a salvaged or moved store's too), never 0 (which means "no story").
+    pub(crate) fn new_id(&self) -> TxResult<u64> {
+        let given = match self.meta.get(LAST_ID_KEY)? {
+            Some(bytes) => read_u64(&bytes).map_err(abort)?,
+            None => 0,
+        };
+        let last = |tree: &Tracked<'_>| -> TxResult<u64> {
+            Ok(tree
+                .last_key()?
+                .and_then(|key| key.as_slice().try_into().ok().map(u64::from_be_bytes))
+                .unwrap_or(0))
+        };
+        let id = given.max(last(&self.stories)?).max(last(&self.incidents)?) + 1;
+        self.meta.insert(LAST_ID_KEY, id.to_be_bytes())?;
+        Ok(id)
+    }
+}
 
-pub(crate) fn abort(fault: Fault) -> ConflictableTransactionError<Fault> {
-    ConflictableTransactionError::Abort(fault)
+pub(crate) type TxResult<T> = Result<T, kv::TxError<Fault>>;
+
+pub(crate) fn abort(fault: Fault) -> kv::TxError<Fault> {
+    kv::TxError::Abort(fault)
 }
 
 /// The ledger. Cheap to share behind an `Arc`; reads run concurrently, writes one at a time.
@@ -419,8 +440,8 @@ pub struct Store {
     condition: Mutex<StoreCondition>,
     /// Store failures since the process started, for the metrics.
     failures: AtomicU64,
-    /// One writer at a time: sled would retry conflicting transactions, but ingests are short
-    /// and serialising them keeps story clustering simple to reason about. A std mutex, because
+    /// One writer at a time (the engine has one writer too): holding it across the deferred
+    /// whole read and the manifest's rewrite keeps them in step with the commits. A std mutex, because
     /// it is never held across an await (callers run ingests on blocking threads).
     write_lock: Mutex<()>,
     /// Per-source change counters since open, for the renderer's cache.
@@ -623,7 +644,7 @@ impl Store {
         &self.path
     }
 
-    /// The directory sled works in: the store's, or the private copy of a read-only opening.
+    /// The directory the database is in: the store's, or the private copy of a read-only opening.
     fn work_dir(&self) -> &Path {
         self._scratch.as_ref().map_or(&self.path, |s| s.path())
     }
@@ -657,7 +678,7 @@ impl Store {
     fn fault(&self, fault: Fault) -> StoreError {
         let path = self.path.display().to_string();
         let error = match fault {
-            Fault::Sled(error) => StoreError::Io {
+            Fault::Engine(error) => StoreError::Io {
                 path,
                 message: describe(&error),
             },
@@ -700,7 +721,7 @@ impl Store {
         work(&handles).map_err(|fault| self.fault(fault))
     }
 
-    /// Runs `work` as one transaction and makes it durable: sled flushed, then the manifest
+    /// Runs `work` as one transaction and makes it durable: committed durably, then the manifest
     /// rewritten with the new seals. A success after failures ends the failing condition.
     /// Returns the work's value and whether it changed anything. The caller holds the write
     /// lock.
@@ -709,9 +730,9 @@ impl Store {
         self.ensure_room()?;
         let handles = self.handles()?;
         let durable = || -> Result<(T, bool), Fault> {
+            // Durable when it returns (`kv::Db::transaction`).
             let (value, changed) = handles.transaction(&work)?;
             if changed {
-                handles.db.flush()?;
                 let seals = handles.recorded_seals()?;
                 integrity::write_manifest(self.work_dir(), SCHEMA_VERSION, &seals)
                     .map_err(Fault::Manifest)?;
@@ -742,10 +763,10 @@ impl Store {
     }
 
     /// Reopens the database after a failure, unless it was reopened since `seen` (the
-    /// `epoch` read when the failure happened): sled keeps an I/O error (a full disk) for good
-    /// once it has met one, so only a fresh opening can write again. The reopened store is
-    /// checked like at start; in-flight readers are waited for (up to 10 s: sled's lock is
-    /// only released when the last of them lets go).
+    /// `epoch` read when the failure happened): the engine refuses everything after an I/O
+    /// error (a full disk), so only a fresh opening can write again. The reopened store is
+    /// checked like at start; in-flight readers are waited for (up to 10 s: the file's lock
+    /// is only released when the last of them lets go).
     pub fn recover(&self, seen: u64) -> Result<(), StoreError> {
         let _writer = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         if self.epoch() != seen && self.handles().is_ok() {
@@ -765,9 +786,8 @@ impl Store {
             std::thread::sleep(Duration::from_millis(20));
         }
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        // sled writes as it opens: on a disk still full it would fail. Until there is room,
-        // reads answer "being reopened" at once (a sled that met a write error has been seen
-        // to spin reading).
+        // Opening writes (a repair, the manifest): on a disk still full it would fail. Until
+        // there is room, reads answer "being reopened" at once.
         self.ensure_room()?;
         let reopened =
             check::open_checked(self.work_dir(), self.cache_bytes, check::OPEN_SCAN_RECORDS)
@@ -965,7 +985,7 @@ impl Store {
         let high = to.map(time_bytes);
         Stories {
             walk: Walk::new(self, move |h| {
-                let range: sled::Iter = match high {
+                let range: kv::Iter = match high {
                     Some(high) => h.by_time.range(low..high.to_vec()),
                     None => h.by_time.range(low..),
                 };
@@ -1049,7 +1069,7 @@ impl Store {
         let story_id = h
             .story_of
             .get(key.0)?
-            .and_then(|bytes| bytes.as_ref().try_into().ok().map(u64::from_be_bytes));
+            .and_then(|bytes| bytes.as_slice().try_into().ok().map(u64::from_be_bytes));
         let members = match story_id {
             Some(id) => match h.stories.get(id.to_be_bytes())? {
                 Some(bytes) => decode::<records::StoryRecord>(&bytes)?.members,
@@ -1082,7 +1102,7 @@ impl Store {
 }
 
 /// An index's keys in the order a walk takes them.
-type IndexWalk = Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>>;
+type IndexWalk = Box<dyn Iterator<Item = kv::Result<(kv::Bytes, kv::Bytes)>>>;
 
 /// A walk down one of the store's indexes, on the database that was open when it began (a
 /// reopen meanwhile leaves it reading the old one to its end).

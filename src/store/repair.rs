@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::check;
 use super::integrity;
+use super::kv;
 use super::ledger::{join_story, put};
 use super::records::{Incident, SourceHealth, StoredItem, decode};
 use super::{Handles, Store, StoreError, by_source_key, by_time_key};
@@ -29,6 +30,9 @@ pub struct SalvageReport {
     pub health: u64,
     pub incidents: u64,
     pub into: PathBuf,
+    /// The database file was shorter than its own header says (cut short): the private copy
+    /// was lengthened with zeros so that the engine could open it at all.
+    pub padded: bool,
 }
 
 impl std::fmt::Display for SalvageReport {
@@ -53,16 +57,23 @@ impl std::fmt::Display for SalvageReport {
             self.incidents,
             self.unreadable,
             self.into.display()
-        )
+        )?;
+        if self.padded {
+            write!(
+                f,
+                " (the database file was cut short: what was past its end is lost)"
+            )?;
+        }
+        Ok(())
     }
 }
 
 /// Every record of `tree` that reads and decodes, and how many did not; gives up on the rest
 /// of a tree after `GIVE_UP_AFTER` failures in a row (a tree whose pages are gone).
 fn readable<T: serde::de::DeserializeOwned>(
-    tree: &sled::Tree,
+    tree: &kv::Tree,
     unreadable: &mut u64,
-) -> Vec<(sled::IVec, T)> {
+) -> Vec<(kv::Bytes, T)> {
     let mut out = Vec::new();
     let mut iter = tree.iter();
     let mut failures_in_row = 0;
@@ -89,6 +100,41 @@ fn readable<T: serde::de::DeserializeOwned>(
     out
 }
 
+/// Opens the private copy in `dir` for salvage. The engine refuses (or panics on) a database
+/// file shorter than its header says: the copy is then lengthened with zeros, doubling up to
+/// 64 times its length, until it opens. Returns the opening's last outcome and whether the
+/// copy was lengthened.
+fn open_padding(
+    dir: &Path,
+    cache_bytes: u64,
+) -> (std::thread::Result<Result<Handles, kv::Error>>, bool) {
+    let open = || std::panic::catch_unwind(AssertUnwindSafe(|| Handles::open(dir, cache_bytes)));
+    let first = open();
+    if matches!(first, Ok(Ok(_))) {
+        return (first, false);
+    }
+    let file = dir.join(kv::DB_FILE);
+    let Ok(length) = std::fs::metadata(&file).map(|m| m.len()) else {
+        return (first, false);
+    };
+    let mut last = first;
+    for factor in [2, 4, 8, 16, 32, 64] {
+        let lengthened = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&file)
+            .and_then(|f| f.set_len(length.max(4096) * factor));
+        if lengthened.is_err() {
+            break;
+        }
+        last = open();
+        if matches!(last, Ok(Ok(_))) {
+            tracing::warn!(file = %file.display(), "the database file is shorter than its header says: salvaging from a copy lengthened with zeros");
+            return (last, true);
+        }
+    }
+    (last, false)
+}
+
 impl Store {
     /// Salvages what is readable of the store in `from` (damaged, or not) into a new store
     /// in `into`, which must not exist yet or be empty. `from` is not written.
@@ -104,9 +150,7 @@ impl Store {
             });
         }
         let scratch = check::private_copy(from)?;
-        let old = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            Handles::open(scratch.path(), cache_bytes)
-        }));
+        let (old, padded) = open_padding(scratch.path(), cache_bytes);
         let old = match old {
             Ok(Ok(handles)) => handles,
             Ok(Err(error)) => {
@@ -136,11 +180,11 @@ impl Store {
                 .ok()
                 .and_then(Result::ok)
                 .flatten()
-                .and_then(|bytes| bytes.as_ref().try_into().ok().map(u64::from_be_bytes))
+                .and_then(|bytes| bytes.as_slice().try_into().ok().map(u64::from_be_bytes))
         };
         let stories: Vec<Option<u64>> = items.iter().map(story_of).collect();
-        let health: Vec<(sled::IVec, SourceHealth)> = readable(&old.health, &mut unreadable);
-        let incidents: Vec<(sled::IVec, Incident)> = readable(&old.incidents, &mut unreadable);
+        let health: Vec<(kv::Bytes, SourceHealth)> = readable(&old.health, &mut unreadable);
+        let incidents: Vec<(kv::Bytes, Incident)> = readable(&old.incidents, &mut unreadable);
         drop(old);
 
         let store = Store::open_with_cache(into, cache_bytes)?;
@@ -153,7 +197,7 @@ impl Store {
             .max()
             .unwrap_or(0);
         store.read(|h| {
-            while h.db.generate_id()? < highest {}
+            h.meta.insert(super::LAST_ID_KEY, highest.to_be_bytes())?;
             Ok(())
         })?;
         let _writer = store.write_lock.lock().unwrap_or_else(|p| p.into_inner());
@@ -199,6 +243,7 @@ impl Store {
             health: health.len() as u64,
             incidents: incidents.len() as u64,
             into: into.to_owned(),
+            padded,
         };
         Ok((store, report))
     }

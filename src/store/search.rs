@@ -18,8 +18,8 @@
 
 use std::collections::BTreeSet;
 
+use super::kv::{self, TxView};
 use chrono::{DateTime, FixedOffset};
-use sled::transaction::TransactionalTree;
 use twox_hash::XxHash3_64;
 
 use super::records::StoredItem;
@@ -148,7 +148,7 @@ fn filter_key(time: DateTime<FixedOffset>, key: &ItemKey) -> Vec<u8> {
 /// Moves an item's filter from what it was (`old`) to what it is (`new`), in the ingest's
 /// transaction. Nothing is written when its text and sort time are unchanged.
 pub(super) fn reindex(
-    tree: &TransactionalTree,
+    tree: &TxView<'_>,
     old: Option<&StoredItem>,
     new: Option<&StoredItem>,
 ) -> TxResult<()> {
@@ -167,6 +167,9 @@ pub(super) fn reindex(
     }
     Ok(())
 }
+
+/// Filters written per engine transaction while the index is built.
+const BUILD_BATCH: usize = 1_000;
 
 impl Store {
     /// Items holding every one of `words` (already folded, as `words` makes them), newest
@@ -206,15 +209,19 @@ impl Store {
             );
             self.ensure_room()?;
             self.read(|h| {
+                let mut batch = kv::Batch::default();
                 for entry in h.items.iter() {
                     let (_, bytes) = entry?;
                     let stored: StoredItem = super::records::decode(&bytes)?;
                     let (key, filter) = filter_entry(&stored);
-                    h.search.insert(key, filter)?;
+                    batch.insert(key, filter);
+                    if batch.len() >= BUILD_BATCH {
+                        h.search.apply_batch(std::mem::take(&mut batch))?;
+                    }
                 }
-                h.search.flush()?;
-                h.meta.insert(BUILT_KEY, &[1u8])?;
-                h.meta.flush()?;
+                h.search.apply_batch(batch)?;
+                h.meta.insert(BUILT_KEY, [1u8])?;
+                h.db.flush()?;
                 Ok(())
             })?;
             tracing::info!(
@@ -232,7 +239,7 @@ impl Store {
 pub struct Search<'a> {
     store: &'a Store,
     handles: std::sync::Arc<super::Handles>,
-    walk: Option<std::iter::Rev<sled::Iter>>,
+    walk: Option<std::iter::Rev<kv::Iter>>,
     /// Every word, folded, and its hashes.
     words: Vec<String>,
     hashes: Vec<(u64, u64)>,

@@ -814,7 +814,7 @@ fn a_store_with_the_old_word_postings_drops_them_and_searches_from_filters() {
     }
     let store = Store::open(dir.path()).unwrap();
     let h = store.handles().unwrap();
-    assert!(!h.db.tree_names().iter().any(|n| n == b"search".as_slice()));
+    assert!(!h.db.tree_names().unwrap().iter().any(|n| n == "search"));
     assert!(h.search.is_empty());
     assert_eq!(store.search(&query("cầu")).unwrap().count(), 1);
     assert_eq!(h.search.len(), 1, "one filter per item");
@@ -839,4 +839,79 @@ fn source_times_since_reads_the_index_alone() {
     assert_eq!(times, expected);
     let newest = store.source_items(&source("bode")).next().unwrap().unwrap();
     assert_eq!(times[0], newest.sort_time());
+}
+
+/// A store written by an earlier wardfeed (on sled) moves to the new engine at its first
+/// opening: every record, under its seals and manifest, and the old files are kept aside; a
+/// second opening does not move it again, and new story ids go past the moved ones.
+#[test]
+fn a_sled_store_of_an_earlier_wardfeed_moves_over_whole_at_its_first_opening() {
+    let (model_dir, model) = open();
+    model
+        .ingest(
+            &source("bode"),
+            &[
+                item("bode", "a", "Khánh thành cầu", 0),
+                item("bode", "b", "Họp dân phố", 1),
+            ],
+            at(100),
+        )
+        .unwrap();
+    model
+        .ingest(
+            &source("giang"),
+            &[item("giang", "a", "Khánh thành cầu", 0)],
+            at(101),
+        )
+        .unwrap();
+    let before: Vec<StoredItem> = model.items().collect::<Result<_, _>>().unwrap();
+    // The same trees and records, as the earlier wardfeed kept them in sled.
+    let old_dir = tempfile::tempdir().unwrap();
+    {
+        let h = model.handles().unwrap();
+        let old = sled::open(old_dir.path()).unwrap();
+        for name in h.db.tree_names().unwrap() {
+            let tree = old.open_tree(&name).unwrap();
+            for entry in h.db.open_tree(&name).unwrap().iter() {
+                let (key, value) = entry.unwrap();
+                tree.insert(key, value).unwrap();
+            }
+        }
+        old.flush().unwrap();
+    }
+    std::fs::copy(
+        integrity::manifest_path(model_dir.path()),
+        integrity::manifest_path(old_dir.path()),
+    )
+    .unwrap();
+    assert!(holds_a_store(old_dir.path()));
+
+    let moved = Store::open(old_dir.path()).unwrap();
+    let after: Vec<StoredItem> = moved.items().collect::<Result<_, _>>().unwrap();
+    assert_eq!(after, before);
+    assert_eq!(moved.verify().unwrap().problems, Vec::<String>::new());
+    assert!(old_dir.path().join("sled-0.34").join("db").exists());
+    assert!(!old_dir.path().join("db").exists());
+    let crossposted = moved.stories(|_| true).next().unwrap().unwrap();
+    moved
+        .ingest(
+            &source("giang"),
+            &[item("giang", "c", "Tin mới", 2)],
+            at(102),
+        )
+        .unwrap();
+    let newest = moved.stories(|_| true).next().unwrap().unwrap();
+    assert_ne!(newest.id, 0);
+    assert!(
+        moved
+            .stories(|_| true)
+            .filter(|s| s.as_ref().unwrap().id == newest.id)
+            .count()
+            == 1,
+        "a new story took a moved story's id (cross-post story {})",
+        crossposted.id
+    );
+    drop(moved);
+    let again = Store::open(old_dir.path()).unwrap();
+    assert_eq!(again.len(), 4);
 }
