@@ -53,3 +53,4 @@ echo "after serving every feed: VmRSS $(kb VmRSS) kB ($(( $(kb VmRSS) / 1024 )) 
 # what purging freed memory at once costs (BENCHMARKS.md, "Fixture world").
 read -r utime stime minflt < <(awk '{print $14, $15, $10}' "/proc/$pid/stat")
 echo "CPU: user $utime + system $stime ticks, minor page faults $minflt"
+if [ -n "${SMAPS:-}" ]; then cat "/proc/$pid/smaps_rollup"; awk '/^[0-9a-f]+-[0-9a-f]+ /{name=$6} /^Rss:/{rss[name]+=$2} END{for (n in rss) if (rss[n] > 1000) print rss[n], "kB", n}' "/proc/$pid/smaps" | sort -rn; fi

@@ -5,7 +5,8 @@
 # Environment: WARDFEED_BIN=path  use this binary instead of building target/release/wardfeed
 #              MIN_HOST_INTERVAL_MS (default 0: loopback; real portals get 1000)
 #              KEEP=1             keep the work directory (store, logs, config)
-#              STORE_CACHE_MB     the store's cache_mb (default: the daemon's, 128)
+#              STORE_CACHE_MB     the store's cache_mb (default: the daemon's)
+#              MAX_REFRESHES      [defaults] max_refreshes (default: the daemon's, 64)
 # Needs: nginx (with the sub module: Debian nginx-light has it), curl, python3.
 #
 # Every source is a ward on the `portal` template with one category: a 25 KB listing of 20
@@ -125,6 +126,7 @@ schedule = "0 0 */6 * * *"
 jitter_secs = 0
 min_host_interval_ms = $interval
 retries = 0
+${MAX_REFRESHES:+max_refreshes = $MAX_REFRESHES}
 
 [store]
 path = "$work/store"

@@ -91,6 +91,28 @@ fn url(source: &SourceId, n: usize) -> String {
     format!("https://{source}.longbien.hanoi.gov.vn/tin-tuc/chi-tiet/bai-viet-so-{n}.html")
 }
 
+/// Bytes the file system holds for the files under `path` (their blocks: a file the engine
+/// lengthened ahead of use holds no blocks for what it has not written yet).
+fn disk_usage(path: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir(path)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let meta = e.metadata().unwrap();
+                    if meta.is_dir() {
+                        disk_usage(&e.path())
+                    } else {
+                        meta.blocks() * 512
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The length of the files under `path`.
 fn dir_size(path: &std::path::Path) -> u64 {
     std::fs::read_dir(path)
         .map(|entries| {
@@ -191,13 +213,14 @@ fn main() {
             }
             if at_100k.is_none() && store.len() >= 100_000 {
                 store.flush().unwrap();
-                at_100k = Some((store.len(), dir_size(dir.path())));
+                at_100k = Some((store.len(), disk_usage(dir.path())));
             }
         }
         done += PER_REFRESH * SOURCES;
     }
     store.flush().unwrap();
-    let bytes = dir_size(dir.path());
+    let bytes = disk_usage(dir.path());
+    let length = dir_size(dir.path());
 
     // Lookups: random keys of existing items, by item key (what feeds and the ledger do).
     let lookups = 200_000.min(total * 10);
@@ -278,6 +301,7 @@ fn main() {
         "  engine:       file {:.1} MB; live keys + values per tree:",
         store.size_on_disk().unwrap() as f64 / 1e6
     );
+    println!("    {}", store.engine_stats().unwrap());
     print_tree_sizes(&store, total as u64, false);
     drop(store);
     // The daemon's opening: O(1) checks (manifest, tallies, both ends of each tree) for a
@@ -354,10 +378,12 @@ fn main() {
         );
     }
     println!(
-        "  on disk:      {:.1} MB after {total} items, {:.1} MB per 100 k ({:.0} bytes/item)",
+        "  on disk:      {:.1} MB after {total} items, {:.1} MB per 100 k ({:.0} bytes/item; files {:.1} MB long, {:.0} bytes/item)",
         bytes as f64 / 1e6,
         bytes as f64 / 1e6 / (total as f64 / 1e5),
-        bytes as f64 / total as f64
+        bytes as f64 / total as f64,
+        length as f64 / 1e6,
+        length as f64 / total as f64
     );
     println!(
         "  open:         {:.2} s to open the store of {total} items ({}), then {:.2} s to read it whole",

@@ -51,9 +51,11 @@ pub const MAX_RETRY_AFTER_LIMIT_SECS: u64 = 30 * 24 * 3600;
 pub const DEFAULT_QUIET_AFTER_DAYS: u32 = 14;
 pub const DEFAULT_DROP_QUERY_PARAMS: &[&str] = &["utm_*", "fbclid", "gclid", "zarsrc"];
 pub const DEFAULT_STORE_PATH: &str = "/var/lib/wardfeed";
-/// The store's page cache unless `[store] cache_mb` says otherwise: feeds are served from
-/// rendered bytes, so the cache only speeds up renders and refreshes.
-pub const DEFAULT_CACHE_BYTES: u64 = 128 * 1024 * 1024;
+/// The store's page cache unless `[store] cache_mb` says otherwise. Feeds are served from
+/// rendered bytes, and what the cache misses the OS's page cache holds: 10,000 sources
+/// rendered as fast with 16 MiB as with 128, which held ~110 MiB more (BENCHMARKS.md, "The
+/// store on redb").
+pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_FEED_LIMIT: usize = 100;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 20_000;

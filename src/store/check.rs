@@ -212,8 +212,16 @@ fn check(handles: &Handles, dir: &Path, scan_records: u64) -> Result<Checked, St
                 }
                 // A new store: the manifest first, so that a crash before the schema is written
                 // leaves a store that still reads as new.
-                _ => seal(handles, dir, empty_seals(), "create")
-                    .map_err(|message| write_error("create", message))?,
+                _ => {
+                    seal(handles, dir, empty_seals(), "create")
+                        .map_err(|message| write_error("create", message))?;
+                    // A new store's search index is written with its items from the start.
+                    handles
+                        .meta
+                        .insert(super::search::BUILT_KEY, [1u8])
+                        .and_then(|_| handles.db.flush())
+                        .map_err(|e| write_error("create", describe(&e)))?;
+                }
             }
         }
         Some(2) => {

@@ -184,6 +184,26 @@ impl Db {
         Ok(std::fs::metadata(&self.file).map_err(Error::Io)?.len())
     }
 
+    /// The engine's own accounting of the file, in words (for the store bench).
+    pub fn stats(&self) -> Result<String> {
+        let txn = self.inner.begin_write()?;
+        let stats = txn.stats()?;
+        txn.abort()?;
+        let mb = |bytes: u64| bytes as f64 / 1e6;
+        Ok(format!(
+            "{} pages of {} B allocated ({:.1} MB): stored {:.1} MB, metadata {:.1} MB, fragmented {:.1} MB; {} leaf and {} branch pages, tree height {}",
+            stats.allocated_pages(),
+            stats.page_size(),
+            mb(stats.allocated_pages() * stats.page_size() as u64),
+            mb(stats.stored_bytes()),
+            mb(stats.metadata_bytes()),
+            mb(stats.fragmented_bytes()),
+            stats.leaf_pages(),
+            stats.branch_pages(),
+            stats.tree_height()
+        ))
+    }
+
     /// Runs `work` over `trees` as one write transaction, committed durably when it returns
     /// `Ok`; nothing of it is kept when it returns `Err`. Runs once (redb has one writer at a
     /// time, so nothing conflicts).

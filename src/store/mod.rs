@@ -837,6 +837,11 @@ impl Store {
         self.read(|h| Ok(h.db.size_on_disk()?))
     }
 
+    /// The storage engine's own accounting of its file, in words.
+    pub fn engine_stats(&self) -> Result<String, StoreError> {
+        self.read(|h| Ok(h.db.stats()?))
+    }
+
     /// What each tree holds — its name, records, and the bytes of their keys and of their
     /// values — read whole (slow: the store bench's breakdown of where the bytes go).
     pub fn tree_sizes(&self) -> Result<Vec<TreeSize>, StoreError> {

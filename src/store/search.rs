@@ -29,7 +29,7 @@ use crate::normalize::decode_entities_and_clean;
 use crate::normalize::text::search_key;
 
 /// `meta` key saying the index covers every item (written once it was built).
-const BUILT_KEY: &str = "search/filters-built";
+pub(super) const BUILT_KEY: &str = "search/filters-built";
 
 /// Words longer than this are not indexed (nobody searches a 40-letter run: a URL, a hash).
 const MAX_WORD_CHARS: usize = 40;
@@ -210,6 +210,7 @@ impl Store {
             self.ensure_room()?;
             self.read(|h| {
                 let mut batch = kv::Batch::default();
+                let mut built = 0u64;
                 for entry in h.items.iter() {
                     let (_, bytes) = entry?;
                     let stored: StoredItem = super::records::decode(&bytes)?;
@@ -217,6 +218,11 @@ impl Store {
                     batch.insert(key, filter);
                     if batch.len() >= BUILD_BATCH {
                         h.search.apply_batch(std::mem::take(&mut batch))?;
+                        built += 1;
+                        // The engine frees pages only at a durable commit.
+                        if built % 10 == 0 {
+                            h.db.flush()?;
+                        }
                     }
                 }
                 h.search.apply_batch(batch)?;

@@ -915,3 +915,24 @@ fn a_sled_store_of_an_earlier_wardfeed_moves_over_whole_at_its_first_opening() {
     let again = Store::open(old_dir.path()).unwrap();
     assert_eq!(again.len(), 4);
 }
+
+/// A new store's search index is written with its items from the first ingest: its first
+/// search does not build it again.
+#[test]
+fn a_new_store_does_not_rebuild_its_search_index_at_its_first_search() {
+    let (_dir, store) = open();
+    let h = store.handles().unwrap();
+    assert!(h.meta.get(search::BUILT_KEY).unwrap().is_some());
+    store
+        .ingest(
+            &source("bode"),
+            &[item("bode", "a", "Khánh thành cầu", 0)],
+            at(100),
+        )
+        .unwrap();
+    let filter_before = h.search.iter().next().unwrap().unwrap();
+    let before = store.decoded_items();
+    assert_eq!(store.search(&query("cầu")).unwrap().count(), 1);
+    assert_eq!(store.decoded_items() - before, 1, "only the match was decoded");
+    assert_eq!(h.search.iter().next().unwrap().unwrap(), filter_before);
+}
