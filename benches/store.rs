@@ -298,7 +298,7 @@ fn main() {
     let absent_decoded = store.decoded_items() - decoded_before;
 
     println!(
-        "  engine:       file {:.1} MB; live keys + values per tree:",
+        "  engine:       {:.1} MB on disk; live keys + values per tree:",
         store.size_on_disk().unwrap() as f64 / 1e6
     );
     println!("    {}", store.engine_stats().unwrap());

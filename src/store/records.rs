@@ -178,12 +178,25 @@ pub(super) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, Fault> {
     if WRITE_LZ4.with(std::cell::Cell::get) {
         return Ok(lz4_flex::compress_prepend_size(&plain));
     }
-    zstd::bulk::compress(&plain, RECORD_LEVEL).map_err(|e| Fault::Codec(e.to_string()))
+    let level = if plain.len() >= ARTICLE_PLAIN {
+        RECORD_LEVEL
+    } else {
+        SMALL_RECORD_LEVEL
+    };
+    zstd::bulk::compress(&plain, level).map_err(|e| Fault::Codec(e.to_string()))
 }
 
-/// zstd's level for records: 3 (its default) keeps nearly all of the higher levels' gain on
-/// ward articles (1,787 B vs 1,649 B at 19 for a 4.4 KB article) at a fraction of their time.
-const RECORD_LEVEL: i32 = 3;
+/// zstd's level for records: 12. The store's 4 KiB pages (redb) hold two records only when
+/// they are under ~2,020 B: at zstd's default (3) the store bench's items averaged 2,065 B and
+/// nearly each took a page of its own (4,945 B/item on disk at 1 M items); at 12 they average
+/// 1,943 B and most pair (BENCHMARKS.md, "The store on redb"), for ~190 µs a record instead of
+/// ~30 (4 ms more per refresh of 20 items).
+const RECORD_LEVEL: i32 = 12;
+
+/// Records shorter than this (titles' members, stories, health, an item without a body) pair
+/// in a page at any level: they keep zstd's default, which is several times faster.
+const ARTICLE_PLAIN: usize = 2048;
+const SMALL_RECORD_LEVEL: i32 = 3;
 
 /// The little-endian magic number opening a zstd frame: the tag of a record written since
 /// issue 14.
