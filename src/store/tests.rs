@@ -933,6 +933,10 @@ fn a_new_store_does_not_rebuild_its_search_index_at_its_first_search() {
     let filter_before = h.search.iter().next().unwrap().unwrap();
     let before = store.decoded_items();
     assert_eq!(store.search(&query("cầu")).unwrap().count(), 1);
-    assert_eq!(store.decoded_items() - before, 1, "only the match was decoded");
+    assert_eq!(
+        store.decoded_items() - before,
+        1,
+        "only the match was decoded"
+    );
     assert_eq!(h.search.iter().next().unwrap().unwrap(), filter_before);
 }
