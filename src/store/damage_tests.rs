@@ -347,7 +347,7 @@ fn a_whole_store_verifies_and_an_older_one_is_sealed_on_first_open() {
             handles.meta.remove(seal_key(name)).unwrap();
         }
         handles.meta.remove(GENERATION_KEY).unwrap();
-        handles.meta.insert("schema", &2u32.to_be_bytes()).unwrap();
+        handles.meta.insert("schema", 2u32.to_be_bytes()).unwrap();
         handles.db.flush().unwrap();
     }
     std::fs::remove_file(dir.path().join(integrity::MANIFEST_FILE)).unwrap();

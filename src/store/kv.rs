@@ -396,15 +396,13 @@ pub struct Iter {
 
 type Entry = Result<(Bytes, Bytes)>;
 
-fn owned(
-    entry: std::result::Result<
-        (
-            redb::AccessGuard<'static, &'static [u8]>,
-            redb::AccessGuard<'static, &'static [u8]>,
-        ),
-        redb::StorageError,
-    >,
-) -> Entry {
+/// A record as redb's range gives it.
+type Guarded = (
+    redb::AccessGuard<'static, &'static [u8]>,
+    redb::AccessGuard<'static, &'static [u8]>,
+);
+
+fn owned(entry: std::result::Result<Guarded, redb::StorageError>) -> Entry {
     let (key, value) = entry?;
     Ok((key.value().to_vec(), value.value().to_vec()))
 }
@@ -539,7 +537,7 @@ mod tests {
             vec![b"a/1".to_vec(), b"a/2".to_vec()]
         );
         assert_eq!(
-            tree.scan_prefix(b"a/").rev().next().unwrap().unwrap().0,
+            tree.scan_prefix(b"a/").next_back().unwrap().unwrap().0,
             b"a/2".to_vec()
         );
         assert_eq!(keys(tree.range(b"a/2".to_vec()..)).len(), 2);

@@ -196,9 +196,9 @@ fn upsert(
             tx.by_time.remove(by_time_key(old.sort_time(), &key))?;
         }
         tx.by_source
-            .insert(by_source_key(source, record.sort_time(), &key), &[])?;
+            .insert(by_source_key(source, record.sort_time(), &key), [])?;
         tx.by_time
-            .insert(by_time_key(record.sort_time(), &key), &[])?;
+            .insert(by_time_key(record.sort_time(), &key), [])?;
     }
     if old_time != Some(record.sort_time()) || old_title.as_ref() != Some(&new_title) {
         // An item that leaves a story it was alone in takes the story's id along, so a retitle
@@ -324,7 +324,7 @@ pub(super) fn join_story(
     vacated: Option<u64>,
 ) -> TxResult<()> {
     if let Some(id) = vacated {
-        tx.story_of.insert(key.0, &id.to_be_bytes())?;
+        tx.story_of.insert(key.0, id.to_be_bytes())?;
     }
     let mut members: TitleMembers = get(&tx.titles, title)?.unwrap_or_default();
     members.members.push((time.timestamp_micros(), *key));
@@ -372,7 +372,7 @@ fn recluster(
         };
         claimed.insert(id);
         for key in cluster {
-            tx.story_of.insert(key.0, &id.to_be_bytes())?;
+            tx.story_of.insert(key.0, id.to_be_bytes())?;
         }
         put(
             &tx.stories,

@@ -220,7 +220,7 @@ impl Store {
                         h.search.apply_batch(std::mem::take(&mut batch))?;
                         built += 1;
                         // The engine frees pages only at a durable commit.
-                        if built % 10 == 0 {
+                        if built.is_multiple_of(10) {
                             h.db.flush()?;
                         }
                     }

@@ -807,7 +807,7 @@ fn a_store_with_the_old_word_postings_drops_them_and_searches_from_filters() {
             .unwrap();
         let h = store.handles().unwrap();
         let old = h.db.open_tree("search").unwrap();
-        old.insert(b"cau\0posting", &[]).unwrap();
+        old.insert(b"cau\0posting", []).unwrap();
         h.search.clear().unwrap();
         h.meta.remove(b"search/filters-built").unwrap();
         h.db.flush().unwrap();
