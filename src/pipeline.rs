@@ -437,7 +437,7 @@ async fn extract_listing(
 /// kept under their canonical URL, so an article's page goes when its item is pruned.
 struct Pages<'a> {
     crawler: &'a Crawler,
-    cache: Option<&'a Store>,
+    cache: Option<&'a Arc<Store>>,
 }
 
 impl Pages<'_> {
@@ -459,7 +459,14 @@ impl Pages<'_> {
                 None => fetched,
             });
         }
-        if let Err(error) = store.set_page(key.as_str(), fetched.to_cache().as_ref()) {
+        // A write waits for the store's one writer (an ingest and its fsync): off the async
+        // workers, which serve meanwhile.
+        let (kept, page) = (Arc::clone(store), fetched.to_cache());
+        let key = key.to_string();
+        let written = tokio::task::spawn_blocking(move || kept.set_page(&key, page.as_ref()))
+            .await
+            .unwrap_or_else(|error| Err(StoreError::Task(error.to_string())));
+        if let Err(error) = written {
             tracing::warn!(source = %source.id, url = %url, error = %error, "cannot keep the page for revalidation");
         }
         Ok(fetched)

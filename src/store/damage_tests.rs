@@ -328,6 +328,11 @@ fn salvage_recovers_what_is_readable_into_a_new_whole_store() {
         report.items
     );
     assert_eq!(store.verify().unwrap().problems, Vec::<String>::new());
+    // Salvaged items are searched like any (every title holds "của").
+    assert_eq!(
+        store.search(&["cua".to_owned()]).unwrap().count() as u64,
+        report.items
+    );
     drop(store);
     // The new store opens as a whole one; the damaged one is still refused.
     assert_eq!(Store::open(into.path()).unwrap().len() as u64, report.items);

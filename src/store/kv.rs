@@ -19,7 +19,7 @@ use redb::{
     Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition, TableHandle,
 };
 
-pub(crate) use migrate::{SLED_FILE, migrate_from_sled};
+pub(crate) use migrate::{SLED_FILE, SLED_KEPT, migrate_from_sled};
 
 /// The database's file name in the store directory.
 pub const DB_FILE: &str = "ledger.redb";
@@ -327,13 +327,17 @@ impl Tree {
         })
     }
 
-    /// Records held; 0 when the tree cannot be read.
-    pub fn len(&self) -> usize {
-        self.read()
-            .and_then(|table| Ok(table.len()?))
-            .map_or(0, |n| n as usize)
+    /// Records held, or why they cannot be counted.
+    pub fn count(&self) -> Result<u64> {
+        Ok(self.read()?.len()?)
     }
 
+    /// Records held; 0 when the tree cannot be read (`count` says why).
+    pub fn len(&self) -> usize {
+        self.count().map_or(0, |n| n as usize)
+    }
+
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -180,7 +180,7 @@ pub(crate) struct Handles {
 
 impl Handles {
     fn open(path: &Path, cache_bytes: u64) -> Result<Handles, kv::Error> {
-        kv::migrate_from_sled(path)?;
+        kv::migrate_from_sled(path, false)?;
         // A walk still reading the previous opening (an iterator a reader holds) keeps its
         // file locked until it ends: a reopen waits a little for it before saying the store
         // is in use.

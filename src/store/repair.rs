@@ -68,36 +68,66 @@ impl std::fmt::Display for SalvageReport {
     }
 }
 
-/// Every record of `tree` that reads and decodes, and how many did not; gives up on the rest
-/// of a tree after `GIVE_UP_AFTER` failures in a row (a tree whose pages are gone).
+/// Every record of `tree` that reads and decodes, and how many did not. The engine ends a walk
+/// at the first page it cannot read, so after a failure the rest is read from the other end,
+/// back to where the first walk stopped; what lies between is lost (counted as one unreadable
+/// record, and logged). Gives up on a walk after `GIVE_UP_AFTER` failures in a row.
 fn readable<T: serde::de::DeserializeOwned>(
     tree: &kv::Tree,
     unreadable: &mut u64,
 ) -> Vec<(kv::Bytes, T)> {
     let mut out = Vec::new();
-    let mut iter = tree.iter();
+    if !walk(tree.iter(), None, &mut out, unreadable) {
+        return out;
+    }
+    let reached = out.last().map(|(key, _)| key.clone());
+    let mut back = Vec::new();
+    walk(tree.iter().rev(), reached.as_deref(), &mut back, unreadable);
+    tracing::warn!(
+        tree = tree.name(),
+        read_forward = out.len(),
+        read_backward = back.len(),
+        "a tree of the damaged store cannot be read between two points: what lies there is lost"
+    );
+    back.reverse();
+    out.extend(back);
+    out
+}
+
+/// Reads `records` into `out` until they end, a key at or before `stop` (walking backward), or
+/// `GIVE_UP_AFTER` failures in a row; whether it stopped at a failure.
+fn walk<T: serde::de::DeserializeOwned>(
+    mut records: impl Iterator<Item = kv::Result<(kv::Bytes, kv::Bytes)>>,
+    stop: Option<&[u8]>,
+    out: &mut Vec<(kv::Bytes, T)>,
+    unreadable: &mut u64,
+) -> bool {
     let mut failures_in_row = 0;
     loop {
-        let next = std::panic::catch_unwind(AssertUnwindSafe(|| iter.next()));
+        let next = std::panic::catch_unwind(AssertUnwindSafe(|| records.next()));
         match next {
-            Ok(None) => break,
-            Ok(Some(Ok((key, value)))) => match decode::<T>(&value) {
-                Ok(record) => {
-                    failures_in_row = 0;
-                    out.push((key, record));
+            Ok(None) => return failures_in_row > 0,
+            Ok(Some(Ok((key, value)))) => {
+                if stop.is_some_and(|stop| key.as_slice() <= stop) {
+                    return false;
                 }
-                Err(_) => *unreadable += 1,
-            },
+                match decode::<T>(&value) {
+                    Ok(record) => {
+                        failures_in_row = 0;
+                        out.push((key, record));
+                    }
+                    Err(_) => *unreadable += 1,
+                }
+            }
             Ok(Some(Err(_))) | Err(_) => {
                 *unreadable += 1;
                 failures_in_row += 1;
                 if failures_in_row >= GIVE_UP_AFTER {
-                    break;
+                    return true;
                 }
             }
         }
     }
-    out
 }
 
 /// Opens the private copy in `dir` for salvage. The engine refuses (or panics on) a database
@@ -150,6 +180,29 @@ impl Store {
             });
         }
         let scratch = check::private_copy(from)?;
+        // A store of an earlier wardfeed (sled) moves over in the copy, leaving what sled
+        // cannot read (counted).
+        let moved = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            kv::migrate_from_sled(scratch.path(), true)
+        }));
+        let unreadable_before = match moved {
+            Ok(Ok(moved)) => moved.map_or(0, |moved| moved.unreadable),
+            Ok(Err(error)) => {
+                return Err(StoreError::Damaged {
+                    path: from.display().to_string(),
+                    problem: format!(
+                        "nothing can be salvaged: the earlier storage engine (sled) cannot read it ({})",
+                        super::describe(&error)
+                    ),
+                });
+            }
+            Err(_) => {
+                return Err(StoreError::Damaged {
+                    path: from.display().to_string(),
+                    problem: "nothing can be salvaged: the earlier storage engine (sled) fails reading it".into(),
+                });
+            }
+        };
         let (old, padded) = open_padding(scratch.path(), cache_bytes);
         let old = match old {
             Ok(Ok(handles)) => handles,
@@ -169,7 +222,7 @@ impl Store {
                 });
             }
         };
-        let mut unreadable = 0;
+        let mut unreadable = unreadable_before;
         let mut items: Vec<StoredItem> = readable(&old.items, &mut unreadable)
             .into_iter()
             .map(|(_, item)| item)
@@ -209,6 +262,8 @@ impl Store {
                 for (item, id) in batch.iter().zip(ids) {
                     let key = item.key;
                     put(&tx.items, key.0, item)?;
+                    // The new store's search index is marked built at its creation.
+                    super::search::reindex(tx.search, None, Some(item))?;
                     tx.by_source.insert(
                         by_source_key(&item.item.source, item.sort_time(), &key),
                         &[][..],

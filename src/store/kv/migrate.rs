@@ -12,18 +12,31 @@ use super::{DB_FILE, Error, Result, definition};
 pub const SLED_FILE: &str = "db";
 
 /// Where the sled files go once copied.
-const SLED_KEPT: &str = "sled-0.34";
+pub const SLED_KEPT: &str = "sled-0.34";
 
 /// sled's own tree, which wardfeed never wrote, and the word postings of an earlier search
 /// index, which the store drops at open anyway.
 const NOT_COPIED: [&[u8]; 2] = [b"__sled__default", b"search"];
 
+/// Unreadable records in a row after which a lenient move leaves the rest of a tree.
+const GIVE_UP_AFTER: u64 = 1000;
+
 /// Records per commit while copying: bounds the copy's memory.
 const RECORDS_PER_COMMIT: usize = 20_000;
 
+/// What a move from sled did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Moved {
+    pub records: u64,
+    /// Records sled could not read (only when moving leniently, for a salvage).
+    pub unreadable: u64,
+}
+
 /// Copies the sled store in `dir` into a new redb database there, if `dir` holds a sled store
-/// and no redb database yet. Returns how many records were copied (`None`: nothing to move).
-pub fn migrate_from_sled(dir: &Path) -> Result<Option<u64>> {
+/// and no redb database yet (`None`: nothing to move). Any record sled cannot read stops the
+/// move and changes nothing, unless `lenient` (a salvage's private copy): then it is skipped
+/// and counted, and a tree that fails `GIVE_UP_AFTER` times in a row is left there.
+pub fn migrate_from_sled(dir: &Path, lenient: bool) -> Result<Option<Moved>> {
     let (sled_file, target) = (dir.join(SLED_FILE), dir.join(DB_FILE));
     if target.exists() || !sled_file.exists() {
         return Ok(None);
@@ -60,6 +73,7 @@ pub fn migrate_from_sled(dir: &Path) -> Result<Option<u64>> {
     let new = Database::builder().create(&partial)?;
     let sled_error = |error: sled::Error| Error::Other(format!("read the earlier store: {error}"));
     let mut copied = 0u64;
+    let mut unreadable = 0u64;
     for name in old.tree_names() {
         if NOT_COPIED.contains(&&name[..]) {
             continue;
@@ -68,7 +82,7 @@ pub fn migrate_from_sled(dir: &Path) -> Result<Option<u64>> {
             .map_err(|_| Error::Other("a tree of the earlier store has no readable name".into()))?;
         let tree = old.open_tree(&name).map_err(sled_error)?;
         let mut entries = tree.iter();
-        let mut count = 0u64;
+        let (mut count, mut failed, mut failures_in_row) = (0u64, 0u64, 0);
         loop {
             let mut txn = new.begin_write()?;
             txn.set_durability(Durability::None);
@@ -76,26 +90,42 @@ pub fn migrate_from_sled(dir: &Path) -> Result<Option<u64>> {
             {
                 let mut table = txn.open_table(definition(&name))?;
                 for entry in entries.by_ref().take(RECORDS_PER_COMMIT) {
-                    let (key, value) = entry.map_err(sled_error)?;
-                    table.insert(&key[..], &value[..])?;
-                    count += 1;
                     more = true;
+                    match entry {
+                        Ok((key, value)) => {
+                            table.insert(&key[..], &value[..])?;
+                            count += 1;
+                            failures_in_row = 0;
+                        }
+                        Err(error) if !lenient => return Err(sled_error(error)),
+                        Err(_) => {
+                            failed += 1;
+                            failures_in_row += 1;
+                            if failures_in_row >= GIVE_UP_AFTER {
+                                break;
+                            }
+                        }
+                    }
                 }
             }
             txn.commit()?;
-            if !more {
+            if !more || failures_in_row >= GIVE_UP_AFTER {
                 break;
             }
         }
+        unreadable += failed;
         let held = new.begin_read()?.open_table(definition(&name))?;
         let held = redb::ReadableTableMetadata::len(&held)?;
-        if held != count || count != tree.len() as u64 {
+        if held != count || (!lenient && count != tree.len() as u64) {
             return Err(Error::Other(format!(
                 "moving tree {name}: the earlier store holds {} records, {count} were read and {held} written; nothing was changed (the earlier store is as it was)",
                 tree.len()
             )));
         }
         copied += count;
+    }
+    if unreadable > 0 {
+        tracing::warn!(path = %dir.display(), unreadable, "records of the earlier store could not be read and were not moved");
     }
     let mut txn = new.begin_write()?;
     txn.set_quick_repair(true);
@@ -123,5 +153,8 @@ pub fn migrate_from_sled(dir: &Path) -> Result<Option<u64>> {
         .and_then(|d| d.sync_all())
         .map_err(io(format!("sync {}", dir.display())))?;
     tracing::warn!(path = %dir.display(), records = copied, elapsed_ms = started.elapsed().as_millis() as u64, "store moved to the new storage engine; the earlier files are in {SLED_KEPT}/ and can be removed once this wardfeed has run well", );
-    Ok(Some(copied))
+    Ok(Some(Moved {
+        records: copied,
+        unreadable,
+    }))
 }
