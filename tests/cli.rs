@@ -479,7 +479,7 @@ fn files_of(dir: &Path) -> Vec<(String, u64, std::time::SystemTime)> {
 }
 
 /// `verify` says a store is whole; `items` reads it without writing to it (a read-only mount
-/// of it, where this test may mount); a store cut in half stops `run`, `items` and `verify`,
+/// of it, where this test may mount); a store gone back in time stops `run`, `items` and `verify`,
 /// naming it and the way out; `verify --repair` salvages it into a new store that works
 /// (issue 12, findings 1, 3 and 12).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -574,15 +574,27 @@ async fn a_damaged_store_stops_every_command_and_verify_repairs_it() {
         eprintln!("SKIPPED the read-only mount check: cannot bind-mount here (not root?)");
     }
 
-    // Half the database gone.
+    // The database put back as it was before a later refresh, under the manifest written
+    // after it (a backup's file copied over a live store, a half-done restore). A file cut
+    // short is refused the same way (the store's damage tests), but what the engine can
+    // salvage from one depends on where its pages fell.
     let db = store.join(wardfeed::store::DB_FILE);
-    let size = std::fs::metadata(&db).unwrap().len();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&db)
-        .unwrap()
-        .set_len(size / 2)
-        .unwrap();
+    let older = dir.path().join("older.redb");
+    std::fs::copy(&db, &older).unwrap();
+    let output = run_wardfeed(
+        &server,
+        &[
+            &os("scrape"),
+            &os("--once"),
+            &os("--config"),
+            config.as_os_str(),
+            &os("--store"),
+            store.as_os_str(),
+        ],
+    )
+    .await;
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    std::fs::copy(&older, &db).unwrap();
     let damaged = format!("store {} is damaged: ", store.display());
     let way_out = format!(
         "wardfeed verify --store {} --repair NEW_DIR",
