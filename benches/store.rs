@@ -91,10 +91,8 @@ fn url(source: &SourceId, n: usize) -> String {
     format!("https://{source}.longbien.hanoi.gov.vn/tin-tuc/chi-tiet/bai-viet-so-{n}.html")
 }
 
-/// Bytes the file system holds for the files under `path` (their blocks: a file the engine
-/// lengthened ahead of use holds no blocks for what it has not written yet).
-fn disk_usage(path: &std::path::Path) -> u64 {
-    use std::os::unix::fs::MetadataExt;
+/// The sum of `size` over the files under `path`.
+fn files_total(path: &std::path::Path, size: &impl Fn(&std::fs::Metadata) -> u64) -> u64 {
     std::fs::read_dir(path)
         .map(|entries| {
             entries
@@ -102,9 +100,9 @@ fn disk_usage(path: &std::path::Path) -> u64 {
                 .map(|e| {
                     let meta = e.metadata().unwrap();
                     if meta.is_dir() {
-                        disk_usage(&e.path())
+                        files_total(&e.path(), size)
                     } else {
-                        meta.blocks() * 512
+                        size(&meta)
                     }
                 })
                 .sum()
@@ -112,23 +110,16 @@ fn disk_usage(path: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Bytes the file system holds for the files under `path` (their blocks: a file the engine
+/// lengthened ahead of use holds no blocks for what it has not written yet).
+fn disk_usage(path: &std::path::Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    files_total(path, &|meta| meta.blocks() * 512)
+}
+
 /// The length of the files under `path`.
 fn dir_size(path: &std::path::Path) -> u64 {
-    std::fs::read_dir(path)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| {
-                    let meta = e.metadata().unwrap();
-                    if meta.is_dir() {
-                        dir_size(&e.path())
-                    } else {
-                        meta.len()
-                    }
-                })
-                .sum()
-        })
-        .unwrap_or(0)
+    files_total(path, &|meta| meta.len())
 }
 
 /// Each tree's records and key/value bytes, per item of `items` (`with_empty`: also the trees

@@ -489,18 +489,21 @@ async fn a_damaged_store_stops_every_command_and_verify_repairs_it() {
     let store = dir.path().join("store");
     let config = quick_config_file(dir.path());
     let os = |s: &str| std::ffi::OsStr::new(s).to_owned();
-    let output = run_wardfeed(
-        &server,
-        &[
-            &os("scrape"),
-            &os("--once"),
-            &os("--config"),
-            config.as_os_str(),
-            &os("--store"),
-            store.as_os_str(),
-        ],
-    )
-    .await;
+    let scrape_once = || async {
+        run_wardfeed(
+            &server,
+            &[
+                &os("scrape"),
+                &os("--once"),
+                &os("--config"),
+                config.as_os_str(),
+                &os("--store"),
+                store.as_os_str(),
+            ],
+        )
+        .await
+    };
+    let output = scrape_once().await;
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
 
     let verify = |store: &Path| {
@@ -581,18 +584,7 @@ async fn a_damaged_store_stops_every_command_and_verify_repairs_it() {
     let db = store.join(wardfeed::store::DB_FILE);
     let older = dir.path().join("older.redb");
     std::fs::copy(&db, &older).unwrap();
-    let output = run_wardfeed(
-        &server,
-        &[
-            &os("scrape"),
-            &os("--once"),
-            &os("--config"),
-            config.as_os_str(),
-            &os("--store"),
-            store.as_os_str(),
-        ],
-    )
-    .await;
+    let output = scrape_once().await;
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     std::fs::copy(&older, &db).unwrap();
     let damaged = format!("store {} is damaged: ", store.display());

@@ -182,44 +182,38 @@ impl Store {
         let scratch = check::private_copy(from)?;
         // A store of an earlier wardfeed (sled) moves over in the copy, leaving what sled
         // cannot read (counted).
+        let unsalvageable = |problem: String| StoreError::Damaged {
+            path: from.display().to_string(),
+            problem: format!("nothing can be salvaged: {problem}"),
+        };
         let moved = std::panic::catch_unwind(AssertUnwindSafe(|| {
             kv::migrate_from_sled(scratch.path(), true)
         }));
         let unreadable_before = match moved {
             Ok(Ok(moved)) => moved.map_or(0, |moved| moved.unreadable),
             Ok(Err(error)) => {
-                return Err(StoreError::Damaged {
-                    path: from.display().to_string(),
-                    problem: format!(
-                        "nothing can be salvaged: the earlier storage engine (sled) cannot read it ({})",
-                        super::describe(&error)
-                    ),
-                });
+                return Err(unsalvageable(format!(
+                    "the earlier storage engine (sled) cannot read it ({})",
+                    super::describe(&error)
+                )));
             }
             Err(_) => {
-                return Err(StoreError::Damaged {
-                    path: from.display().to_string(),
-                    problem: "nothing can be salvaged: the earlier storage engine (sled) fails reading it".into(),
-                });
+                return Err(unsalvageable(
+                    "the earlier storage engine (sled) fails reading it".into(),
+                ));
             }
         };
         let (old, padded) = open_padding(scratch.path(), cache_bytes);
         let old = match old {
             Ok(Ok(handles)) => handles,
             Ok(Err(error)) => {
-                return Err(StoreError::Damaged {
-                    path: from.display().to_string(),
-                    problem: format!(
-                        "nothing can be salvaged: the storage engine cannot open it ({})",
-                        super::describe(&error)
-                    ),
-                });
+                return Err(unsalvageable(format!(
+                    "the storage engine cannot open it ({})",
+                    super::describe(&error)
+                )));
             }
             Err(_) => {
-                return Err(StoreError::Damaged {
-                    path: from.display().to_string(),
-                    problem: "nothing can be salvaged: the storage engine fails opening it".into(),
-                });
+                return Err(unsalvageable("the storage engine fails opening it".into()));
             }
         };
         let mut unreadable = unreadable_before;
