@@ -321,6 +321,11 @@ fn salvage_recovers_what_is_readable_into_a_new_whole_store() {
     eprintln!("{report}");
     assert_eq!(report.recorded_items, Some(158));
     assert!(report.items < 158, "{report}");
+    // The engine opened the cut-short copy only lengthened, and the report says so.
+    assert!(
+        report.padded && report.to_string().contains("cut short"),
+        "{report}"
+    );
     assert_eq!(store.len() as u64, report.items);
     let stories: Vec<Story> = store.stories(|_| true).collect::<Result<_, _>>().unwrap();
     assert_eq!(
