@@ -7,6 +7,7 @@
 #              KEEP=1             keep the work directory (store, logs, config)
 #              STORE_CACHE_MB     the store's cache_mb (default: the daemon's)
 #              MAX_REFRESHES      [defaults] max_refreshes (default: the daemon's, 64)
+#              PER_SOURCE_METRICS=true  [server] per_source_metrics (default: the daemon's, off)
 # Needs: nginx (with the sub module: Debian nginx-light has it), curl, python3.
 #
 # Every source is a ward on the `portal` template with one category: a 25 KB listing of 20
@@ -135,6 +136,7 @@ ${STORE_CACHE_MB:+cache_mb = $STORE_CACHE_MB}
 [server]
 listen = "127.0.0.1:$daemon_port"
 title = "scale bench"
+${PER_SOURCE_METRICS:+per_source_metrics = $PER_SOURCE_METRICS}
 
 [templates.portal.listing]
 list = "div.news-list"

@@ -489,6 +489,10 @@ fn needs_restart(running: &Config, reloaded: &Config) -> Vec<&'static str> {
             a.write_timeout != b.write_timeout,
         ),
         ("server.max_searches", a.max_searches != b.max_searches),
+        (
+            "server.per_source_metrics",
+            a.per_source_metrics != b.per_source_metrics,
+        ),
         ("store.path", running.store.path != reloaded.store.path),
         (
             "store.cache_bytes",
@@ -543,7 +547,7 @@ pub async fn run(
         (Some(url), None) => url.as_str().trim_end_matches('/').to_owned(),
         _ => format!("http://{bound}"),
     };
-    let metrics = Arc::new(Metrics::new());
+    let metrics = Arc::new(Metrics::new(config.server.per_source_metrics));
     let crawler = Arc::new(Crawler::new(&config.fetch)?.with_metrics(Arc::clone(&metrics)));
     let state = Arc::new(
         AppState::new(
@@ -796,14 +800,16 @@ mod tests {
         let same_socket = config("listen = \"127.0.0.1:8080\"\ntitle = \"B\"\nfeed_limit = 5");
         assert!(needs_restart(&running, &same_socket).is_empty());
         let moved = config(
-            "listen = \"127.0.0.1:9090\"\ntitle = \"A\"\nwrite_timeout_secs = 5\nmax_searches = 9",
+            "listen = \"127.0.0.1:9090\"\ntitle = \"A\"\nwrite_timeout_secs = 5\nmax_searches = 9\n\
+             per_source_metrics = true",
         );
         assert_eq!(
             needs_restart(&running, &moved),
             [
                 "server.listen",
                 "server.write_timeout_secs",
-                "server.max_searches"
+                "server.max_searches",
+                "server.per_source_metrics"
             ]
         );
     }

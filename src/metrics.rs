@@ -6,7 +6,7 @@
 //! statuses or a handful of failure kinds, routes are a fixed vocabulary (hence
 //! `&'static str`), and source statuses are the five the model knows.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -29,6 +29,10 @@ const STATUSES: [&str; 5] = ["degraded", "empty", "failing", "ok", "pending"];
 /// Process-wide metrics, shared behind an `Arc`; all methods take `&self` and are cheap
 /// (the crate's atomics, one short std `Mutex` section for a fetch), safe from any thread.
 pub struct Metrics {
+    /// Whether the fetch and refresh families carry a `source` label and the per-source
+    /// gauges (`wardfeed_source_*`) are kept (`server.per_source_metrics`); else those
+    /// families are totals over every source.
+    source_labels: bool,
     registry: Registry,
     /// The per-source families, rendered once per change of them.
     per_source: Registry,
@@ -54,6 +58,12 @@ pub struct Metrics {
     http_requests: IntCounterVec,
     http_dropped: IntCounterVec,
     in_flight: IntGaugeVec,
+    /// Refreshes running now, over every source.
+    refreshes_running: IntGauge,
+    /// Sources per current status (`wardfeed_sources`), from `statuses`.
+    sources: IntGaugeVec,
+    /// Each source's last reported status, for `sources`.
+    statuses: Mutex<HashMap<String, &'static str>>,
     store_up: IntGauge,
     store_errors: IntCounter,
     feed_cuts: IntCounterVec,
@@ -72,7 +82,7 @@ impl std::fmt::Debug for Metrics {
 
 impl Default for Metrics {
     fn default() -> Metrics {
-        Metrics::new()
+        Metrics::new(false)
     }
 }
 
@@ -96,44 +106,62 @@ impl Families<'_> {
         self.register(IntGaugeVec::new(Opts::new(name, help), labels).expect("valid gauge"))
     }
 
-    fn durations(&self, name: &str, help: &str) -> HistogramVec {
+    fn durations(&self, name: &str, help: &str, labels: &[&str]) -> HistogramVec {
         let opts = HistogramOpts::new(name, help).buckets(DURATION_BUCKETS.to_vec());
-        self.register(HistogramVec::new(opts, &["source"]).expect("valid histogram"))
+        self.register(HistogramVec::new(opts, labels).expect("valid histogram"))
     }
 }
 
 /// A refresh counted in `wardfeed_source_refreshes_in_flight` until dropped (a panicking
 /// refresh included).
-pub struct InFlight(prometheus::IntGauge, Arc<AtomicU64>);
+pub struct InFlight {
+    source: Option<IntGauge>,
+    all: IntGauge,
+    changes: Arc<AtomicU64>,
+}
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.dec();
-        self.1.fetch_add(1, Ordering::Release);
+        if let Some(gauge) = &self.source {
+            gauge.dec();
+        }
+        self.all.dec();
+        self.changes.fetch_add(1, Ordering::Release);
     }
 }
 
 impl Metrics {
-    /// Metrics for a process that starts now.
-    pub fn new() -> Metrics {
+    /// Metrics for a process that starts now; `source_labels`: series per source
+    /// (`server.per_source_metrics`).
+    pub fn new(source_labels: bool) -> Metrics {
         let start = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs_f64();
-        Metrics::with_start_time(start)
+        Metrics::with_start_time(start, source_labels)
     }
 
     /// Metrics whose `wardfeed_process_start_time_seconds` is `start_time_unix`, for tests
     /// that compare whole expositions.
-    pub fn with_start_time(start_time_unix: f64) -> Metrics {
+    pub fn with_start_time(start_time_unix: f64, source_labels: bool) -> Metrics {
         let registry = Registry::new();
         let families = Families(&registry);
-        // The per-source families (about 40 series a source: 400,000 lines at 10,000
-        // sources) change only when a source is fetched, refreshed or forgotten: their text is
-        // kept between those changes (`render`).
+        // The fetch and refresh families change only when a source is fetched, refreshed or
+        // forgotten: their text is kept between those changes (`render`). Per source (about
+        // 40 series a source: 400,000 lines and ~80 MB of series at 10,000 sources) only
+        // when asked; else one series (or one per outcome) over every source.
         let per_source = Registry::new();
         let source_families = Families(&per_source);
-        let source = &["source"];
+        let source: &[&str] = if source_labels { &["source"] } else { &[] };
+        let source_outcome: &[&str] = if source_labels {
+            &["source", "outcome"]
+        } else {
+            &["outcome"]
+        };
+        let per = |what: &str| match source_labels {
+            true => format!("{what}, per source."),
+            false => format!("{what}, over every source."),
+        };
         families
             .gauges(
                 "wardfeed_build_info",
@@ -161,58 +189,65 @@ impl Metrics {
         // A daemon only runs on a store that opened whole.
         store_up.set(1);
         Metrics {
+            source_labels,
             fetches: source_families.counters(
                 "wardfeed_fetches_total",
-                "Fetch attempts, per source and outcome (HTTP status or failure kind).",
-                &["source", "outcome"],
+                if source_labels {
+                    "Fetch attempts, per source and outcome (HTTP status or failure kind)."
+                } else {
+                    "Fetch attempts over every source, per outcome (HTTP status or failure kind)."
+                },
+                source_outcome,
             ),
             fetch_duration: source_families.durations(
                 "wardfeed_fetch_duration_seconds",
-                "Time taken by fetch attempts, per source.",
+                &per("Time taken by fetch attempts"),
+                source,
             ),
             fetched_bytes: source_families.counters(
                 "wardfeed_fetched_bytes_total",
-                "Response body bytes fetched, per source.",
+                &per("Response body bytes fetched"),
                 source,
             ),
             refreshes: source_families.counters(
                 "wardfeed_refreshes_total",
-                "Refreshes finished, per source.",
+                &per("Refreshes finished"),
                 source,
             ),
             refresh_duration: source_families.durations(
                 "wardfeed_refresh_duration_seconds",
-                "Time taken by refreshes (scrape and store), per source.",
+                &per("Time taken by refreshes (scrape and store)"),
+                source,
             ),
             items_new: source_families.counters(
                 "wardfeed_items_new_total",
-                "Items stored for the first time, per source.",
+                &per("Items stored for the first time"),
                 source,
             ),
             items_updated: source_families.counters(
                 "wardfeed_items_updated_total",
-                "Stored items whose content changed, per source.",
+                &per("Stored items whose content changed"),
                 source,
             ),
             listing_failures: source_families.counters(
                 "wardfeed_listing_failures_total",
-                "Listings that failed during refreshes, per source.",
+                &per("Listings that failed during refreshes"),
                 source,
             ),
             consecutive_failures: source_families.gauges(
                 "wardfeed_source_consecutive_failures",
                 "Refreshes that failed in a row, per source.",
-                source,
+                &["source"],
             ),
             source_items: source_families.gauges(
                 "wardfeed_source_items",
                 "Items held in the store, per source.",
-                source,
+                &["source"],
             ),
             last_success: source_families.gauges(
                 "wardfeed_source_last_success_timestamp_seconds",
                 "When the source last refreshed successfully, since the unix epoch, in seconds.",
-                source,
+                &["source"],
             ),
             status: source_families.gauges(
                 "wardfeed_source_status",
@@ -222,7 +257,7 @@ impl Metrics {
             up: source_families.gauges(
                 "wardfeed_source_up",
                 "1 when the source's last refresh worked (status ok or empty), else 0.",
-                source,
+                &["source"],
             ),
             http_requests: families.counters(
                 "wardfeed_http_requests_total",
@@ -239,8 +274,21 @@ impl Metrics {
             in_flight: source_families.gauges(
                 "wardfeed_source_refreshes_in_flight",
                 "Refreshes of the source running now (never more than 1).",
-                source,
+                &["source"],
             ),
+            refreshes_running: families.register(
+                IntGauge::new(
+                    "wardfeed_refreshes_in_flight",
+                    "Refreshes running now, over every source.",
+                )
+                .expect("valid gauge"),
+            ),
+            sources: families.gauges(
+                "wardfeed_sources",
+                "Configured sources per current status (pending until their first refresh).",
+                &["status"],
+            ),
+            statuses: Mutex::new(HashMap::new()),
             store_up,
             store_errors: families.register(
                 IntCounter::new(
@@ -284,7 +332,13 @@ impl Metrics {
     /// "network", "too_large", "redirects", "robots", "off_site").
     pub fn record_fetch(&self, source: &str, outcome: &str, duration: Duration, bytes: u64) {
         self.source_changed();
-        {
+        let by_source = [source];
+        let (labels, fetch_labels): (&[&str], &[&str]) = if self.source_labels {
+            (&by_source, &[source, outcome])
+        } else {
+            (&[], &[outcome])
+        };
+        if self.source_labels {
             let mut outcomes = lock(&self.outcomes);
             // Look up before inserting: the strings are only copied the first time.
             match outcomes.get_mut(source) {
@@ -297,13 +351,11 @@ impl Metrics {
                 }
             }
         }
-        self.fetches.with_label_values(&[source, outcome]).inc();
+        self.fetches.with_label_values(fetch_labels).inc();
         self.fetch_duration
-            .with_label_values(&[source])
+            .with_label_values(labels)
             .observe(duration.as_secs_f64());
-        self.fetched_bytes
-            .with_label_values(&[source])
-            .inc_by(bytes);
+        self.fetched_bytes.with_label_values(labels).inc_by(bytes);
     }
 
     /// One refresh (scrape + store) of a source finished.
@@ -316,7 +368,8 @@ impl Metrics {
         duration: Duration,
     ) {
         self.source_changed();
-        let labels = &[source];
+        let by_source = [source];
+        let labels: &[&str] = if self.source_labels { &by_source } else { &[] };
         self.refreshes.with_label_values(labels).inc();
         self.refresh_duration
             .with_label_values(labels)
@@ -343,6 +396,10 @@ impl Metrics {
         items_stored: u64,
         last_success_unix: Option<i64>,
     ) {
+        self.count_status(source, status);
+        if !self.source_labels {
+            return;
+        }
         self.source_changed();
         let labels = &[source];
         self.consecutive_failures
@@ -379,9 +436,42 @@ impl Metrics {
     /// Counts a refresh of `source` as running until the returned guard is dropped.
     pub fn refresh_in_flight(&self, source: &str) -> InFlight {
         self.source_changed();
-        let gauge = self.in_flight.with_label_values(&[source]);
-        gauge.inc();
-        InFlight(gauge, Arc::clone(&self.source_changes))
+        let gauge = self
+            .source_labels
+            .then(|| self.in_flight.with_label_values(&[source]));
+        if let Some(gauge) = &gauge {
+            gauge.inc();
+        }
+        self.refreshes_running.inc();
+        InFlight {
+            source: gauge,
+            all: self.refreshes_running.clone(),
+            changes: Arc::clone(&self.source_changes),
+        }
+    }
+
+    /// Moves `source` to `status` in `wardfeed_sources`.
+    fn count_status(&self, source: &str, status: &str) {
+        let status = STATUSES
+            .into_iter()
+            .find(|known| *known == status)
+            .unwrap_or("unknown");
+        let mut statuses = lock(&self.statuses);
+        let before = match statuses.get_mut(source) {
+            Some(held) => Some(std::mem::replace(held, status)),
+            None => {
+                statuses.insert(source.to_owned(), status);
+                None
+            }
+        };
+        drop(statuses);
+        if before == Some(status) {
+            return;
+        }
+        if let Some(before) = before {
+            self.sources.with_label_values(&[before]).dec();
+        }
+        self.sources.with_label_values(&[status]).inc();
     }
 
     /// A feed render cut to its byte budget: how many bodies, summaries and entries it left
@@ -422,6 +512,12 @@ impl Metrics {
     /// Forget a source removed from the configuration (its series disappear). A refresh of it
     /// still in flight when it is forgotten brings its series back until the next forget.
     pub fn forget_source(&self, source: &str) {
+        if let Some(status) = lock(&self.statuses).remove(source) {
+            self.sources.with_label_values(&[status]).dec();
+        }
+        if !self.source_labels {
+            return;
+        }
         self.source_changed();
         let labels = &[source];
         // Removing a series that was never created is an error the crate reports and we
@@ -555,7 +651,7 @@ mod tests {
 
     #[test]
     fn per_source_series_are_rendered_once_per_change_of_them() {
-        let metrics = Metrics::with_start_time(1_700_000_000.5);
+        let metrics = Metrics::with_start_time(1_700_000_000.5, true);
         metrics.record_fetch("phucloi", "200", ms(10), 100);
         let first = metrics.render();
         assert_eq!(metrics.source_renders(), 1);
@@ -587,7 +683,7 @@ mod tests {
 
     #[test]
     fn a_fresh_process_shows_only_process_series() {
-        let metrics = Metrics::with_start_time(1_700_000_000.5);
+        let metrics = Metrics::with_start_time(1_700_000_000.5, true);
         assert_eq!(
             metrics.render(),
             format!(
@@ -604,6 +700,9 @@ wardfeed_document_cache_evictions_total 0
 # HELP wardfeed_process_start_time_seconds Start time of the process since the unix epoch, in seconds.
 # TYPE wardfeed_process_start_time_seconds gauge
 wardfeed_process_start_time_seconds 1700000000.5
+# HELP wardfeed_refreshes_in_flight Refreshes running now, over every source.
+# TYPE wardfeed_refreshes_in_flight gauge
+wardfeed_refreshes_in_flight 0
 # HELP wardfeed_store_errors_total Store reads and writes that failed since the process started.
 # TYPE wardfeed_store_errors_total counter
 wardfeed_store_errors_total 0
@@ -618,7 +717,7 @@ wardfeed_store_up 1
 
     #[test]
     fn a_small_scenario_renders_exactly() {
-        let metrics = Metrics::with_start_time(1_700_000_000.5);
+        let metrics = Metrics::with_start_time(1_700_000_000.5, true);
         metrics.record_fetch("phucloi", "200", ms(250), 1000);
         metrics.record_fetch("phucloi", "304", ms(40), 0);
         metrics.record_fetch("phucloi", "timeout", ms(30_000), 0);
@@ -695,6 +794,9 @@ wardfeed_refresh_duration_seconds_bucket{{source=\"phucloi\",le=\"30\"}} 1
 wardfeed_refresh_duration_seconds_bucket{{source=\"phucloi\",le=\"+Inf\"}} 1
 wardfeed_refresh_duration_seconds_sum{{source=\"phucloi\"}} 1.5
 wardfeed_refresh_duration_seconds_count{{source=\"phucloi\"}} 1
+# HELP wardfeed_refreshes_in_flight Refreshes running now, over every source.
+# TYPE wardfeed_refreshes_in_flight gauge
+wardfeed_refreshes_in_flight 0
 # HELP wardfeed_refreshes_total Refreshes finished, per source.
 # TYPE wardfeed_refreshes_total counter
 wardfeed_refreshes_total{{source=\"phucloi\"}} 1
@@ -717,6 +819,9 @@ wardfeed_source_status{{source=\"phucloi\",status=\"pending\"}} 0
 # HELP wardfeed_source_up 1 when the source's last refresh worked (status ok or empty), else 0.
 # TYPE wardfeed_source_up gauge
 wardfeed_source_up{{source=\"phucloi\"}} 0
+# HELP wardfeed_sources Configured sources per current status (pending until their first refresh).
+# TYPE wardfeed_sources gauge
+wardfeed_sources{{status=\"degraded\"}} 1
 # HELP wardfeed_store_errors_total Store reads and writes that failed since the process started.
 # TYPE wardfeed_store_errors_total counter
 wardfeed_store_errors_total 3
@@ -741,7 +846,7 @@ wardfeed_store_up 0
 
     #[test]
     fn histogram_buckets_are_cumulative_inclusive_and_inf_equals_count() {
-        let metrics = Metrics::with_start_time(0.0);
+        let metrics = Metrics::with_start_time(0.0, true);
         for millis in [10, 50, 700, 100_000] {
             metrics.record_fetch("s", "200", ms(millis), 0);
         }
@@ -773,7 +878,7 @@ wardfeed_store_up 0
 
     #[test]
     fn hostile_source_label_is_escaped_and_cannot_break_lines() {
-        let metrics = Metrics::with_start_time(0.0);
+        let metrics = Metrics::with_start_time(0.0, true);
         let hostile = "a\"b\\c\nd";
         metrics.record_fetch(hostile, "200", ms(10), 5);
         metrics.set_source_health(hostile, "ok", 0, 1, Some(1));
@@ -800,7 +905,7 @@ wardfeed_store_up 0
 
     #[test]
     fn ordering_is_sorted_and_stable_whatever_the_recording_order() {
-        let metrics = Metrics::with_start_time(0.0);
+        let metrics = Metrics::with_start_time(0.0, true);
         for source in ["zeta", "alpha", "mid"] {
             metrics.record_fetch(source, "500", ms(1), 0);
             metrics.record_fetch(source, "200", ms(1), 0);
@@ -851,7 +956,7 @@ wardfeed_store_up 0
 
     #[test]
     fn forget_source_removes_every_series_of_that_source_only() {
-        let metrics = Metrics::with_start_time(0.0);
+        let metrics = Metrics::with_start_time(0.0, true);
         for source in ["gone", "kept"] {
             metrics.record_fetch(source, "200", ms(1), 1);
             metrics.record_refresh(source, 1, 0, 0, ms(1));
@@ -869,8 +974,73 @@ wardfeed_store_up 0
     }
 
     #[test]
+    fn without_per_source_series_the_families_are_totals_and_sources_are_counted_by_status() {
+        let metrics = Metrics::with_start_time(1_700_000_000.5, false);
+        metrics.record_fetch("phucloi", "200", ms(10), 100);
+        metrics.record_fetch("bode", "200", ms(20), 50);
+        metrics.record_fetch("bode", "500", ms(30), 0);
+        metrics.record_refresh("phucloi", 3, 0, 0, ms(100));
+        metrics.record_refresh("bode", 1, 2, 1, ms(200));
+        metrics.set_source_health("phucloi", "ok", 0, 3, Some(1_699_990_000));
+        metrics.set_source_health("bode", "failing", 1, 1, None);
+        let running = metrics.refresh_in_flight("bode");
+        let text = metrics.render();
+        assert!(
+            !text.contains("source="),
+            "no series names a source:\n{text}"
+        );
+        assert!(
+            !text.contains("wardfeed_source_"),
+            "no per-source gauge:\n{text}"
+        );
+        for line in [
+            r#"wardfeed_fetches_total{outcome="200"} 2"#,
+            r#"wardfeed_fetches_total{outcome="500"} 1"#,
+            "wardfeed_fetched_bytes_total 150",
+            "wardfeed_fetch_duration_seconds_count 3",
+            "wardfeed_refreshes_total 2",
+            "wardfeed_items_new_total 4",
+            "wardfeed_items_updated_total 2",
+            "wardfeed_listing_failures_total 1",
+            "wardfeed_refresh_duration_seconds_count 2",
+            "wardfeed_refreshes_in_flight 1",
+            r#"wardfeed_sources{status="failing"} 1"#,
+            r#"wardfeed_sources{status="ok"} 1"#,
+            "# HELP wardfeed_refreshes_total Refreshes finished, over every source.",
+        ] {
+            assert!(text.contains(&format!("{line}\n")), "{line}:\n{text}");
+        }
+        drop(running);
+        // A source moves between statuses; a forgotten one is no longer counted.
+        metrics.set_source_health("bode", "ok", 0, 1, Some(1_699_990_100));
+        let text = metrics.render();
+        assert!(text.contains("wardfeed_refreshes_in_flight 0\n"), "{text}");
+        assert!(
+            text.contains("wardfeed_sources{status=\"ok\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("wardfeed_sources{status=\"failing\"} 0\n"),
+            "{text}"
+        );
+        metrics.forget_source("phucloi");
+        assert!(
+            metrics
+                .render()
+                .contains("wardfeed_sources{status=\"ok\"} 1\n")
+        );
+        // Reporting the same status again counts the source once.
+        metrics.set_source_health("bode", "ok", 0, 1, Some(1_699_990_200));
+        assert!(
+            metrics
+                .render()
+                .contains("wardfeed_sources{status=\"ok\"} 1\n")
+        );
+    }
+
+    #[test]
     fn health_gauges_follow_the_latest_report() {
-        let metrics = Metrics::with_start_time(0.0);
+        let metrics = Metrics::with_start_time(0.0, true);
         metrics.record_fetch("s", "network", ms(1), 0);
         let text = metrics.render();
         assert!(
@@ -939,7 +1109,7 @@ wardfeed_store_up 0
 
     #[test]
     fn recording_from_many_threads_loses_nothing() {
-        let metrics = Arc::new(Metrics::with_start_time(0.0));
+        let metrics = Arc::new(Metrics::with_start_time(0.0, true));
         let threads: Vec<_> = (0..4)
             .map(|_| {
                 let metrics = Arc::clone(&metrics);
@@ -999,7 +1169,14 @@ wardfeed_store_up 0
             );
         };
 
-        let metrics = Metrics::with_start_time(1_700_000_000.25);
+        // With series per source and without (totals over every source).
+        for source_labels in [true, false] {
+            check_with_promtool(&promtool, source_labels);
+        }
+    }
+
+    fn check_with_promtool(promtool: &Path, source_labels: bool) {
+        let metrics = Metrics::with_start_time(1_700_000_000.25, source_labels);
         for (source, outcome, millis) in [
             ("phucloi", "200", 120),
             ("phucloi", "304", 30),
@@ -1024,7 +1201,7 @@ wardfeed_store_up 0
         }
         let exposition = metrics.render();
 
-        let mut child = Command::new(&promtool)
+        let mut child = Command::new(promtool)
             .args(["check", "metrics"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -77,6 +77,7 @@ pub struct ServerFile {
     pub write_timeout_secs: Option<u64>,
     pub max_searches: Option<usize>,
     pub publisher_in_titles: Option<bool>,
+    pub per_source_metrics: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

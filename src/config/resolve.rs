@@ -386,6 +386,7 @@ impl Context<'_> {
                     .unwrap_or(DEFAULT_MAX_SEARCHES)
                     .max(1),
                 publisher_in_titles: raw.server.publisher_in_titles.unwrap_or(true),
+                per_source_metrics: raw.server.per_source_metrics.unwrap_or(false),
             },
             log,
             group_names,

@@ -10,6 +10,7 @@ pub mod xml;
 
 pub use date::{DEFAULT_TIMEZONE, DateContext, DateError, ParsedDate, parse_date, parse_datetime};
 pub use text::{
-    clean_optional, clean_text, decode_entities_and_clean, fold_case, parse_count, story_title_key,
+    clean_optional, clean_text, decode_entities_and_clean, fold_case, is_nfc, parse_count,
+    story_title_key,
 };
 pub use url::{QueryFilter, canonical_url, resolve_link};

@@ -1,6 +1,6 @@
 //! Text normalisation: the one definition of "clean text" every stage uses.
 
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
 /// Normalised text: control characters removed, Unicode NFC, every run of whitespace (no-break
 /// space included) collapsed to one space, trimmed.
@@ -9,9 +9,27 @@ use unicode_normalization::UnicodeNormalization;
 /// NFC comes after so that windows-1258 or NFD pages (base letter + combining tone mark) compare
 /// equal to precomposed text.
 pub fn clean_text(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
+    let kept = || raw.chars().filter(|c| !is_removed_control(*c));
+    if is_nfc(kept()) {
+        collapse_whitespace(kept(), raw.len())
+    } else {
+        collapse_whitespace(kept().nfc(), raw.len())
+    }
+}
+
+/// Whether `chars` are already NFC, by Unicode's quick check (`NFC_Quick_Check`; "maybe"
+/// counts as no). Portal text nearly always is (precomposed Vietnamese): the check spares
+/// decomposing and recomposing every character, which was ~8 % of a refresh's CPU (perf over
+/// `bench/scale.sh 1000 10`, BENCHMARKS.md).
+pub fn is_nfc(chars: impl Iterator<Item = char>) -> bool {
+    is_nfc_quick(chars) == IsNormalized::Yes
+}
+
+/// `chars` with every run of whitespace collapsed to one space, trimmed.
+fn collapse_whitespace(chars: impl Iterator<Item = char>, capacity: usize) -> String {
+    let mut out = String::with_capacity(capacity);
     let mut pending_space = false;
-    for ch in raw.chars().filter(|c| !is_removed_control(*c)).nfc() {
+    for ch in chars {
         if ch.is_whitespace() {
             pending_space = !out.is_empty();
             continue;
@@ -114,6 +132,31 @@ mod tests {
     fn composes_decomposed_vietnamese() {
         let nfd = "Phu\u{301}c L\u{1a1}\u{323}i";
         assert_eq!(clean_text(nfd), "Phúc Lợi");
+    }
+
+    #[test]
+    fn the_quick_check_never_skips_text_that_nfc_would_change() {
+        // Precomposed, decomposed, mixed, marks out of order, a mark after `>`, Hangul jamo,
+        // a lone mark, singleton decompositions (U+212B ANGSTROM SIGN, U+2126 OHM SIGN).
+        for text in [
+            "Phường Phúc Lợi tổ chức Hội nghị",
+            "Phu\u{301}c L\u{1a1}\u{323}i",
+            "Lợi Phu\u{301}c",
+            "a\u{323}\u{302} a\u{302}\u{323}",
+            ">\u{338} =\u{338}",
+            "\u{1100}\u{1161}\u{11a8}",
+            "\u{301}",
+            "\u{212b} \u{2126}",
+        ] {
+            let full: String = text.nfc().collect();
+            if is_nfc(text.chars()) {
+                assert_eq!(full, text, "{text:?} passed the quick check but is not NFC");
+            }
+            assert_eq!(clean_text(text), clean_text(&full), "{text:?}");
+            assert_eq!(clean_text(text).nfc().collect::<String>(), clean_text(text));
+        }
+        assert!(is_nfc("Phường Phúc Lợi".chars()));
+        assert!(!is_nfc("Phu\u{301}c".chars()));
     }
 
     #[test]

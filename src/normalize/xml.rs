@@ -13,18 +13,24 @@ use unicode_normalization::char::canonical_combining_class;
 /// a character reference: it reads the same, NFC leaves it alone, and the result is NFC, so
 /// normalising it again (as the feed writers do) changes nothing.
 pub fn xml_safe_nfc(html: &str) -> String {
+    // Every part of text that passes the quick check passes it too: NFC already.
+    let already_nfc = super::text::is_nfc(html.chars().filter(|&c| is_xml_char(c)));
+    let push_nfc = |out: &mut String, run: &str| match already_nfc {
+        true => out.push_str(run),
+        false => out.extend(run.nfc()),
+    };
     let mut out = String::with_capacity(html.len());
     let mut run = String::new();
     for c in html.chars().filter(|&c| is_xml_char(c)) {
         if run.ends_with(['<', '=', '>']) && canonical_combining_class(c) != 0 {
-            out.extend(run.nfc());
+            push_nfc(&mut out, &run);
             run.clear();
             out.push_str(&format!("&#x{:X};", u32::from(c)));
         } else {
             run.push(c);
         }
     }
-    out.extend(run.nfc());
+    push_nfc(&mut out, &run);
     out
 }
 

@@ -322,7 +322,12 @@ pub struct DashboardError {
 /// same in every format.
 pub(crate) fn feed_text(text: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
-    text.chars().filter(|&c| is_xml_char(c)).nfc().collect()
+    let kept = || text.chars().filter(|&c| is_xml_char(c));
+    if crate::normalize::is_nfc(kept()) {
+        kept().collect()
+    } else {
+        kept().nfc().collect()
+    }
 }
 
 /// Whether text is blank as every format carries it: a summary of control characters is, and

@@ -108,6 +108,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> AppState {
         let config_searches = config.server.max_searches;
+        let per_source_metrics = config.server.per_source_metrics;
         AppState {
             config: RwLock::new(config),
             config_generation: AtomicU64::new(0),
@@ -121,7 +122,7 @@ impl AppState {
             rendered: Mutex::new(HashMap::new()),
             render_locks: Mutex::new(HashMap::new()),
             next_runs: Mutex::new(HashMap::new()),
-            metrics: Arc::new(crate::metrics::Metrics::new()),
+            metrics: Arc::new(crate::metrics::Metrics::new(per_source_metrics)),
             searches: Arc::new(tokio::sync::Semaphore::new(config_searches)),
             status_document: tokio::sync::Mutex::new(None),
             health_answer: Mutex::new(None),
