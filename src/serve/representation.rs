@@ -3,11 +3,14 @@
 //! from `Bytes` and precomputed header values: an answer costs a few reference-count
 //! increments. Its gzip and brotli forms are built on the first request that asks for each,
 //! then kept with it: a document nobody asks compressed never costs the memory (at 10,000
-//! sources, every render kept three bodies).
+//! sources, every render kept three bodies). Likewise the plain body is let go once a
+//! compressed form exists, until a client asks for it plain (feed readers and browsers all ask
+//! gzip or brotli): it is then decompressed from the kept form, and kept.
 
-use std::io::Write;
-use std::sync::OnceLock;
+use std::io::{Read, Write};
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -27,7 +30,10 @@ pub enum Effort {
 #[derive(Debug)]
 pub struct Representation {
     content_type: HeaderValue,
-    identity: Bytes,
+    /// The plain body while it is needed: until a compressed form is built, and for good once
+    /// a client has asked for it (`identity_asked`).
+    identity: Mutex<Option<Bytes>>,
+    identity_asked: AtomicBool,
     /// gzip and brotli, each built on first use.
     compressed: [OnceLock<Bytes>; 2],
     effort: Effort,
@@ -81,7 +87,8 @@ impl Representation {
         Representation {
             content_type: HeaderValue::from_static(content_type),
             etags: [etag(""), etag("-gz"), etag("-br")],
-            identity: Bytes::from(body),
+            identity: Mutex::new(Some(Bytes::from(body))),
+            identity_asked: AtomicBool::new(false),
             compressed: [OnceLock::new(), OnceLock::new()],
             effort,
             last_served: AtomicU64::new(SERVED.fetch_add(1, Ordering::Relaxed)),
@@ -91,17 +98,49 @@ impl Representation {
         }
     }
 
-    /// The body in `coding`, compressed now if this is the first request for it.
-    fn body(&self, coding: Coding) -> &Bytes {
-        match coding {
-            Coding::Identity => &self.identity,
-            Coding::Gzip => {
-                self.compressed[0].get_or_init(|| Bytes::from(gzip(&self.identity, self.effort)))
+    /// The body in `coding`, compressed now if this is the first request for it; an error
+    /// only if a kept form of ours no longer decompresses.
+    fn body(&self, coding: Coding) -> Result<Bytes, String> {
+        let (slot, compress): (_, fn(&[u8], Effort) -> Vec<u8>) = match coding {
+            Coding::Identity => {
+                self.identity_asked.store(true, Ordering::Relaxed);
+                return self.identity();
             }
-            Coding::Brotli => {
-                self.compressed[1].get_or_init(|| Bytes::from(brotli(&self.identity, self.effort)))
+            Coding::Gzip => (&self.compressed[0], gzip),
+            Coding::Brotli => (&self.compressed[1], brotli),
+        };
+        let body = match slot.get() {
+            Some(body) => body.clone(),
+            None => {
+                let plain = self.identity()?;
+                slot.get_or_init(|| Bytes::from(compress(&plain, self.effort)))
+                    .clone()
             }
+        };
+        if !self.identity_asked.load(Ordering::Relaxed) {
+            *self.identity.lock().unwrap_or_else(PoisonError::into_inner) = None;
         }
+        Ok(body)
+    }
+
+    /// The plain body: the one held, or one decompressed from a kept form (and then held
+    /// again if a client asked for it plain).
+    fn identity(&self) -> Result<Bytes, String> {
+        let mut held = self.identity.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(body) = &*held {
+            return Ok(body.clone());
+        }
+        let body = Bytes::from(match (self.compressed[0].get(), self.compressed[1].get()) {
+            (Some(gzipped), _) => gunzip(gzipped)?,
+            (None, Some(compressed)) => unbrotli(compressed)?,
+            (None, None) => {
+                return Err("the plain body was let go with no compressed form kept".into());
+            }
+        });
+        if self.identity_asked.load(Ordering::Relaxed) {
+            *held = Some(body.clone());
+        }
+        Ok(body)
     }
 
     /// Whether answering `headers` would compress (the first request for an encoding): the
@@ -114,15 +153,26 @@ impl Representation {
                 .and_then(|v| v.to_str().ok()),
         );
         match coding {
-            Coding::Identity => false,
+            // Decompressed from a kept form when it was let go.
+            Coding::Identity => self
+                .identity
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_none(),
             Coding::Gzip => self.compressed[0].get().is_none(),
             Coding::Brotli => self.compressed[1].get().is_none(),
         }
     }
 
-    /// Bytes held: the identity body and the compressed forms built so far.
+    /// Bytes held: the plain body (while held) and the compressed forms built so far.
     pub fn held_bytes(&self) -> usize {
-        self.identity.len()
+        let plain = self
+            .identity
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, Bytes::len);
+        plain
             + self
                 .compressed
                 .iter()
@@ -149,12 +199,22 @@ impl Representation {
             *response.status_mut() = StatusCode::NOT_MODIFIED;
             response
         } else {
-            let body = self.body(coding);
+            let body = match self.body(coding) {
+                Ok(body) => body,
+                Err(error) => {
+                    // Never a body that is not the document: the reader tries again.
+                    tracing::error!(%error, "a kept document could not be answered");
+                    let mut response = Response::new(Body::from("document unavailable"));
+                    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                    return response;
+                }
+            };
             // HEAD gets the body too: hyper drops it but keeps its Content-Length.
-            let mut response = Response::new(Body::from(body.clone()));
+            let length = body.len();
+            let mut response = Response::new(Body::from(body));
             let h = response.headers_mut();
             h.insert(header::CONTENT_TYPE, self.content_type.clone());
-            h.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
             if let Some(name) = coding.name() {
                 h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(name));
             }
@@ -245,6 +305,23 @@ fn gzip(body: &[u8], effort: Effort) -> Vec<u8> {
     encoder.finish().unwrap_or_default()
 }
 
+/// A gzip body we made, decompressed.
+fn gunzip(body: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(body.len() * 4);
+    flate2::read::GzDecoder::new(body)
+        .read_to_end(&mut out)
+        .map_err(|error| format!("a kept gzip body does not decompress: {error}"))?;
+    Ok(out)
+}
+
+/// A brotli body we made, decompressed.
+fn unbrotli(body: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(body.len() * 4);
+    brotli::BrotliDecompress(&mut &body[..], &mut out)
+        .map_err(|error| format!("a kept brotli body does not decompress: {error}"))?;
+    Ok(out)
+}
+
 fn brotli(body: &[u8], effort: Effort) -> Vec<u8> {
     // Quality 11 takes seconds on a large feed; 9 keeps most of the gain.
     let quality = match effort {
@@ -263,7 +340,6 @@ fn brotli(body: &[u8], effort: Effort) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Read;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -291,37 +367,71 @@ mod tests {
         assert_eq!(negotiate(None), Coding::Identity);
     }
 
+    fn body_of(response: Response) -> Vec<u8> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+            .unwrap()
+            .to_vec()
+    }
+
     #[test]
-    fn compressed_bodies_hold_the_identity_body_and_are_built_when_first_asked() {
+    fn compressed_bodies_are_built_when_first_asked_and_the_plain_one_is_let_go() {
         let repr = repr();
-        let identity = repr.identity.len();
+        let plain = "<rss>Phúc Lợi</rss>".repeat(50).into_bytes();
         assert_eq!(
             repr.held_bytes(),
-            identity,
+            plain.len(),
             "nothing compressed before a request"
         );
         assert!(!repr.must_compress(&headers(&[])));
         let gzip = headers(&[("accept-encoding", "gzip")]);
         assert!(repr.must_compress(&gzip));
-        let _ = repr.respond(&gzip, 60);
+        let gzipped = body_of(repr.respond(&gzip, 60));
         assert!(!repr.must_compress(&gzip));
-        let gzipped = repr.compressed[0].get().unwrap().clone();
-        assert_eq!(repr.held_bytes(), identity + gzipped.len());
+        assert_eq!(repr.compressed[0].get().unwrap()[..], gzipped[..]);
+        assert_eq!(
+            repr.held_bytes(),
+            gzipped.len(),
+            "the plain body is let go once nobody asked for it and a compressed form is kept"
+        );
         assert!(
             repr.compressed[1].get().is_none(),
             "brotli not asked for yet"
         );
-        let mut gunzipped = Vec::new();
-        flate2::read::GzDecoder::new(&gzipped[..])
-            .read_to_end(&mut gunzipped)
-            .unwrap();
-        assert_eq!(gunzipped, repr.identity);
-        let _ = repr.respond(&headers(&[("accept-encoding", "br")]), 60);
-        let mut unbrotli = Vec::new();
-        brotli::BrotliDecompress(&mut &repr.compressed[1].get().unwrap()[..], &mut unbrotli)
-            .unwrap();
-        assert_eq!(unbrotli, repr.identity);
-        assert!(gzipped.len() < identity);
+        assert_eq!(gunzip(&gzipped).unwrap(), plain);
+        // Brotli is made from the plain body decompressed from the kept gzip.
+        let brotli = headers(&[("accept-encoding", "br")]);
+        assert!(repr.must_compress(&brotli));
+        let unbrotlied = unbrotli(&body_of(repr.respond(&brotli, 60))).unwrap();
+        assert_eq!(unbrotlied, plain);
+        assert!(gzipped.len() < plain.len());
+        // A client that asks for it plain gets it (decompressed, off the async workers), and
+        // from then on it is kept.
+        assert!(repr.must_compress(&headers(&[])));
+        let response = repr.respond(&headers(&[]), 60);
+        assert_eq!(
+            response.headers()[header::CONTENT_LENGTH],
+            plain.len().to_string().as_str()
+        );
+        assert_eq!(response.headers()[header::ETAG], repr.etags[0]);
+        assert_eq!(body_of(response), plain);
+        assert!(!repr.must_compress(&headers(&[])));
+        let held = plain.len() + gzipped.len() + repr.compressed[1].get().unwrap().len();
+        assert_eq!(repr.held_bytes(), held);
+    }
+
+    #[test]
+    fn a_plain_body_asked_first_is_kept_beside_the_compressed_forms() {
+        let repr = repr();
+        let plain = body_of(repr.respond(&headers(&[]), 60));
+        let _ = repr.respond(&headers(&[("accept-encoding", "gzip")]), 60);
+        assert_eq!(
+            repr.held_bytes(),
+            plain.len() + repr.compressed[0].get().unwrap().len()
+        );
     }
 
     #[test]
