@@ -101,7 +101,7 @@ impl Representation {
     /// The body in `coding`, compressed now if this is the first request for it; an error
     /// only if a kept form of ours no longer decompresses.
     fn body(&self, coding: Coding) -> Result<Bytes, String> {
-        let (slot, compress): (_, fn(&[u8], Effort) -> Vec<u8>) = match coding {
+        let (slot, compress): (_, Compressor) = match coding {
             Coding::Identity => {
                 self.identity_asked.store(true, Ordering::Relaxed);
                 return self.identity();
@@ -304,6 +304,9 @@ fn gzip(body: &[u8], effort: Effort) -> Vec<u8> {
     let _ = encoder.write_all(body);
     encoder.finish().unwrap_or_default()
 }
+
+/// Makes a compressed form of a body (`gzip`, `brotli`).
+type Compressor = fn(&[u8], Effort) -> Vec<u8>;
 
 /// A gzip body we made, decompressed.
 fn gunzip(body: &[u8]) -> Result<Vec<u8>, String> {
