@@ -413,6 +413,18 @@ impl Schedule {
         {
             self.runtime.metrics.forget_source(gone.as_str());
         }
+        // A source a reload added is counted (as pending, or as its stored health says) before
+        // its first refresh, like those the process started with.
+        for added in config.sources.iter().filter(|s| !previous.contains(&s.id)) {
+            match self.runtime.store.health(&added.id) {
+                Ok(health) => self.runtime.publish_health(added, &health),
+                Err(error) => tracing::warn!(
+                    source = %added.id,
+                    %error,
+                    "a source's health could not be read; /metrics counts it from its first refresh"
+                ),
+            }
+        }
     }
 }
 
