@@ -376,7 +376,30 @@ impl Schedule {
         for token in self.running.values() {
             token.cancel();
         }
-        let previous: Vec<SourceId> = self.running.drain().map(|(id, _)| id).collect();
+        self.running.clear();
+        // Sources removed (enabled or not) are forgotten, and those added are counted (as
+        // pending, or as their stored health says) before any task can refresh them.
+        let change = self
+            .runtime
+            .metrics
+            .configure_sources(config.sources.iter().map(|s| s.id.as_str()));
+        for gone in &change.removed {
+            self.runtime.metrics.forget_source(gone);
+        }
+        for added in config
+            .sources
+            .iter()
+            .filter(|s| change.unreported.iter().any(|id| id == s.id.as_str()))
+        {
+            match self.runtime.store.health(&added.id) {
+                Ok(health) => self.runtime.publish_health(added, &health),
+                Err(error) => tracing::warn!(
+                    source = %added.id,
+                    %error,
+                    "a source's health could not be read; /metrics counts it from its first refresh"
+                ),
+            }
+        }
         let mut turns = self.turns.lock().unwrap_or_else(|p| p.into_inner());
         // Only enabled sources have tasks; the watchdog expects one for each turn kept.
         turns.retain(|id, _| {
@@ -406,24 +429,6 @@ impl Schedule {
                 token.clone(),
             ));
             self.running.insert(source.id.clone(), token);
-        }
-        for gone in previous
-            .iter()
-            .filter(|id| config.source(id.as_str()).is_none())
-        {
-            self.runtime.metrics.forget_source(gone.as_str());
-        }
-        // A source a reload added is counted (as pending, or as its stored health says) before
-        // its first refresh, like those the process started with.
-        for added in config.sources.iter().filter(|s| !previous.contains(&s.id)) {
-            match self.runtime.store.health(&added.id) {
-                Ok(health) => self.runtime.publish_health(added, &health),
-                Err(error) => tracing::warn!(
-                    source = %added.id,
-                    %error,
-                    "a source's health could not be read; /metrics counts it from its first refresh"
-                ),
-            }
         }
     }
 }

@@ -62,8 +62,9 @@ pub struct Metrics {
     refreshes_running: IntGauge,
     /// Sources per current status (`wardfeed_sources`), from `statuses`.
     sources: IntGaugeVec,
-    /// Each source's last reported status, for `sources`.
-    statuses: Mutex<HashMap<String, &'static str>>,
+    /// Each configured source's last reported status, for `sources`, and the configured
+    /// sources once the schedule has said which they are (`configure_sources`).
+    statuses: Mutex<SourceStatuses>,
     store_up: IntGauge,
     store_errors: IntCounter,
     feed_cuts: IntCounterVec,
@@ -84,6 +85,23 @@ impl Default for Metrics {
     fn default() -> Metrics {
         Metrics::new(false)
     }
+}
+
+/// What `wardfeed_sources` counts from.
+#[derive(Default)]
+struct SourceStatuses {
+    by_source: HashMap<String, &'static str>,
+    /// `None` until `configure_sources`: every reported source counts.
+    configured: Option<std::collections::HashSet<String>>,
+}
+
+/// What a new configuration changed for the metrics (`Metrics::configure_sources`).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SourcesChange {
+    /// Sources counted before that the configuration no longer has: forget them.
+    pub removed: Vec<String>,
+    /// Configured sources never reported: report their health.
+    pub unreported: Vec<String>,
 }
 
 /// Registers families on one registry; a name or help the crate refuses is a programming
@@ -188,6 +206,16 @@ impl Metrics {
         );
         // A daemon only runs on a store that opened whole.
         store_up.set(1);
+        let sources = families.gauges(
+            "wardfeed_sources",
+            "Configured sources (enabled or not) per the status of their last refresh \
+             (pending until their first).",
+            &["status"],
+        );
+        // Every status has its series from the start, 0 until a source is in it.
+        for status in STATUSES {
+            sources.with_label_values(&[status]).set(0);
+        }
         Metrics {
             source_labels,
             fetches: source_families.counters(
@@ -283,12 +311,8 @@ impl Metrics {
                 )
                 .expect("valid gauge"),
             ),
-            sources: families.gauges(
-                "wardfeed_sources",
-                "Configured sources per current status (pending until their first refresh).",
-                &["status"],
-            ),
-            statuses: Mutex::new(HashMap::new()),
+            sources,
+            statuses: Mutex::new(SourceStatuses::default()),
             store_up,
             store_errors: families.register(
                 IntCounter::new(
@@ -396,8 +420,8 @@ impl Metrics {
         items_stored: u64,
         last_success_unix: Option<i64>,
     ) {
-        self.count_status(source, status);
-        if !self.source_labels {
+        // A refresh that ends after its source was removed reports nothing.
+        if !self.count_status(source, status) || !self.source_labels {
             return;
         }
         self.source_changed();
@@ -450,28 +474,70 @@ impl Metrics {
         }
     }
 
-    /// Moves `source` to `status` in `wardfeed_sources`.
-    fn count_status(&self, source: &str, status: &str) {
-        let status = STATUSES
-            .into_iter()
-            .find(|known| *known == status)
-            .unwrap_or("unknown");
+    /// Moves `source` to `status` in `wardfeed_sources`; false (nothing counted) for a source
+    /// the configuration no longer has.
+    fn count_status(&self, source: &str, status: &str) -> bool {
         let mut statuses = lock(&self.statuses);
-        let before = match statuses.get_mut(source) {
+        if statuses
+            .configured
+            .as_ref()
+            .is_some_and(|configured| !configured.contains(source))
+        {
+            return false;
+        }
+        let Some(status) = STATUSES.into_iter().find(|known| *known == status) else {
+            // `model::SourceStatus` has exactly these five (a test holds them together).
+            tracing::warn!(
+                source,
+                status,
+                "a source status /metrics does not know; not counted"
+            );
+            if let Some(before) = statuses.by_source.remove(source) {
+                self.sources.with_label_values(&[before]).dec();
+            }
+            return true;
+        };
+        // Under the lock: two reports at once never leave a count off by one.
+        let before = match statuses.by_source.get_mut(source) {
             Some(held) => Some(std::mem::replace(held, status)),
             None => {
-                statuses.insert(source.to_owned(), status);
+                statuses.by_source.insert(source.to_owned(), status);
                 None
             }
         };
-        drop(statuses);
-        if before == Some(status) {
-            return;
+        if before != Some(status) {
+            if let Some(before) = before {
+                self.sources.with_label_values(&[before]).dec();
+            }
+            self.sources.with_label_values(&[status]).inc();
         }
-        if let Some(before) = before {
-            self.sources.with_label_values(&[before]).dec();
-        }
-        self.sources.with_label_values(&[status]).inc();
+        true
+    }
+
+    /// The sources the configuration has now (enabled or not): from here on only these are
+    /// counted in `wardfeed_sources`. Says which counted ones it no longer has (to forget)
+    /// and which configured ones were never reported (to report before their first refresh).
+    pub fn configure_sources<'a>(&self, ids: impl IntoIterator<Item = &'a str>) -> SourcesChange {
+        let configured: std::collections::HashSet<String> =
+            ids.into_iter().map(str::to_owned).collect();
+        let mut statuses = lock(&self.statuses);
+        let mut change = SourcesChange {
+            removed: statuses
+                .by_source
+                .keys()
+                .filter(|id| !configured.contains(*id))
+                .cloned()
+                .collect(),
+            unreported: configured
+                .iter()
+                .filter(|id| !statuses.by_source.contains_key(*id))
+                .cloned()
+                .collect(),
+        };
+        change.removed.sort();
+        change.unreported.sort();
+        statuses.configured = Some(configured);
+        change
     }
 
     /// A feed render cut to its byte budget: how many bodies, summaries and entries it left
@@ -512,8 +578,11 @@ impl Metrics {
     /// Forget a source removed from the configuration (its series disappear). A refresh of it
     /// still in flight when it is forgotten brings its series back until the next forget.
     pub fn forget_source(&self, source: &str) {
-        if let Some(status) = lock(&self.statuses).remove(source) {
-            self.sources.with_label_values(&[status]).dec();
+        {
+            let mut statuses = lock(&self.statuses);
+            if let Some(status) = statuses.by_source.remove(source) {
+                self.sources.with_label_values(&[status]).dec();
+            }
         }
         if !self.source_labels {
             return;
@@ -703,6 +772,13 @@ wardfeed_process_start_time_seconds 1700000000.5
 # HELP wardfeed_refreshes_in_flight Refreshes running now, over every source.
 # TYPE wardfeed_refreshes_in_flight gauge
 wardfeed_refreshes_in_flight 0
+# HELP wardfeed_sources Configured sources (enabled or not) per the status of their last refresh (pending until their first).
+# TYPE wardfeed_sources gauge
+wardfeed_sources{{status=\"degraded\"}} 0
+wardfeed_sources{{status=\"empty\"}} 0
+wardfeed_sources{{status=\"failing\"}} 0
+wardfeed_sources{{status=\"ok\"}} 0
+wardfeed_sources{{status=\"pending\"}} 0
 # HELP wardfeed_store_errors_total Store reads and writes that failed since the process started.
 # TYPE wardfeed_store_errors_total counter
 wardfeed_store_errors_total 0
@@ -819,9 +895,13 @@ wardfeed_source_status{{source=\"phucloi\",status=\"pending\"}} 0
 # HELP wardfeed_source_up 1 when the source's last refresh worked (status ok or empty), else 0.
 # TYPE wardfeed_source_up gauge
 wardfeed_source_up{{source=\"phucloi\"}} 0
-# HELP wardfeed_sources Configured sources per current status (pending until their first refresh).
+# HELP wardfeed_sources Configured sources (enabled or not) per the status of their last refresh (pending until their first).
 # TYPE wardfeed_sources gauge
 wardfeed_sources{{status=\"degraded\"}} 1
+wardfeed_sources{{status=\"empty\"}} 0
+wardfeed_sources{{status=\"failing\"}} 0
+wardfeed_sources{{status=\"ok\"}} 0
+wardfeed_sources{{status=\"pending\"}} 0
 # HELP wardfeed_store_errors_total Store reads and writes that failed since the process started.
 # TYPE wardfeed_store_errors_total counter
 wardfeed_store_errors_total 3
@@ -1035,6 +1115,42 @@ wardfeed_store_up 0
             metrics
                 .render()
                 .contains("wardfeed_sources{status=\"ok\"} 1\n")
+        );
+    }
+
+    #[test]
+    fn a_configuration_decides_which_sources_are_counted() {
+        let metrics = Metrics::with_start_time(0.0, true);
+        metrics.set_source_health("phucloi", "ok", 0, 3, None);
+        metrics.set_source_health("bode", "failing", 2, 0, None);
+        // A reload keeps phucloi, drops bode (say it was disabled), adds gialam.
+        let change = metrics.configure_sources(["phucloi", "gialam"]);
+        assert_eq!(
+            change,
+            SourcesChange {
+                removed: vec!["bode".to_owned()],
+                unreported: vec!["gialam".to_owned()],
+            }
+        );
+        for gone in &change.removed {
+            metrics.forget_source(gone);
+        }
+        metrics.set_source_health("gialam", "pending", 0, 0, None);
+        // A refresh of bode that was running when it was removed ends now: not counted, and
+        // its per-source gauges do not come back.
+        metrics.set_source_health("bode", "ok", 0, 5, Some(1_700_000_000));
+        let text = metrics.render();
+        for line in [
+            r#"wardfeed_sources{status="ok"} 1"#,
+            r#"wardfeed_sources{status="pending"} 1"#,
+            r#"wardfeed_sources{status="failing"} 0"#,
+        ] {
+            assert!(text.contains(&format!("{line}\n")), "{line}:\n{text}");
+        }
+        assert!(!text.contains(r#"source="bode""#), "{text}");
+        assert_eq!(
+            metrics.configure_sources(["phucloi", "gialam"]),
+            SourcesChange::default()
         );
     }
 

@@ -8,7 +8,6 @@
 //! gzip or brotli): it is then decompressed from the kept form, and kept.
 
 use std::io::{Read, Write};
-use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
@@ -31,9 +30,8 @@ pub enum Effort {
 pub struct Representation {
     content_type: HeaderValue,
     /// The plain body while it is needed: until a compressed form is built, and for good once
-    /// a client has asked for it (`identity_asked`).
-    identity: Mutex<Option<Bytes>>,
-    identity_asked: AtomicBool,
+    /// a client has asked for it.
+    identity: Mutex<Plain>,
     /// gzip and brotli, each built on first use.
     compressed: [OnceLock<Bytes>; 2],
     effort: Effort,
@@ -43,6 +41,14 @@ pub struct Representation {
     /// `SERVED` when last answered (or made): the document cache drops the least recently
     /// served first.
     last_served: AtomicU64,
+}
+
+/// The plain body, if held, and whether a client ever asked for it (one lock for both, so a
+/// compression never lets go of a body a client has just asked to keep).
+#[derive(Debug)]
+struct Plain {
+    body: Option<Bytes>,
+    asked: bool,
 }
 
 /// A process-wide count of answers, the clock of `last_served` (an order, not a time).
@@ -87,8 +93,10 @@ impl Representation {
         Representation {
             content_type: HeaderValue::from_static(content_type),
             etags: [etag(""), etag("-gz"), etag("-br")],
-            identity: Mutex::new(Some(Bytes::from(body))),
-            identity_asked: AtomicBool::new(false),
+            identity: Mutex::new(Plain {
+                body: Some(Bytes::from(body)),
+                asked: false,
+            }),
             compressed: [OnceLock::new(), OnceLock::new()],
             effort,
             last_served: AtomicU64::new(SERVED.fetch_add(1, Ordering::Relaxed)),
@@ -99,36 +107,35 @@ impl Representation {
     }
 
     /// The body in `coding`, compressed now if this is the first request for it; an error
-    /// only if a kept form of ours no longer decompresses.
+    /// only if compressing failed or a kept form of ours no longer decompresses.
     fn body(&self, coding: Coding) -> Result<Bytes, String> {
         let (slot, compress): (_, Compressor) = match coding {
-            Coding::Identity => {
-                self.identity_asked.store(true, Ordering::Relaxed);
-                return self.identity();
-            }
+            Coding::Identity => return self.plain(true),
             Coding::Gzip => (&self.compressed[0], gzip),
             Coding::Brotli => (&self.compressed[1], brotli),
         };
-        let body = match slot.get() {
-            Some(body) => body.clone(),
-            None => {
-                let plain = self.identity()?;
-                slot.get_or_init(|| Bytes::from(compress(&plain, self.effort)))
-                    .clone()
-            }
-        };
-        if !self.identity_asked.load(Ordering::Relaxed) {
-            *self.identity.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        // A kept form: no lock taken.
+        if let Some(body) = slot.get() {
+            return Ok(body.clone());
+        }
+        let made = compress(&self.plain(false)?, self.effort)?;
+        let body = slot.get_or_init(|| Bytes::from(made)).clone();
+        let mut plain = self.identity.lock().unwrap_or_else(PoisonError::into_inner);
+        if !plain.asked {
+            plain.body = None;
         }
         Ok(body)
     }
 
-    /// The plain body: the one held, or one decompressed from a kept form (and then held
-    /// again if a client asked for it plain).
-    fn identity(&self) -> Result<Bytes, String> {
-        let mut held = self.identity.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(body) = &*held {
-            return Ok(body.clone());
+    /// The plain body: the one held, or one decompressed from a kept form (outside the lock).
+    /// `asked`: a client asks for it plain, so it is held from now on.
+    fn plain(&self, asked: bool) -> Result<Bytes, String> {
+        {
+            let mut plain = self.identity.lock().unwrap_or_else(PoisonError::into_inner);
+            plain.asked |= asked;
+            if let Some(body) = &plain.body {
+                return Ok(body.clone());
+            }
         }
         let body = Bytes::from(match (self.compressed[0].get(), self.compressed[1].get()) {
             (Some(gzipped), _) => gunzip(gzipped)?,
@@ -137,8 +144,9 @@ impl Representation {
                 return Err("the plain body was let go with no compressed form kept".into());
             }
         });
-        if self.identity_asked.load(Ordering::Relaxed) {
-            *held = Some(body.clone());
+        if asked {
+            let mut plain = self.identity.lock().unwrap_or_else(PoisonError::into_inner);
+            plain.body.get_or_insert_with(|| body.clone());
         }
         Ok(body)
     }
@@ -158,6 +166,7 @@ impl Representation {
                 .identity
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
+                .body
                 .is_none(),
             Coding::Gzip => self.compressed[0].get().is_none(),
             Coding::Brotli => self.compressed[1].get().is_none(),
@@ -170,6 +179,7 @@ impl Representation {
             .identity
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+            .body
             .as_ref()
             .map_or(0, Bytes::len);
         plain
@@ -294,19 +304,20 @@ fn negotiate(accept: Option<&str>) -> Coding {
     }
 }
 
-fn gzip(body: &[u8], effort: Effort) -> Vec<u8> {
+fn gzip(body: &[u8], effort: Effort) -> Result<Vec<u8>, String> {
     let level = match effort {
         Effort::Best => flate2::Compression::best(),
         Effort::Fast => flate2::Compression::fast(),
     };
     let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), level);
-    // Writing into a Vec cannot fail.
-    let _ = encoder.write_all(body);
-    encoder.finish().unwrap_or_default()
+    encoder
+        .write_all(body)
+        .and_then(|()| encoder.finish())
+        .map_err(|error| format!("gzip: {error}"))
 }
 
 /// Makes a compressed form of a body (`gzip`, `brotli`).
-type Compressor = fn(&[u8], Effort) -> Vec<u8>;
+type Compressor = fn(&[u8], Effort) -> Result<Vec<u8>, String>;
 
 /// A gzip body we made, decompressed.
 fn gunzip(body: &[u8]) -> Result<Vec<u8>, String> {
@@ -325,7 +336,7 @@ fn unbrotli(body: &[u8]) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-fn brotli(body: &[u8], effort: Effort) -> Vec<u8> {
+fn brotli(body: &[u8], effort: Effort) -> Result<Vec<u8>, String> {
     // Quality 11 takes seconds on a large feed; 9 keeps most of the gain.
     let quality = match effort {
         Effort::Best => 9,
@@ -336,8 +347,9 @@ fn brotli(body: &[u8], effort: Effort) -> Vec<u8> {
         ..Default::default()
     };
     let mut out = Vec::with_capacity(body.len() / 4);
-    let _ = brotli::BrotliCompress(&mut &body[..], &mut out, &params);
-    out
+    brotli::BrotliCompress(&mut &body[..], &mut out, &params)
+        .map_err(|error| format!("brotli: {error}"))?;
+    Ok(out)
 }
 
 #[cfg(test)]
