@@ -386,10 +386,12 @@ impl Schedule {
         for gone in &change.removed {
             self.runtime.metrics.forget_source(gone);
         }
+        let unreported: std::collections::HashSet<&str> =
+            change.unreported.iter().map(String::as_str).collect();
         for added in config
             .sources
             .iter()
-            .filter(|s| change.unreported.iter().any(|id| id == s.id.as_str()))
+            .filter(|s| unreported.contains(s.id.as_str()))
         {
             match self.runtime.store.health(&added.id) {
                 Ok(health) => self.runtime.publish_health(added, &health),

@@ -9,7 +9,7 @@
 
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -120,7 +120,7 @@ impl Representation {
         }
         let made = compress(&self.plain(false)?, self.effort)?;
         let body = slot.get_or_init(|| Bytes::from(made)).clone();
-        let mut plain = self.identity.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut plain = self.plain_held();
         if !plain.asked {
             plain.body = None;
         }
@@ -131,7 +131,7 @@ impl Representation {
     /// `asked`: a client asks for it plain, so it is held from now on.
     fn plain(&self, asked: bool) -> Result<Bytes, String> {
         {
-            let mut plain = self.identity.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut plain = self.plain_held();
             plain.asked |= asked;
             if let Some(body) = &plain.body {
                 return Ok(body.clone());
@@ -145,10 +145,15 @@ impl Representation {
             }
         });
         if asked {
-            let mut plain = self.identity.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut plain = self.plain_held();
             plain.body.get_or_insert_with(|| body.clone());
         }
         Ok(body)
+    }
+
+    /// The plain body's lock (a panic while it was held leaves nothing half-written).
+    fn plain_held(&self) -> MutexGuard<'_, Plain> {
+        self.identity.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether answering `headers` would compress (the first request for an encoding): the
@@ -162,12 +167,7 @@ impl Representation {
         );
         match coding {
             // Decompressed from a kept form when it was let go.
-            Coding::Identity => self
-                .identity
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .body
-                .is_none(),
+            Coding::Identity => self.plain_held().body.is_none(),
             Coding::Gzip => self.compressed[0].get().is_none(),
             Coding::Brotli => self.compressed[1].get().is_none(),
         }
@@ -175,13 +175,7 @@ impl Representation {
 
     /// Bytes held: the plain body (while held) and the compressed forms built so far.
     pub fn held_bytes(&self) -> usize {
-        let plain = self
-            .identity
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .body
-            .as_ref()
-            .map_or(0, Bytes::len);
+        let plain = self.plain_held().body.as_ref().map_or(0, Bytes::len);
         plain
             + self
                 .compressed
