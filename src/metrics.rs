@@ -1204,6 +1204,12 @@ wardfeed_store_up 0
             .filter(|line| line.starts_with("wardfeed_source_status{") && line.ends_with(" 1"))
             .count();
         assert_eq!(status_ones, 0);
+        // Nor is it counted under any status (the log says so): it left "empty".
+        let counted = text
+            .lines()
+            .filter(|line| line.starts_with("wardfeed_sources{") && !line.ends_with(" 0"))
+            .count();
+        assert_eq!(counted, 0, "{text}");
     }
 
     #[test]
