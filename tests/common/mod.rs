@@ -273,7 +273,9 @@ pub async fn get_text(client: &reqwest::Client, url: &str) -> String {
 }
 
 /// Polls `/metrics` at `base` until it counts a first refresh of every fixture source, at most
-/// `polls` times, `pause` apart; whether it saw them all.
+/// `polls` times, `pause` apart; whether it saw them all. A source already refreshed again
+/// counts too: the fixture config's schedule fires at minutes 0 and 30 of the wall clock, and a
+/// run that starts just before one saw its counts go from 0 to 2 between two polls.
 pub async fn await_first_refreshes(
     client: &reqwest::Client,
     base: &str,
@@ -282,10 +284,15 @@ pub async fn await_first_refreshes(
 ) -> bool {
     for _ in 0..polls {
         let metrics = get_text(client, &format!("{base}/metrics")).await;
-        if SITES
-            .iter()
-            .all(|s| metrics.contains(&format!("wardfeed_refreshes_total{{source=\"{s}\"}} 1")))
-        {
+        let refreshed = |site: &str| {
+            let series = format!("wardfeed_refreshes_total{{source=\"{site}\"}} ");
+            metrics.lines().any(|line| {
+                line.strip_prefix(&series)
+                    .and_then(|count| count.parse::<u64>().ok())
+                    .is_some_and(|count| count >= 1)
+            })
+        };
+        if SITES.iter().all(|s| refreshed(s)) {
             return true;
         }
         tokio::time::sleep(pause).await;
