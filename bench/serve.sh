@@ -2,7 +2,8 @@
 # Serving benchmark: a cached 100-item feed from wardfeed, side by side with nginx serving the
 # very same bytes as a static file, in the same run, measured by wrk on loopback.
 #
-# Usage: bench/serve.sh [SECONDS] [CONNECTIONS]     (defaults 15 s, 64 connections)
+# Usage: bench/serve.sh [SECONDS] [CONNECTIONS]     (defaults 15 s, 64 connections;
+#        WARDFEED_BIN=path to use a built binary)
 # Needs: wrk and nginx (Debian: apt-get install -y wrk nginx-light); installs them if it can.
 # Prints a table (requests/s, p99) for identity, gzip and 304 requests to both servers, and
 # writes the raw wrk output under $WORK (printed at the end).
@@ -28,7 +29,12 @@ need wrk wrk
 need nginx nginx-light
 nginx_bin=$(command -v nginx)
 
-cargo build --release --quiet
+if [ -n "${WARDFEED_BIN:-}" ]; then
+  bin=$WARDFEED_BIN
+else
+  cargo build --release --quiet
+  bin=target/release/wardfeed
+fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/wardfeed-serve-bench.XXXXXX")
 pids=()
 cleanup() {
@@ -40,7 +46,7 @@ trap cleanup EXIT
 # wardfeed over the bundled fixture world, with the default feed size: the combined feed then
 # holds exactly 100 stories.
 sed 's/^feed_limit = .*/feed_limit = 100/' config/fixtures.toml > "$work/bench.toml"
-RUST_LOG=warn target/release/wardfeed demo --config "$work/bench.toml" \
+RUST_LOG=warn "$bin" demo --config "$work/bench.toml" \
   --listen "127.0.0.1:$wardfeed_port" --store "$work/store" > "$work/wardfeed.log" 2>&1 &
 pids+=($!)
 

@@ -94,7 +94,7 @@ impl Representation {
             content_type: HeaderValue::from_static(content_type),
             etags: [etag(""), etag("-gz"), etag("-br")],
             identity: Mutex::new(Plain {
-                body: Some(Bytes::from(body)),
+                body: Some(kept(body)),
                 asked: false,
             }),
             compressed: [OnceLock::new(), OnceLock::new()],
@@ -119,7 +119,7 @@ impl Representation {
             return Ok(body.clone());
         }
         let made = compress(&self.plain(false)?, self.effort)?;
-        let body = slot.get_or_init(|| Bytes::from(made)).clone();
+        let body = slot.get_or_init(|| kept(made)).clone();
         let mut plain = self.plain_held();
         if !plain.asked {
             plain.body = None;
@@ -137,7 +137,7 @@ impl Representation {
                 return Ok(body.clone());
             }
         }
-        let body = Bytes::from(match (self.compressed[0].get(), self.compressed[1].get()) {
+        let body = kept(match (self.compressed[0].get(), self.compressed[1].get()) {
             (Some(gzipped), _) => gunzip(gzipped)?,
             (None, Some(compressed)) => unbrotli(compressed)?,
             (None, None) => {
@@ -295,6 +295,19 @@ fn negotiate(accept: Option<&str>) -> Coding {
         Coding::Gzip
     } else {
         Coding::Identity
+    }
+}
+
+/// A body to keep, in an allocation of its own length: a compressor's or renderer's buffer
+/// grows ahead of what it writes (a gzip buffer sized for a quarter of the plain body held
+/// twice its output), and an allocator keeps a block shrunk by less than half at its old size,
+/// so the spare room would stay resident for as long as the document is cached, unseen by the
+/// cache's byte budget.
+fn kept(body: Vec<u8>) -> Bytes {
+    if body.capacity() == body.len() {
+        Bytes::from(body)
+    } else {
+        Bytes::copy_from_slice(&body)
     }
 }
 

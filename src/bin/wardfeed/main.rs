@@ -12,11 +12,6 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use wardfeed::cli::{self, LogFormatArg};
 
-// Serving is allocation-heavy and per-request (hyper, headers); mimalloc keeps that cheap and
-// returns memory to the system, which matters on a small server.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Debug, Parser)]
 #[command(
     name = "wardfeed",
@@ -39,10 +34,11 @@ enum Command {
     Demo(demo::DemoArgs),
 }
 
-/// Turns transparent huge pages off for this process (what `MIMALLOC_ALLOW_THP=0` does): with
-/// them, the transient buffers of a big page (a 5 MB article, a 190,000-entry listing) stay
-/// resident as 2 MiB pages. Measured on tests/hostile.rs in release: peak 266 MiB with them,
-/// 160 MiB without (TESTING.md). A kernel that refuses is said in the log, nothing else changes.
+/// Turns transparent huge pages off for this process: with them (on a kernel set to use them
+/// always), the transient buffers of a big page (a 5 MB article, a 190,000-entry listing) stay
+/// resident as 2 MiB pages. Measured on tests/hostile.rs in release under mimalloc (the
+/// allocator then): peak 266 MiB with them, 160 MiB without (TESTING.md). A kernel that
+/// refuses is said in the log, nothing else changes.
 fn no_transparent_huge_pages() {
     // SAFETY: PR_SET_THP_DISABLE takes plain integers and touches no memory of ours.
     let result = unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
@@ -54,30 +50,89 @@ fn no_transparent_huge_pages() {
     }
 }
 
-/// mimalloc's `mi_option_purge_delay` (its `mimalloc.h`, v2 and v3 alike).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+/// glibc's malloc settings the daemon starts with, each unless the environment sets it
+/// (`MALLOC_ARENA_MAX`…, or `GLIBC_TUNABLES=glibc.malloc.…`): `(mallopt parameter, value,
+/// variable, tunable)`. The fixture world after serving every feed: 33–34 MiB resident with
+/// these, 87–99 MiB with glibc's defaults, 47–51 MiB with mimalloc (the allocator before);
+/// 10,000 sources peak at ~142 MiB, 191 MiB with mimalloc (BENCHMARKS.md, "The fixture world
+/// within 40 MB").
+/// Two heaps ("arenas") instead of up to eight a core: each thread that allocates may otherwise
+/// get one of its own, and every heap keeps what its threads freed. A fixed mmap threshold: a
+/// buffer of 1 MiB or more (a large page, a big feed body) is mapped on its own and goes back
+/// to the system when freed; by default glibc raises the threshold after such a free (up to
+/// 32 MiB), and large transient buffers then stay in a heap. A lower threshold (64 KiB) held
+/// no less but doubled the dashboard's first render at 2,000 sources (buffers of 64 KiB to
+/// 1 MiB were then mapped and faulted afresh on each use).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MALLOC_SETTINGS: [(libc::c_int, libc::c_int, &str, &str); 3] = [
+    (
+        libc::M_ARENA_MAX,
+        2,
+        "MALLOC_ARENA_MAX",
+        "glibc.malloc.arena_max",
+    ),
+    (
+        libc::M_MMAP_THRESHOLD,
+        1024 * 1024,
+        "MALLOC_MMAP_THRESHOLD_",
+        "glibc.malloc.mmap_threshold",
+    ),
+    // glibc's own default, set so that it too stays fixed (it moves with the mmap threshold).
+    (
+        libc::M_TRIM_THRESHOLD,
+        128 * 1024,
+        "MALLOC_TRIM_THRESHOLD_",
+        "glibc.malloc.trim_threshold",
+    ),
+];
 
-/// Memory a burst freed goes back to the system at once, unless the environment says otherwise
-/// (`MIMALLOC_PURGE_DELAY`, in ms). With a delay (mimalloc v3's default is 1 s) the purge waits
-/// for the freeing thread's next allocation, so an idle daemon kept what its last burst had
-/// used: the fixture world stayed at 147–214 MiB resident after serving every feed, 69–77 MiB
-/// with this, for about twice the CPU in that allocation-heavy run (10× the page faults;
-/// collecting on idle instead gave 82–138 MiB). BENCHMARKS.md, "Fixture world".
-fn purge_freed_memory_at_once() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: sets one integer option, before any other thread exists.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+/// The settings of `MALLOC_SETTINGS` that the environment (`variable`) leaves to us.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn malloc_settings_to_apply(
+    variable: impl Fn(&str) -> Option<String>,
+) -> Vec<(libc::c_int, libc::c_int, &'static str)> {
+    let tunables = variable("GLIBC_TUNABLES").unwrap_or_default();
+    MALLOC_SETTINGS
+        .iter()
+        .filter(|(_, _, name, tunable)| {
+            variable(name).is_none()
+                && !tunables
+                    .split(':')
+                    .any(|pair| pair.split('=').next() == Some(*tunable))
+        })
+        .map(|&(parameter, value, name, _)| (parameter, value, name))
+        .collect()
+}
+
+/// Applies `MALLOC_SETTINGS`; one glibc refuses is said in the log, nothing else changes.
+/// Called before the runtime starts any thread (a thread's heap is chosen when it first
+/// allocates).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn tune_malloc() {
+    for (parameter, value, name) in malloc_settings_to_apply(|name| std::env::var(name).ok()) {
+        // SAFETY: mallopt takes two integers; nothing else runs yet.
+        if unsafe { libc::mallopt(parameter, value) } != 1 {
+            tracing::warn!(
+                setting = name,
+                value,
+                "glibc refused a malloc setting; memory use may be higher"
+            );
+        }
     }
 }
 
+/// Other C libraries' allocators are left as they are.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn tune_malloc() {}
+
 fn main() -> ExitCode {
-    purge_freed_memory_at_once();
     let args = Args::parse();
     let config = match &args.command {
         Command::Library(command) => command.config_path(),
         Command::Demo(demo) => demo.config.as_deref(),
     };
     init_tracing(cli::log_format(args.log_format, config));
+    tune_malloc();
     no_transparent_huge_pages();
     if !matches!(
         args.command,
@@ -136,21 +191,43 @@ fn init_tracing(format: LogFormatArg) {
 mod tests {
     use clap::CommandFactory;
 
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
-    fn the_purge_delay_option_is_the_one_mimalloc_names_so() {
-        use super::MI_OPTION_PURGE_DELAY;
-        use libmimalloc_sys::{mi_option_get, mi_option_use_numa_nodes};
-        // mimalloc.h lists `purge_delay` right before `use_numa_nodes` (which the binding
-        // names); its default is 1 s in mimalloc v3 (what the crate builds) unless the environment
-        // set it.
-        assert_eq!(MI_OPTION_PURGE_DELAY, mi_option_use_numa_nodes - 1);
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-            // SAFETY: reads one integer option.
-            assert_eq!(unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) }, 1000);
-            super::purge_freed_memory_at_once();
-            // SAFETY: reads one integer option.
-            assert_eq!(unsafe { mi_option_get(MI_OPTION_PURGE_DELAY) }, 0);
-        }
+    fn malloc_settings_yield_to_the_environment() {
+        use super::malloc_settings_to_apply;
+        let names = |environment: &[(&str, &str)]| -> Vec<&'static str> {
+            malloc_settings_to_apply(|name| {
+                environment
+                    .iter()
+                    .find(|(key, _)| *key == name)
+                    .map(|(_, value)| value.to_string())
+            })
+            .into_iter()
+            .map(|(_, _, name)| name)
+            .collect()
+        };
+        let all = [
+            "MALLOC_ARENA_MAX",
+            "MALLOC_MMAP_THRESHOLD_",
+            "MALLOC_TRIM_THRESHOLD_",
+        ];
+        assert_eq!(names(&[]), all);
+        assert_eq!(
+            names(&[("MALLOC_ARENA_MAX", "8")]),
+            ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"]
+        );
+        assert_eq!(
+            names(&[(
+                "GLIBC_TUNABLES",
+                "glibc.malloc.tcache_count=0:glibc.malloc.mmap_threshold=1048576"
+            )]),
+            ["MALLOC_ARENA_MAX", "MALLOC_TRIM_THRESHOLD_"]
+        );
+        // A tunable named only as a prefix of ours is another one.
+        assert_eq!(
+            names(&[("GLIBC_TUNABLES", "glibc.malloc.arena_max_x=1")]),
+            all
+        );
     }
 
     use super::Args;
