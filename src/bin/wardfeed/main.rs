@@ -60,11 +60,12 @@ fn no_transparent_huge_pages() {
 /// get one of its own, and every heap keeps what its threads freed. A fixed mmap threshold: a
 /// buffer of 1 MiB or more (a large page, a big feed body) is mapped on its own and goes back
 /// to the system when freed; by default glibc raises the threshold after such a free (up to
-/// 32 MiB), and large transient buffers then stay in a heap. A lower threshold (64 KiB) held
+/// 32 MiB), and large transient buffers then stay in a heap (setting it also fixes the trim
+/// threshold at glibc's 128 KiB, which otherwise moves with it). A lower threshold (64 KiB) held
 /// no less but doubled the dashboard's first render at 2,000 sources (buffers of 64 KiB to
 /// 1 MiB were then mapped and faulted afresh on each use).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-const MALLOC_SETTINGS: [(libc::c_int, libc::c_int, &str, &str); 3] = [
+const MALLOC_SETTINGS: [(libc::c_int, libc::c_int, &str, &str); 2] = [
     (
         libc::M_ARENA_MAX,
         2,
@@ -77,21 +78,16 @@ const MALLOC_SETTINGS: [(libc::c_int, libc::c_int, &str, &str); 3] = [
         "MALLOC_MMAP_THRESHOLD_",
         "glibc.malloc.mmap_threshold",
     ),
-    // glibc's own default, set so that it too stays fixed (it moves with the mmap threshold).
-    (
-        libc::M_TRIM_THRESHOLD,
-        128 * 1024,
-        "MALLOC_TRIM_THRESHOLD_",
-        "glibc.malloc.trim_threshold",
-    ),
 ];
 
 /// The settings of `MALLOC_SETTINGS` that the environment (`variable`) leaves to us.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn malloc_settings_to_apply(
-    variable: impl Fn(&str) -> Option<String>,
+    variable: impl Fn(&str) -> Option<std::ffi::OsString>,
 ) -> Vec<(libc::c_int, libc::c_int, &'static str)> {
-    let tunables = variable("GLIBC_TUNABLES").unwrap_or_default();
+    let tunables = variable("GLIBC_TUNABLES")
+        .map(|value| value.to_string_lossy().into_owned())
+        .unwrap_or_default();
     MALLOC_SETTINGS
         .iter()
         .filter(|(_, _, name, tunable)| {
@@ -105,11 +101,11 @@ fn malloc_settings_to_apply(
 }
 
 /// Applies `MALLOC_SETTINGS`; one glibc refuses is said in the log, nothing else changes.
-/// Called before the runtime starts any thread (a thread's heap is chosen when it first
-/// allocates).
+/// Called before the runtime starts any thread: glibc fixes its limit of heaps once a second
+/// thread allocates.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn tune_malloc() {
-    for (parameter, value, name) in malloc_settings_to_apply(|name| std::env::var(name).ok()) {
+    for (parameter, value, name) in malloc_settings_to_apply(|name| std::env::var_os(name)) {
         // SAFETY: mallopt takes two integers; nothing else runs yet.
         if unsafe { libc::mallopt(parameter, value) } != 1 {
             tracing::warn!(
@@ -200,28 +196,24 @@ mod tests {
                 environment
                     .iter()
                     .find(|(key, _)| *key == name)
-                    .map(|(_, value)| value.to_string())
+                    .map(|(_, value)| value.into())
             })
             .into_iter()
             .map(|(_, _, name)| name)
             .collect()
         };
-        let all = [
-            "MALLOC_ARENA_MAX",
-            "MALLOC_MMAP_THRESHOLD_",
-            "MALLOC_TRIM_THRESHOLD_",
-        ];
+        let all = ["MALLOC_ARENA_MAX", "MALLOC_MMAP_THRESHOLD_"];
         assert_eq!(names(&[]), all);
         assert_eq!(
             names(&[("MALLOC_ARENA_MAX", "8")]),
-            ["MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"]
+            ["MALLOC_MMAP_THRESHOLD_"]
         );
         assert_eq!(
             names(&[(
                 "GLIBC_TUNABLES",
                 "glibc.malloc.tcache_count=0:glibc.malloc.mmap_threshold=1048576"
             )]),
-            ["MALLOC_ARENA_MAX", "MALLOC_TRIM_THRESHOLD_"]
+            ["MALLOC_ARENA_MAX"]
         );
         // A tunable named only as a prefix of ours is another one.
         assert_eq!(
