@@ -1365,6 +1365,8 @@ pub struct BackfillReport {
     pub new: usize,
     /// Items with no date of their own: they sort by when they were first seen (now).
     pub undated: usize,
+    /// Items left out for being older than `since`.
+    pub older: usize,
     /// Whether it went on from an earlier run's checkpoint.
     pub resumed: bool,
     pub warnings: Vec<ItemWarning>,
@@ -1545,6 +1547,7 @@ pub async fn backfill(
         report.pages += 1;
         report.items += step.items;
         report.new += step.new;
+        report.older += step.older;
         report.warnings.extend(warnings);
         progress(&step);
         match left {

@@ -233,6 +233,61 @@ async fn a_backfill_killed_midway_and_run_again_stores_what_an_uninterrupted_one
     assert_eq!(ledger(&cut), expected);
 }
 
+/// `--since`: the walk stops at the first listing page whose dated items are all older, keeps
+/// none older than the date, and says how many it left out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_since_a_date_stops_at_the_first_page_older_than_it() {
+    let server = PortalServer::start(archive_site()).await.unwrap();
+    let base = server.site_base("ward");
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let config = write_config(dir.path(), &base, &store);
+    drop(Store::open(&store).unwrap());
+
+    // Page 6 is July 2024, page 7 June: every item of page 7 is older than 1 July.
+    let output = backfill(&config, &store)
+        .args(["--since", "2024-07-01"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let said = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(said.contains("7 pages"), "{said}");
+    assert!(
+        said.contains(&format!("{PER_PAGE} older than --since left out")),
+        "{said}"
+    );
+    assert_eq!(
+        listing_requests(&server).len(),
+        7,
+        "walked past the first page older than --since"
+    );
+    let kept = ledger(&store);
+    assert_eq!(kept.len(), 6 * PER_PAGE);
+    for (key, item) in &kept {
+        // "Some(2024-MM-DDT…" first: the item's date.
+        let month: u32 = item.get(10..12).and_then(|m| m.parse().ok()).unwrap_or(0);
+        assert!(
+            item.starts_with("Some(2024-") && month >= 7,
+            "{key}: {item}"
+        );
+    }
+
+    // Not a date: said, and nothing fetched.
+    server.reset_stats();
+    let output = backfill(&config, &store)
+        .args(["--since", "last summer"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(said.contains("--since: not a date"), "{said}");
+    assert!(listing_requests(&server).is_empty());
+}
+
 /// The JSON-endpoint (offset paging) and form-post (ASP.NET postback) fixture sites, walked
 /// one page per refresh (`max_pages = 1`): a refresh sees their first page, a backfill the
 /// whole listing, every item of their truth.

@@ -86,7 +86,7 @@ pub(super) async fn backfill(
             );
         }
         println!(
-            "{}/{slug}: {} pages{}, {} items, {} new{}",
+            "{}/{slug}: {} pages{}, {} items, {} new{}{}",
             source.id,
             report.pages,
             if report.resumed {
@@ -96,6 +96,11 @@ pub(super) async fn backfill(
             },
             report.items,
             report.new,
+            if report.older > 0 {
+                format!(", {} older than --since left out", report.older)
+            } else {
+                String::new()
+            },
             if report.undated > 0 {
                 format!(
                     "; {} without a date of their own sort as first seen now",
