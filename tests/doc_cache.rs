@@ -15,9 +15,7 @@ use wardfeed::store::Store;
 const BUDGET: usize = 256 * 1024;
 
 fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+    common::metric_value(text, name).unwrap_or_else(|| panic!("{name} missing from /metrics"))
 }
 
 #[tokio::test]

@@ -89,13 +89,7 @@ async fn get(client: &reqwest::Client, url: &str) -> (u16, String) {
 }
 
 fn metric(metrics: &str, series: &str) -> f64 {
-    metrics
-        .lines()
-        .find_map(|line| line.strip_prefix(&format!("{series} ")))
-        .unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
-        .trim()
-        .parse()
-        .unwrap()
+    common::metric_value(metrics, series).unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -272,6 +272,15 @@ pub async fn get_text(client: &reqwest::Client, url: &str) -> String {
     response.text().await.unwrap()
 }
 
+/// The value of one series (name and labels exactly as exposed) in a `/metrics` text, if it
+/// is there.
+pub fn metric_value(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
 /// Polls `/metrics` at `base` until it counts a first refresh of every fixture source, at most
 /// `polls` times, `pause` apart; whether it saw them all. A source already refreshed again
 /// counts too: the fixture config's schedule fires at minutes 0 and 30 of the wall clock, and a
@@ -285,12 +294,11 @@ pub async fn await_first_refreshes(
     for _ in 0..polls {
         let metrics = get_text(client, &format!("{base}/metrics")).await;
         let refreshed = |site: &str| {
-            let series = format!("wardfeed_refreshes_total{{source=\"{site}\"}} ");
-            metrics.lines().any(|line| {
-                line.strip_prefix(&series)
-                    .and_then(|count| count.parse::<u64>().ok())
-                    .is_some_and(|count| count >= 1)
-            })
+            metric_value(
+                &metrics,
+                &format!("wardfeed_refreshes_total{{source=\"{site}\"}}"),
+            )
+            .is_some_and(|count| count >= 1.0)
         };
         if SITES.iter().all(|s| refreshed(s)) {
             return true;
